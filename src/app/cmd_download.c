@@ -1,0 +1,4 @@
+/* TEMPORARY placeholder so the tree links while the command is being written. */
+#include <stdio.h>
+#include "app/commands.h"
+int cmd_download(int argc, char **argv) { (void)argc; (void)argv; fprintf(stderr, "download: not built yet\n"); return 3; }

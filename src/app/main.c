@@ -1,0 +1,69 @@
+/* deeplob_mpi: one executable, subcommands. */
+#include <mpi.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "app/commands.h"
+#include "common/util.h"
+
+typedef struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *help;
+} Command;
+
+static const Command commands[] = {
+    {"train", cmd_train, "train one model per symbol (CONFIG.json; runs under mpirun)"},
+    {"synth", cmd_synth, "generate the synthetic LOB dataset with known oracle correlation"},
+    {"info", cmd_info, "print a model's layer table and parameter count"},
+    {"init", cmd_init, "write freshly initialised weights (HDF5, PyTorch state_dict names)"},
+    {"predict", cmd_predict, "evaluate a model on a .npy input, write .npy predictions"},
+    {"bench", cmd_bench, "training/inference throughput benchmark"},
+    {"crawl", cmd_crawl, "Binance USDT perpetual universe by liquidity -> inputs/candidates.txt"},
+    {"download", cmd_download, "download Tardis.dev files (TARDIS_API_KEY from the environment)"},
+    {"convert", cmd_convert, "Tardis book_snapshot_25 .csv.gz -> 1-second LOB dataset (HDF5)"},
+    {"import-npy", cmd_import_npy, "import the seed's .npy files into the LOB dataset format"},
+};
+#define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
+
+static void mpi_abort_hook(int code) {
+    int up = 0, down = 0;
+    MPI_Initialized(&up);
+    MPI_Finalized(&down);
+    if (up && !down) MPI_Abort(MPI_COMM_WORLD, code);
+}
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: deeplob_mpi <command> [options]   (deeplob_mpi <command> --help)\n\n");
+    for (int i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "\nWith no command: train inputs/train_all.json\n");
+}
+
+int main(int argc, char **argv) {
+    int provided = 0, rank = 0, size = 1;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (size > 1) dl_set_rank(rank);
+    dl_set_abort_hook(mpi_abort_hook);
+
+    int rc;
+    if (argc < 2) {
+        static char *dflt[] = {"train", "inputs/train_all.json", NULL};
+        if (rank == 0) printf("deeplob_mpi: no command given, running: train inputs/train_all.json\n");
+        rc = cmd_train(2, dflt);
+    } else if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        if (rank == 0) usage(stdout);
+        rc = 0;
+    } else {
+        rc = -1;
+        for (int i = 0; i < N_COMMANDS; i++)
+            if (!strcmp(argv[1], commands[i].name)) { rc = commands[i].fn(argc - 1, argv + 1); break; }
+        if (rc == -1) {
+            if (rank == 0) { fprintf(stderr, "deeplob_mpi: unknown command '%s'\n\n", argv[1]); usage(stderr); }
+            rc = 2;
+        }
+    }
+    MPI_Finalize();
+    return rc;
+}

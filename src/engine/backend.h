@@ -1,0 +1,170 @@
+/* backend.h: the table of ops that model code calls.
+ *
+ * Model code never calls an op implementation directly: it calls be->op(...).
+ * The CPU backend (layers/*.c, table in backend_cpu.c) is the reference; a CUDA
+ * backend (kernels/*.cu, same names with a _cuda suffix) fills the same table.
+ *
+ * Conventions (all ops):
+ *  - Activations are CHANNELS-LAST: a 4-D activation (B, H=time, W=feature, C) is
+ *    stored as rows r = (b*H + h)*W + w, each row holding C floats. A row may be
+ *    wider than C (ld >= C): that is how the inception branches write straight
+ *    into their concat buffer (ld = 256) without a concat op.
+ *  - Conv weights are stored (Cout, kh, kw, Cin) ("OHWI"); the PyTorch layout
+ *    (Cout, Cin, kh, kw) is converted only at weight-file I/O (weights_h5.c).
+ *    Linear and LSTM weights keep PyTorch's (out, in) layout.
+ *  - Outputs first, then inputs, then a dims struct by value (llm.c style).
+ *  - Parameter gradients ACCUMULATE (+=). Input gradients (din) accumulate when
+ *    the dims say accumulate=1, else they are overwritten; din may be NULL when
+ *    no gradient is wanted (the model input).
+ *  - No op allocates: scratch memory comes from the caller, sized by the op's
+ *    *_scratch_floats() function (in floats, for the given dims), 64-byte aligned.
+ *  - Determinism: work is split into chunks whose size does NOT depend on the
+ *    thread count; per-chunk partial sums are reduced in chunk order. Results are
+ *    bit-identical for any OMP_NUM_THREADS. BLAS is called single-threaded
+ *    from inside OpenMP regions.
+ */
+#ifndef DL_BACKEND_H
+#define DL_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Rows per work chunk for row-parallel ops. Fixed: changing it changes the
+ * floating-point summation order (results stay correct, bits change). */
+#define DL_CHUNK_ROWS 4096
+
+/* ---- Conv2d (also Conv1d: W=1, kw=1) ---------------------------------------
+ * in  (B, H, W, Cin)  channels-last, row stride in_ld
+ * w   (Cout, kh, kw, Cin)
+ * b   (Cout) or NULL
+ * out (B, Ho, Wo, Cout) row stride out_ld
+ * Ho = (H + pad_top + pad_bottom - dil_h*(kh-1) - 1)/stride_h + 1
+ * Wo = (W - kw)/stride_w + 1            (no padding along W; not needed)
+ * Zero padding along time: pad_top rows before t=0, pad_bottom after t=H-1.
+ * Causal TCN conv: pad_top = dil_h*(kh-1), pad_bottom = 0.                   */
+typedef struct {
+    int B, H, W, Cin, Cout;
+    int kh, kw, stride_h, stride_w, dil_h;
+    int pad_top, pad_bottom;
+    int in_ld, out_ld;       /* row strides in floats (>= Cin, >= Cout) */
+    int accumulate_din;      /* backward: din += (1) or din = (0) */
+} ConvDims;
+static inline int conv_out_h(ConvDims d) { return (d.H + d.pad_top + d.pad_bottom - d.dil_h * (d.kh - 1) - 1) / d.stride_h + 1; }
+static inline int conv_out_w(ConvDims d) { return (d.W - d.kw) / d.stride_w + 1; }
+
+/* ---- BatchNorm over the rows of a channels-last tensor, fused activation ----
+ * rows = B*H*W, C channels. y = act(gamma*(x-mean)*rstd + beta)
+ * act: slope 1.0f = identity, 0.01f = LeakyReLU(0.01).
+ * training: batch stats (biased var for normalising, unbiased for running_var),
+ *   running = (1-momentum)*running + momentum*batch; mean/rstd cached (C each).
+ * eval: running stats; mean/rstd written from them.                           */
+typedef struct {
+    int rows, C;
+    int x_ld, y_ld;          /* row strides */
+    float eps, momentum, slope;
+    int accumulate_dx;
+} BNDims;
+
+/* ---- LSTM, one layer, unidirectional, PyTorch gate order i,f,g,o ------------
+ * x (B, T, In) row stride x_ld per time step (x[(b*T+t)*x_ld + k])
+ * w_ih (4H, In), w_hh (4H, H), b_ih (4H), b_hh (4H); zero initial state.
+ * h_last (B, H). cache: lstm_cache_floats(d) floats, filled by forward, read by backward. */
+typedef struct {
+    int B, T, In, H;
+    int x_ld;
+    int accumulate_dx;
+} LSTMDims;
+
+/* ---- Linear: y (N, O) = x (N, I) W^T + b; row strides x_ld, y_ld ---------- */
+typedef struct {
+    int N, I, O;
+    int x_ld, y_ld;
+    int accumulate_dx;
+} LinearDims;
+
+/* ---- MaxPool 3x1 over time, stride 1, pad 1 (padding never wins) ---------
+ * (B, H, W, C) -> same shape; ties: first maximum in window order, as PyTorch. */
+typedef struct {
+    int B, H, W, C;
+    int x_ld, y_ld;
+    int accumulate_dx;
+} PoolDims;
+
+typedef struct Backend {
+    const char *name;
+
+    size_t (*conv2d_scratch_floats)(ConvDims d, int nthreads);
+    void (*conv2d_forward)(float *out, const float *in, const float *w, const float *b,
+                           ConvDims d, float *scratch);
+    void (*conv2d_backward)(float *din, float *dw, float *db, const float *dout,
+                            const float *in, const float *w, ConvDims d, float *scratch);
+
+    size_t (*batchnorm_scratch_floats)(BNDims d);
+    /* y may alias x only in eval mode */
+    void (*batchnorm_forward)(float *y, float *mean, float *rstd, float *running_mean,
+                              float *running_var, const float *x, const float *gamma,
+                              const float *beta, BNDims d, int training, float *scratch);
+    /* needs y (post-activation, for the LeakyReLU mask) and x (pre-BN input) */
+    void (*batchnorm_backward)(float *dx, float *dgamma, float *dbeta, const float *dy,
+                               const float *y, const float *x, const float *gamma,
+                               const float *mean, const float *rstd, BNDims d, float *scratch);
+
+    /* LeakyReLU on a (rows, C) tensor with row strides; may run in place */
+    void (*leaky_forward)(float *y, const float *x, int rows, int C, int x_ld, int y_ld, float slope);
+    /* dx (+)= dy * (y > 0 ? 1 : slope); accumulate flag as in dims */
+    void (*leaky_backward)(float *dx, const float *dy, const float *y, int rows, int C,
+                           int ld_dx, int ld_dy, int ld_y, float slope, int accumulate);
+
+    void (*maxpool3_forward)(float *y, const float *x, PoolDims d);
+    void (*maxpool3_backward)(float *dx, const float *dy, const float *x, PoolDims d);
+
+    size_t (*lstm_cache_floats)(LSTMDims d);
+    size_t (*lstm_scratch_floats)(LSTMDims d, int nthreads);
+    void (*lstm_forward)(float *h_last, float *cache, const float *x, const float *w_ih,
+                         const float *w_hh, const float *b_ih, const float *b_hh, LSTMDims d,
+                         float *scratch);
+    void (*lstm_backward)(float *dx, float *dw_ih, float *dw_hh, float *db_ih, float *db_hh,
+                          const float *dh_last, const float *cache, const float *x,
+                          const float *w_ih, const float *w_hh, LSTMDims d, float *scratch);
+
+    size_t (*linear_scratch_floats)(LinearDims d, int nthreads);
+    void (*linear_forward)(float *y, const float *x, const float *w, const float *b, LinearDims d);
+    void (*linear_backward)(float *dx, float *dw, float *db, const float *dy, const float *x,
+                            const float *w, LinearDims d, float *scratch);
+
+    /* Dropout: keep with prob 1-p, scale 1/(1-p). mask (n bytes) written by forward.
+     * Random draws: dl_rand_uniform(key, i) for element i (see common/rng.h). */
+    void (*dropout_forward)(float *y, uint8_t *mask, const float *x, size_t n, float p, uint64_t key);
+    void (*dropout_backward)(float *dx, const float *dy, const uint8_t *mask, size_t n, float p);
+
+    /* y = a + b elementwise (n); y may alias a or b */
+    void (*add)(float *y, const float *a, const float *b, size_t n);
+    /* y += a (n) */
+    void (*accumulate)(float *y, const float *a, size_t n);
+
+    /* Huber loss, mean over n: returns loss; dpred = weight * dL/dpred */
+    float (*huber_loss)(float *dpred, const float *pred, const float *target, int n,
+                        float delta, float weight);
+
+    /* sum of squares in double, fixed chunk order */
+    double (*sumsq)(const float *x, size_t n);
+    void (*scale)(float *x, size_t n, float s);
+    /* Adam (PyTorch semantics, bias-corrected, no weight decay); t = step count >= 1 */
+    void (*adam_update)(float *p, const float *g, float *m, float *v, size_t n, float lr,
+                        float beta1, float beta2, float eps, int t);
+} Backend;
+
+const Backend *backend_cpu(void);
+
+/* threads used by the CPU ops (OpenMP); BLAS is pinned to 1 thread */
+void backend_cpu_set_threads(int n);
+int backend_cpu_threads(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,54 @@
+/* layers_cpu.h: CPU implementations of the Backend ops (one file per layer).
+ * Semantics, shapes and conventions: see backend.h. backend_cpu.c puts these
+ * into the CPU Backend table. */
+#ifndef DL_LAYERS_CPU_H
+#define DL_LAYERS_CPU_H
+
+#include "../backend.h"
+
+/* conv2d.c */
+size_t conv2d_scratch_floats_cpu(ConvDims d, int nthreads);
+void conv2d_forward_cpu(float *out, const float *in, const float *w, const float *b, ConvDims d, float *scratch);
+void conv2d_backward_cpu(float *din, float *dw, float *db, const float *dout, const float *in,
+                         const float *w, ConvDims d, float *scratch);
+/* maxpool.c */
+void maxpool3_forward_cpu(float *y, const float *x, PoolDims d);
+void maxpool3_backward_cpu(float *dx, const float *dy, const float *x, PoolDims d);
+/* batchnorm.c */
+size_t batchnorm_scratch_floats_cpu(BNDims d);
+void batchnorm_forward_cpu(float *y, float *mean, float *rstd, float *running_mean, float *running_var,
+                           const float *x, const float *gamma, const float *beta, BNDims d, int training,
+                           float *scratch);
+void batchnorm_backward_cpu(float *dx, float *dgamma, float *dbeta, const float *dy, const float *y,
+                            const float *x, const float *gamma, const float *mean, const float *rstd,
+                            BNDims d, float *scratch);
+/* activation.c: LeakyReLU, dropout, add */
+void leaky_forward_cpu(float *y, const float *x, int rows, int C, int x_ld, int y_ld, float slope);
+void leaky_backward_cpu(float *dx, const float *dy, const float *y, int rows, int C, int ld_dx, int ld_dy,
+                        int ld_y, float slope, int accumulate);
+void dropout_forward_cpu(float *y, uint8_t *mask, const float *x, size_t n, float p, uint64_t key);
+void dropout_backward_cpu(float *dx, const float *dy, const uint8_t *mask, size_t n, float p);
+void add_cpu(float *y, const float *a, const float *b, size_t n);
+void accumulate_cpu(float *y, const float *a, size_t n);
+/* loss.c */
+float huber_loss_cpu(float *dpred, const float *pred, const float *target, int n, float delta, float weight);
+/* optim.c */
+double sumsq_cpu(const float *x, size_t n);
+void scale_cpu(float *x, size_t n, float s);
+void adam_update_cpu(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1,
+                     float beta2, float eps, int t);
+/* lstm.c */
+size_t lstm_cache_floats_cpu(LSTMDims d);
+size_t lstm_scratch_floats_cpu(LSTMDims d, int nthreads);
+void lstm_forward_cpu(float *h_last, float *cache, const float *x, const float *w_ih, const float *w_hh,
+                      const float *b_ih, const float *b_hh, LSTMDims d, float *scratch);
+void lstm_backward_cpu(float *dx, float *dw_ih, float *dw_hh, float *db_ih, float *db_hh,
+                       const float *dh_last, const float *cache, const float *x, const float *w_ih,
+                       const float *w_hh, LSTMDims d, float *scratch);
+/* linear.c */
+size_t linear_scratch_floats_cpu(LinearDims d, int nthreads);
+void linear_forward_cpu(float *y, const float *x, const float *w, const float *b, LinearDims d);
+void linear_backward_cpu(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                         LinearDims d, float *scratch);
+
+#endif

@@ -1,0 +1,104 @@
+/* model.h: a model is a struct plus a handful of verbs (llm.c's gpt2_* API).
+ *
+ *   Model *m = model_create(cfg, max_batch, backend_cpu());
+ *   model_init_params(m, seed);
+ *   for each batch:
+ *       model_forward(m, x, B, 1, dropout_key);   // predictions in m->out (B, n_out)
+ *       loss = model_loss(m, y, B);               // fills m->dout
+ *       model_zero_grad(m); model_backward(m, x, B);
+ *       model_clip_grad(m, 1.0f); model_adam_step(m, lr);
+ *
+ * Memory: five arenas owned by the model, allocated once in model_create:
+ *   params (trainable), grads, adam_m/adam_v, buffers (BN running stats),
+ *   acts (activations and their gradients), scratch (op workspaces).
+ * Nothing is allocated inside a training step.
+ *
+ * Input x: (B, T, F) float32 contiguous (= PyTorch (B,1,T,F)).
+ * Targets y: (B, n_out) (deeplob/tcn: n_out=1; hier: y10, y60 per row). */
+#ifndef DL_MODEL_H
+#define DL_MODEL_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "backend.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { MODEL_DEEPLOB = 0, MODEL_DEEPLOB_TCN = 1, MODEL_DEEPLOB_HIER = 2, MODEL_KIND_COUNT } ModelKind;
+
+typedef struct {
+    ModelKind kind;
+    int seq_len;        /* T, default 100 */
+    int n_features;     /* F, 40 */
+    float dropout;      /* head and TCN dropout, default 0.3 */
+    float bn_momentum;  /* 0.1 */
+    float bn_eps;       /* 1e-5 */
+    float slope;        /* LeakyReLU slope, 0.01 */
+    float huber_delta;  /* 1.0 */
+    float head_w[2];    /* loss weights of the outputs (hier: w10, w60) */
+} ModelConfig;
+
+ModelConfig model_default_config(ModelKind kind);
+const char *model_kind_name(ModelKind k);
+int model_kind_parse(const char *s, ModelKind *out); /* 0 ok, -1 unknown */
+
+/* one state_dict entry; data points into params or buffers (internal layout) */
+typedef enum { PT_PLAIN = 0, PT_CONV = 1, PT_COUNTER = 2 } PTKind;
+typedef struct {
+    char name[64];
+    int ndim;
+    int shape[4];       /* PyTorch shape */
+    PTKind kind;        /* PT_CONV: internal (O,kh,kw,I) <-> PyTorch (O,I,kh,kw) */
+    int trainable;
+    float *data;        /* params or buffers arena; NULL for counters */
+    float *grad;        /* grads arena when trainable */
+    int64_t *counter;   /* num_batches_tracked */
+    size_t numel;
+} ParamEntry;
+
+typedef struct Model {
+    ModelConfig cfg;
+    const Backend *be;
+    int max_batch;
+
+    float *params;   size_t n_params;
+    float *grads;
+    float *adam_m, *adam_v; int adam_t;
+    float *buffers;  size_t n_buffers;
+    int64_t *counters; int n_counters;
+    ParamEntry *entries; int n_entries;
+
+    float *acts;     size_t n_acts;
+    float *scratch;  size_t n_scratch;
+    uint8_t *masks;  size_t n_masks;
+
+    int n_out;
+    float *out;      /* (max_batch, n_out) predictions of the last forward */
+    float *dout;     /* (max_batch, n_out) dL/dout from model_loss */
+    int last_B, last_training;
+
+    void *impl;      /* model-specific pointers into the arenas */
+} Model;
+
+Model *model_create(ModelConfig cfg, int max_batch, const Backend *be);
+void model_free(Model *m);
+void model_init_params(Model *m, uint64_t seed);   /* PyTorch-default (and Kaiming for TCN) */
+void model_forward(Model *m, const float *x, int B, int training, uint64_t dropout_key);
+float model_loss(Model *m, const float *y, int B); /* Huber, weighted over outputs */
+void model_zero_grad(Model *m);
+void model_backward(Model *m, const float *x, int B);
+double model_clip_grad(Model *m, float max_norm);   /* returns the total norm before clipping */
+void model_adam_step(Model *m, float lr);
+size_t model_count_params(const Model *m);          /* trainable parameters */
+void model_print_table(const Model *m, FILE *f);
+/* forward FLOPs per sample (multiply-add = 2), for the benchmark's GFLOP/s */
+double model_flops_per_sample(const Model *m);
+ParamEntry *model_find(Model *m, const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

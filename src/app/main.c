@@ -27,10 +27,12 @@ static const Command commands[] = {
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 
 static void mpi_abort_hook(int code) {
-    int up = 0, down = 0;
+    int up = 0, down = 0, size = 1;
     MPI_Initialized(&up);
     MPI_Finalized(&down);
-    if (up && !down) MPI_Abort(MPI_COMM_WORLD, code);
+    if (up && !down) MPI_Comm_size(MPI_COMM_WORLD, &size);
+    /* alone, a plain exit is enough (MPI_Abort in singleton mode adds ORTE noise) */
+    if (up && !down && size > 1) MPI_Abort(MPI_COMM_WORLD, code);
 }
 
 static void usage(FILE *f) {

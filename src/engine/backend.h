@@ -1,8 +1,8 @@
 /* backend.h: the table of ops that model code calls.
  *
  * Model code never calls an op implementation directly: it calls be->op(...).
- * The CPU backend (layers/*.c, table in backend_cpu.c) is the reference; a CUDA
- * backend (kernels/*.cu, same names with a _cuda suffix) fills the same table.
+ * The CPU backend (layers/<op>.c, table in backend_cpu.c) is the reference; a CUDA
+ * backend (kernels/<op>.cu, same names with a _cuda suffix) fills the same table.
  *
  * Conventions (all ops):
  *  - Activations are CHANNELS-LAST: a 4-D activation (B, H=time, W=feature, C) is
@@ -28,6 +28,12 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* OpenBLAS' cblas.h pulls in <complex.h>, whose macro I would clobber the
+ * LinearDims field I: we use no complex arithmetic. */
+#ifdef I
+#undef I
+#endif
 
 #ifdef __cplusplus
 extern "C" {

@@ -57,6 +57,8 @@ typedef struct {
     float *grad;        /* grads arena when trainable */
     int64_t *counter;   /* num_batches_tracked */
     size_t numel;
+    int init;           /* initialisation rule (model_impl.h INIT_*) */
+    int fan_in;
 } ParamEntry;
 
 typedef struct Model {
@@ -74,6 +76,7 @@ typedef struct Model {
     float *acts;     size_t n_acts;
     float *scratch;  size_t n_scratch;
     uint8_t *masks;  size_t n_masks;
+    int scratch_threads; /* the scratch is sized for at most this many threads */
 
     int n_out;
     float *out;      /* (max_batch, n_out) predictions of the last forward */

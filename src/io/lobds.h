@@ -64,6 +64,7 @@ void lobds_symbol_free(LobSymbol *s);
 typedef struct {
     hid_t file;
     char path[4096], tmp_path[4200];
+    char source[32];             /* copied into each symbol group's 'source' attribute */
 } LobdsWriter;
 int lobds_create(LobdsWriter *w, const char *path, const char *source, DlErr *e);
 /* extra string/double attributes go through lobds_set_attr_* on the symbol group after writing */
@@ -73,5 +74,27 @@ int lobds_set_attr_int64(LobdsWriter *w, const char *symbol, const char *name, i
 int lobds_set_attr_string(LobdsWriter *w, const char *symbol, const char *name, const char *v, DlErr *e);
 int lobds_finish(LobdsWriter *w, DlErr *e);
 void lobds_abort(LobdsWriter *w);  /* close and delete the temp file */
+
+/* ---- added helpers (shared by the writers: synth, convert, import-npy) ---- */
+
+/* Validate an in-memory symbol exactly as the reader validates a file's group:
+ * name, n_rows >= 1, horizons 1..LOBDS_MAX_H positive, time strictly increasing and
+ * on a 1 s grid inside each segment, segments sorted, non-empty, non-overlapping,
+ * inside [0, N). `where` names the source in the message (file or "memory"). */
+int lobds_check_symbol(const LobSymbol *s, const char *where, DlErr *e);
+
+/* targets (N, K) = 1e4*ln(mid[t+h]/mid[t]), mid = (ask_price0 + bid_price0)/2 from
+ * the float32 features, in double; NaN where t+h is outside t's segment (or t is in
+ * no segment, or a mid is not positive). Fills s->targets (allocated by the caller). */
+void lobds_compute_targets(LobSymbol *s);
+
+/* Split a time axis into maximal runs on the 1 s grid (time[i+1] == time[i] + 1).
+ * segments: (<= N, 2) output. Returns the number of segments S. */
+int64_t lobds_segments_from_time(int64_t *segments, const int64_t *time, int64_t n);
+
+/* Parallel read note: with an MPI-IO fapl, H5Fopen is collective over the fapl's
+ * communicator, so every rank of that communicator must call lobds_read_symbol the
+ * same number of times (or pass an fapl on MPI_COMM_SELF / H5P_DEFAULT for a
+ * rank-private open). Dataset reads themselves are independent. */
 
 #endif

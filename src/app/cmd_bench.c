@@ -1,0 +1,148 @@
+/* cmd_bench.c: `bench`: training-step and inference throughput on random data.
+ * A training step = forward(train) + Huber + zero_grad + backward + clip + Adam,
+ * the same work as tests/bench/bench_torch.py. Median of the timed steps after
+ * warm-up. Under mpirun every rank runs its own model (as in training: one
+ * symbol per rank) and rank 0 prints per-rank and aggregate throughput. */
+#include <cblas.h>
+#include <getopt.h>
+#include <mpi.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/cmd_common.h"
+#include "app/commands.h"
+#include "common/rng.h"
+#include "common/util.h"
+#include "engine/model.h"
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* single-thread sgemm rate x threads: one 1024^3 product per thread at once */
+static double sgemm_peak_gflops(int threads) {
+    const int n = 1024;
+    double best = 0;
+    float *buf = dl_aligned_alloc((size_t)threads * 3 * n * n * sizeof(float));
+    for (size_t i = 0; i < (size_t)threads * 3 * n * n; i++) buf[i] = (float)((i * 2654435761u) % 1000) * 1e-3f;
+    for (int rep = 0; rep < 3; rep++) {
+        double t0 = dl_now();
+#pragma omp parallel num_threads(threads)
+        {
+            float *a = buf + (size_t)omp_get_thread_num() * 3 * n * n;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, a + (size_t)n * n, n, 0.0f,
+                        a + 2 * (size_t)n * n, n);
+        }
+        double g = threads * 2.0 * n * n * (double)n / (dl_now() - t0) / 1e9;
+        if (g > best) best = g;
+    }
+    free(buf);
+    return best;
+}
+
+int cmd_bench(int argc, char **argv) {
+    static const char *help =
+        "usage: deeplob_mpi bench --model M [--batch 256] [--threads N] [--steps 10] [--warmup 3]\n"
+        "                         [--seq-len 100] [--peak] [--json]\n"
+        "  Training-step and inference samples/s (median of --steps after --warmup) and\n"
+        "  GFLOP/s (training counted as 3x the forward FLOPs). --peak also measures the\n"
+        "  sgemm peak of the same threads for the fraction-of-peak figure.\n"
+        "  Under mpirun: per-rank and aggregate figures on rank 0 (ranks run independent\n"
+        "  models, as in training).\n";
+    static struct option opts[] = {{"model", required_argument, 0, 'm'}, {"batch", required_argument, 0, 'b'},
+                                   {"threads", required_argument, 0, 't'}, {"steps", required_argument, 0, 's'},
+                                   {"warmup", required_argument, 0, 'w'}, {"seq-len", required_argument, 0, 'T'},
+                                   {"peak", no_argument, 0, 'p'}, {"json", no_argument, 0, 'j'},
+                                   {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    ModelConfig cfg;
+    int have_model = 0, B = 256, threads = 0, steps = 10, warmup = 3, T = 100, peak = 0, json = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h': fputs(help, stdout); return 0;
+        case 'm': if (cli_model(optarg, &cfg) != 0) return 2; have_model = 1; break;
+        case 'b': if (cli_int("--batch", optarg, 1, 1 << 16, &B) != 0) return 2; break;
+        case 't': if (cli_int("--threads", optarg, 0, 4096, &threads) != 0) return 2; break;
+        case 's': if (cli_int("--steps", optarg, 1, 100000, &steps) != 0) return 2; break;
+        case 'w': if (cli_int("--warmup", optarg, 0, 100000, &warmup) != 0) return 2; break;
+        case 'T': if (cli_int("--seq-len", optarg, 13, 100000, &T) != 0) return 2; break;
+        case 'p': peak = 1; break;
+        case 'j': json = 1; break;
+        default: fputs(help, stderr); return 2;
+        }
+    }
+    if (!have_model) { fprintf(stderr, "bench: --model is required\n%s", help); return 2; }
+    int rank, size;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    cfg.seq_len = T;
+    backend_cpu_set_threads(threads);
+    threads = backend_cpu_threads();
+    Model *m = model_create(cfg, B, backend_cpu());
+    model_init_params(m, 1234);
+    size_t nx = (size_t)B * T * cfg.n_features, ny = (size_t)B * m->n_out;
+    float *x = dl_malloc(nx * sizeof(float)), *y = dl_malloc(ny * sizeof(float));
+    uint64_t key = dl_key(42, (uint64_t)rank);
+    for (size_t i = 0; i < nx; i++) x[i] = (float)dl_rand_normal(key, i);
+    for (size_t i = 0; i < ny; i++) y[i] = (float)dl_rand_normal(key ^ 1, i);
+
+    double *tt = dl_malloc((size_t)steps * sizeof(double)), *ti = dl_malloc((size_t)steps * sizeof(double));
+    MPI_Barrier(MPI_COMM_WORLD);
+    for (int s = 0; s < warmup + steps; s++) {
+        double t0 = dl_now();
+        model_forward(m, x, B, 1, dl_key(7, (uint64_t)s));
+        model_loss(m, y, B);
+        model_zero_grad(m);
+        model_backward(m, x, B);
+        model_clip_grad(m, 1.0f);
+        model_adam_step(m, 1e-3f);
+        if (s >= warmup) tt[s - warmup] = dl_now() - t0;
+    }
+    for (int s = 0; s < warmup + steps; s++) {
+        double t0 = dl_now();
+        model_forward(m, x, B, 0, 0);
+        if (s >= warmup) ti[s - warmup] = dl_now() - t0;
+    }
+    double train_sps = B / median(tt, steps), infer_sps = B / median(ti, steps);
+    double fl = model_flops_per_sample(m);
+    double train_gf = 3.0 * fl * train_sps / 1e9, infer_gf = fl * infer_sps / 1e9;
+    double pk = peak ? sgemm_peak_gflops(threads) : 0;
+
+    double mine[2] = {train_sps, infer_sps};
+    double *all = rank == 0 ? dl_malloc((size_t)size * 2 * sizeof(double)) : NULL;
+    MPI_Gather(mine, 2, MPI_DOUBLE, all, 2, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    if (rank == 0) {
+        double agg_t = 0, agg_i = 0;
+        for (int r = 0; r < size; r++) { agg_t += all[2 * r]; agg_i += all[2 * r + 1]; }
+        if (json) {
+            printf("{\"impl\":\"deeplob_mpi\",\"model\":\"%s\",\"batch\":%d,\"threads\":%d,\"ranks\":%d,"
+                   "\"train_samples_per_s\":%.2f,\"infer_samples_per_s\":%.2f,\"train_gflops\":%.2f,"
+                   "\"infer_gflops\":%.2f,\"aggregate_train_samples_per_s\":%.2f,\"sgemm_peak_gflops\":%.2f,"
+                   "\"per_rank_train\":[",
+                   model_kind_name(cfg.kind), B, threads, size, train_sps, infer_sps, train_gf, infer_gf, agg_t, pk);
+            for (int r = 0; r < size; r++) printf("%s%.2f", r ? "," : "", all[2 * r]);
+            printf("]}\n");
+        } else {
+            printf("bench %s: batch %d, seq_len %d, %d thread(s) per rank, %d rank(s), %d steps after %d warm-up\n",
+                   model_kind_name(cfg.kind), B, T, threads, size, steps, warmup);
+            printf("  forward FLOPs/sample %.1f M, parameters %zu\n", fl / 1e6, model_count_params(m));
+            for (int r = 0; r < size; r++)
+                printf("  rank %d: train %.1f samples/s, inference %.1f samples/s\n", r, all[2 * r], all[2 * r + 1]);
+            printf("  rank 0: training %.1f GFLOP/s, inference %.1f GFLOP/s\n", train_gf, infer_gf);
+            if (peak) printf("  sgemm peak (%d thread(s)): %.1f GFLOP/s -> training at %.0f %% of peak\n", threads, pk,
+                             100 * train_gf / pk);
+            if (size > 1) printf("  aggregate: train %.1f samples/s, inference %.1f samples/s\n", agg_t, agg_i);
+        }
+        free(all);
+    }
+    free(tt); free(ti); free(x); free(y);
+    model_free(m);
+    return 0;
+}

@@ -1,0 +1,186 @@
+/* batchnorm.c: CPU BatchNorm over the rows of a channels-last tensor, with the
+ * activation (identity or LeakyReLU) fused into the same pass.
+ *
+ * Layout (backend.h): x (rows, C) row stride x_ld, y and dy (rows, C) row stride
+ * y_ld, dx (rows, C) row stride x_ld. Only the first C floats of a row are read
+ * or written.
+ *
+ * Determinism: rows are cut into chunks of DL_CHUNK_ROWS (never the thread
+ * count). Each chunk sums its rows in row order into its own double partials
+ * (scratch slot), and the partials are reduced in chunk order on one thread, so
+ * the result is bit-identical for any number of OpenMP threads.
+ *
+ * Statistics use shifted sums (shift = row 0's value per channel) in double: one
+ * pass over x, no cancellation when |mean| >> std.
+ */
+#include <omp.h>
+
+#include "../../common/util.h"
+#include "elementwise.h"
+#include "layers_cpu.h"
+
+size_t batchnorm_scratch_floats_cpu(BNDims d) { return dl_bn_scratch_floats(d.rows, d.C); }
+
+static void bn_check(BNDims d) {
+    DL_CHECK(d.rows > 0 && d.C > 0, "batchnorm: bad dims rows=%d C=%d", d.rows, d.C);
+    DL_CHECK(d.x_ld >= d.C && d.y_ld >= d.C, "batchnorm: x_ld %d or y_ld %d < C %d", d.x_ld, d.y_ld, d.C);
+}
+
+/* chunk ch: rows [r0, r1) */
+static inline void chunk_rows(int ch, int rows, int *r0, int *r1) {
+    *r0 = ch * DL_CHUNK_ROWS;
+    *r1 = *r0 + DL_CHUNK_ROWS < rows ? *r0 + DL_CHUNK_ROWS : rows;
+}
+
+/* y rows [r0,r1) = act((x - mean)*scale + beta); slope is a constant at the two
+ * call sites so the identity case compiles without the select */
+static inline void bn_apply_rows(float *y, const float *x, const float *mean, const float *scale,
+                                 const float *beta, int r0, int r1, BNDims d, float slope) {
+    for (int r = r0; r < r1; r++) {
+        const float *xr = x + (size_t)r * d.x_ld;
+        float *yr = y + (size_t)r * d.y_ld;
+        for (int c = 0; c < d.C; c++) yr[c] = dl_bn_fwd_elem(xr[c], mean[c], scale[c], beta[c], slope);
+    }
+}
+
+/* y (rows, C; y_ld), mean/rstd (C) out; running_mean/var (C) in/out (training,
+ * may be NULL to skip the update); x (rows, C; x_ld); gamma/beta (C);
+ * scratch batchnorm_scratch_floats_cpu(d) floats, 64-byte aligned */
+void batchnorm_forward_cpu(float *y, float *mean, float *rstd, float *running_mean, float *running_var,
+                           const float *x, const float *gamma, const float *beta, BNDims d, int training,
+                           float *scratch) {
+    bn_check(d);
+    const int C = d.C, nch = CEIL_DIV(d.rows, DL_CHUNK_ROWS);
+    double *part = (double *)scratch;                      /* (nch, 2, C): S then Q */
+    float *scale = scratch + 4 * (size_t)nch * C;          /* (C) gamma*rstd */
+
+    if (training) {
+        DL_CHECK(d.rows > 1, "batchnorm: training needs more than 1 row per channel (rows=%d)", d.rows);
+        DL_CHECK(y != x, "batchnorm: y may alias x only in eval mode");
+#pragma omp parallel for schedule(static) if (nch > 1)
+        for (int ch = 0; ch < nch; ch++) {
+            double *restrict S = part + (size_t)ch * 2 * C, *restrict Q = S + C;
+            const float *restrict x0 = x; /* shift: row 0 */
+            int r0, r1;
+            chunk_rows(ch, d.rows, &r0, &r1);
+            for (int c = 0; c < C; c++) S[c] = Q[c] = 0.0;
+            for (int r = r0; r < r1; r++) {
+                const float *restrict xr = x + (size_t)r * d.x_ld;
+                for (int c = 0; c < C; c++) {
+                    double t = (double)xr[c] - (double)x0[c];
+                    S[c] += t;
+                    Q[c] += t * t;
+                }
+            }
+        }
+        for (int c = 0; c < C; c++) {
+            double s = 0.0, q = 0.0;
+            for (int ch = 0; ch < nch; ch++) { /* chunk order: fixed */
+                s += part[(size_t)ch * 2 * C + c];
+                q += part[(size_t)ch * 2 * C + C + c];
+            }
+            dl_bn_stats_finalize(&mean[c], &rstd[c], &scale[c], running_mean ? &running_mean[c] : NULL,
+                                 running_var ? &running_var[c] : NULL, s, q, (double)x[c], (double)d.rows,
+                                 gamma[c], d.eps, d.momentum);
+        }
+    } else {
+        DL_CHECK(running_mean && running_var, "batchnorm: eval mode needs running_mean and running_var");
+        for (int c = 0; c < C; c++)
+            dl_bn_eval_stats(&mean[c], &rstd[c], &scale[c], running_mean[c], running_var[c], gamma[c], d.eps);
+    }
+
+    const float slope = d.slope;
+#pragma omp parallel for schedule(static) if (nch > 1)
+    for (int ch = 0; ch < nch; ch++) {
+        int r0, r1;
+        chunk_rows(ch, d.rows, &r0, &r1);
+        if (slope == 1.0f)
+            bn_apply_rows(y, x, mean, scale, beta, r0, r1, d, 1.0f);
+        else
+            bn_apply_rows(y, x, mean, scale, beta, r0, r1, d, slope);
+    }
+}
+
+/* partial sums of dz and dz*(x-mean) over rows [r0,r1) */
+static inline void bn_bwd_sums(double *restrict A, double *restrict Bs, const float *dy, const float *y,
+                               const float *x, const float *mean, int r0, int r1, BNDims d, float slope) {
+    const int C = d.C;
+    for (int c = 0; c < C; c++) A[c] = Bs[c] = 0.0;
+    for (int r = r0; r < r1; r++) {
+        const float *restrict dyr = dy + (size_t)r * d.y_ld;
+        const float *restrict yr = y ? y + (size_t)r * d.y_ld : dyr; /* y unused when slope == 1 */
+        const float *restrict xr = x + (size_t)r * d.x_ld;
+        for (int c = 0; c < C; c++) {
+            double dz = (double)dl_bn_dz(dyr[c], yr[c], slope);
+            A[c] += dz;
+            Bs[c] += dz * ((double)xr[c] - (double)mean[c]);
+        }
+    }
+}
+
+/* dx rows [r0,r1) (+)= (dz - gm - (x-mean)*k) * w */
+static inline void bn_bwd_apply(float *dx, const float *dy, const float *y, const float *x, const float *mean,
+                                const float *k, const float *gm, const float *w, int r0, int r1, BNDims d,
+                                float slope) {
+    const int C = d.C;
+    for (int r = r0; r < r1; r++) {
+        const float *restrict dyr = dy + (size_t)r * d.y_ld;
+        const float *restrict yr = y ? y + (size_t)r * d.y_ld : dyr;
+        const float *restrict xr = x + (size_t)r * d.x_ld;
+        float *restrict dxr = dx + (size_t)r * d.x_ld;
+        if (d.accumulate_dx) {
+            for (int c = 0; c < C; c++)
+                dxr[c] += dl_bn_bwd_elem(dl_bn_dz(dyr[c], yr[c], slope), xr[c], mean[c], k[c], gm[c], w[c]);
+        } else {
+            for (int c = 0; c < C; c++)
+                dxr[c] = dl_bn_bwd_elem(dl_bn_dz(dyr[c], yr[c], slope), xr[c], mean[c], k[c], gm[c], w[c]);
+        }
+    }
+}
+
+/* dx (rows, C; x_ld) (+)= per d.accumulate_dx, may be NULL; dgamma/dbeta (C) +=;
+ * dy (rows, C; y_ld); y (rows, C; y_ld) post-activation (may be NULL when
+ * slope == 1); x (rows, C; x_ld) pre-BN input; gamma, mean, rstd (C) from the
+ * training forward; scratch batchnorm_scratch_floats_cpu(d) floats */
+void batchnorm_backward_cpu(float *dx, float *dgamma, float *dbeta, const float *dy, const float *y,
+                            const float *x, const float *gamma, const float *mean, const float *rstd,
+                            BNDims d, float *scratch) {
+    bn_check(d);
+    const int C = d.C, nch = CEIL_DIV(d.rows, DL_CHUNK_ROWS);
+    const float slope = d.slope;
+    DL_CHECK(y || slope == 1.0f, "batchnorm_backward: y is needed for the LeakyReLU mask (slope %g)",
+             (double)slope);
+    double *part = (double *)scratch;                      /* (nch, 2, C): sum dz, sum dz*(x-mean) */
+    float *k = scratch + 4 * (size_t)nch * C, *gm = k + C, *w = gm + C;
+
+#pragma omp parallel for schedule(static) if (nch > 1)
+    for (int ch = 0; ch < nch; ch++) {
+        int r0, r1;
+        chunk_rows(ch, d.rows, &r0, &r1);
+        double *A = part + (size_t)ch * 2 * C, *Bs = A + C;
+        if (slope == 1.0f)
+            bn_bwd_sums(A, Bs, dy, y, x, mean, r0, r1, d, 1.0f);
+        else
+            bn_bwd_sums(A, Bs, dy, y, x, mean, r0, r1, d, slope);
+    }
+    for (int c = 0; c < C; c++) {
+        double a = 0.0, b = 0.0;
+        for (int ch = 0; ch < nch; ch++) { /* chunk order: fixed */
+            a += part[(size_t)ch * 2 * C + c];
+            b += part[(size_t)ch * 2 * C + C + c];
+        }
+        dl_bn_bwd_finalize(&k[c], &gm[c], &w[c], dgamma ? &dgamma[c] : NULL, dbeta ? &dbeta[c] : NULL, a, b,
+                           (double)d.rows, gamma[c], rstd[c]);
+    }
+    if (!dx) return;
+
+#pragma omp parallel for schedule(static) if (nch > 1)
+    for (int ch = 0; ch < nch; ch++) {
+        int r0, r1;
+        chunk_rows(ch, d.rows, &r0, &r1);
+        if (slope == 1.0f)
+            bn_bwd_apply(dx, dy, y, x, mean, k, gm, w, r0, r1, d, 1.0f);
+        else
+            bn_bwd_apply(dx, dy, y, x, mean, k, gm, w, r0, r1, d, slope);
+    }
+}

@@ -1,0 +1,241 @@
+/* conv2d.c: CPU Conv2d (and Conv1d as W=1, kw=1), lowered to OpenBLAS sgemm.
+ *
+ * Layout (backend.h): in (B,H,W,Cin) rows of stride in_ld, w (Cout,kh,kw,Cin) = a
+ * (Cout, K) matrix with K = kh*kw*Cin, out (B,Ho,Wo,Cout) rows of stride out_ld.
+ * Output row m = (b*Ho + ho)*Wo + wo is one row of A (M, K) @ w^T, where A's row
+ * m is the input patch of that output point. Three ways to get A:
+ *   PATH_1X1    1x1 conv, stride 1, no padding: A is the input itself, lda = in_ld
+ *               (strided concat rows need no copy).
+ *   PATH_ROWS   kh == 1, stride_w == kw, W % kw == 0, dense rows (in_ld == Cin): the
+ *               patch of output (b,h,wo) is the kw*Cin contiguous floats starting
+ *               at input row (b,h,wo*kw), so A is the input with lda = kw*Cin
+ *               (conv1a, conv2a, conv3a).
+ *   PATH_IM2COL anything else (kh > 1, time padding, dilation, strides): A is
+ *               built tile by tile in scratch, one tile sized to stay in L2.
+ *
+ * Parallelism and determinism: the batch is cut into G = min(B, CONV_GROUPS)
+ * groups of whole samples. G and the tile size depend only on the dims, never on
+ * the thread count. A group runs on one thread, in row order, with its own slot
+ * of scratch (im2col tile, dcol tile, partial dW/db), so OpenMP may hand groups to
+ * any thread: the arithmetic is the same. Partial dW/db are summed in group order.
+ * Whole samples per group also mean a group's col2im scatter-add only touches its
+ * own input rows (no races). BLAS must be single-threaded (the caller pins it).
+ */
+/* layers_cpu.h first: OpenBLAS's cblas.h pulls in <complex.h>, whose macro I
+ * would break LinearDims' field I in backend.h */
+#include "layers_cpu.h"
+#include "../../common/util.h"
+
+#include <cblas.h>
+#include <omp.h>
+#include <string.h>
+
+/* Groups of samples: the unit of parallel work and of dW/db partial sums.
+ * Fixed (not the thread count) so the summation order never changes. */
+#define CONV_GROUPS 16
+/* im2col tile: A tile + dcol tile per group, 2 x 128 KB, stays in a 512 KB+ L2. */
+#define CONV_TILE_FLOATS (32 * 1024)
+/* rows per GEMM on the copy-free paths (bounds the bias prefill / out tile) */
+#define CONV_FAST_ROWS 2048
+
+enum { PATH_IM2COL = 0, PATH_1X1 = 1, PATH_ROWS = 2 };
+
+typedef struct {
+    int Ho, Wo, K, path;
+    int lda_fast;          /* row stride of A on the copy-free paths */
+    long rps;              /* output rows per sample = Ho*Wo */
+    int G;                 /* sample groups */
+    int tile_rows;         /* rows of A per GEMM */
+    size_t tile;           /* floats per tile (0 on copy-free paths), 16-float multiple */
+    size_t part;           /* floats per partial dW+db, 16-float multiple */
+} ConvPlan;
+
+static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+static ConvPlan conv_plan(ConvDims d) {
+    ConvPlan p;
+    DL_CHECK(d.B > 0 && d.H > 0 && d.W > 0 && d.Cin > 0 && d.Cout > 0, "conv2d: bad dims B=%d H=%d W=%d Cin=%d Cout=%d",
+             d.B, d.H, d.W, d.Cin, d.Cout);
+    DL_CHECK(d.kh > 0 && d.kw > 0 && d.stride_h > 0 && d.stride_w > 0 && d.dil_h > 0 && d.pad_top >= 0 &&
+                 d.pad_bottom >= 0, "conv2d: bad kernel kh=%d kw=%d stride=(%d,%d) dil=%d pad=(%d,%d)",
+             d.kh, d.kw, d.stride_h, d.stride_w, d.dil_h, d.pad_top, d.pad_bottom);
+    DL_CHECK(d.in_ld >= d.Cin && d.out_ld >= d.Cout, "conv2d: in_ld %d < Cin %d or out_ld %d < Cout %d", d.in_ld,
+             d.Cin, d.out_ld, d.Cout);
+    p.Ho = conv_out_h(d);
+    p.Wo = conv_out_w(d);
+    DL_CHECK(p.Ho > 0 && p.Wo > 0 && d.W >= d.kw, "conv2d: empty output Ho=%d Wo=%d", p.Ho, p.Wo);
+    p.K = d.kh * d.kw * d.Cin;
+    p.rps = (long)p.Ho * p.Wo;
+    p.G = d.B < CONV_GROUPS ? d.B : CONV_GROUPS;
+    int unpadded = d.stride_h == 1 && d.pad_top == 0 && d.pad_bottom == 0;
+    if (unpadded && d.kh == 1 && d.kw == 1 && d.stride_w == 1) {
+        p.path = PATH_1X1;
+        p.lda_fast = d.in_ld;
+    } else if (unpadded && d.kh == 1 && d.stride_w == d.kw && d.W % d.kw == 0 && d.in_ld == d.Cin) {
+        p.path = PATH_ROWS;
+        p.lda_fast = d.kw * d.Cin;
+    } else {
+        p.path = PATH_IM2COL;
+        p.lda_fast = 0;
+    }
+    if (p.path == PATH_IM2COL) {
+        p.tile_rows = CONV_TILE_FLOATS / p.K;
+        if (p.tile_rows < 1) p.tile_rows = 1;
+        p.tile = round16((size_t)p.tile_rows * p.K);
+    } else {
+        p.tile_rows = CONV_FAST_ROWS;
+        p.tile = 0;
+    }
+    p.part = round16((size_t)d.Cout * p.K + d.Cout);
+    return p;
+}
+
+/* sample range of group g: [s0, s1) */
+static void group_range(int g, int G, int B, int *s0, int *s1) {
+    *s0 = (int)((long)B * g / G);
+    *s1 = (int)((long)B * (g + 1) / G);
+}
+
+/* col (m1-m0, K): patches of output rows [m0, m1); zero where time padding */
+static void im2col(float *col, const float *in, ConvDims d, const ConvPlan *p, long m0, long m1) {
+    const int K = p->K, seg = d.kw * d.Cin;
+    const int dense = d.in_ld == d.Cin;
+    for (long m = m0; m < m1; m++) {
+        long t = m / p->Wo;
+        int wo = (int)(m - t * p->Wo), ho = (int)(t % p->Ho);
+        long b = t / p->Ho;
+        float *dst = col + (m - m0) * K;
+        for (int i = 0; i < d.kh; i++, dst += seg) {
+            int h = ho * d.stride_h - d.pad_top + i * d.dil_h;
+            if (h < 0 || h >= d.H) {
+                memset(dst, 0, sizeof(float) * seg);
+                continue;
+            }
+            const float *src = in + ((b * d.H + h) * d.W + (long)wo * d.stride_w) * d.in_ld;
+            if (dense) {
+                memcpy(dst, src, sizeof(float) * seg);
+            } else {
+                for (int j = 0; j < d.kw; j++) memcpy(dst + j * d.Cin, src + (long)j * d.in_ld, sizeof(float) * d.Cin);
+            }
+        }
+    }
+}
+
+/* din (B,H,W,Cin) += scatter of dcol (m1-m0, K), the inverse of im2col */
+static void col2im_add(float *din, const float *dcol, ConvDims d, const ConvPlan *p, long m0, long m1) {
+    const int K = p->K, Cin = d.Cin;
+    for (long m = m0; m < m1; m++) {
+        long t = m / p->Wo;
+        int wo = (int)(m - t * p->Wo), ho = (int)(t % p->Ho);
+        long b = t / p->Ho;
+        const float *src = dcol + (m - m0) * K;
+        for (int i = 0; i < d.kh; i++) {
+            int h = ho * d.stride_h - d.pad_top + i * d.dil_h;
+            if (h < 0 || h >= d.H) continue;
+            float *dst = din + ((b * d.H + h) * d.W + (long)wo * d.stride_w) * d.in_ld;
+            for (int j = 0; j < d.kw; j++) {
+                const float *s = src + (i * d.kw + j) * Cin;
+                float *o = dst + (long)j * d.in_ld;
+                for (int c = 0; c < Cin; c++) o[c] += s[c];
+            }
+        }
+    }
+}
+
+/* rows [m0, m1) of A: pointer and leading dimension (fills tile on the im2col path) */
+static const float *a_rows(float *tile, int *lda, const float *in, ConvDims d, const ConvPlan *p, long m0, long m1) {
+    if (p->path == PATH_IM2COL) {
+        im2col(tile, in, d, p, m0, m1);
+        *lda = p->K;
+        return tile;
+    }
+    *lda = p->lda_fast;
+    return in + m0 * p->lda_fast;
+}
+
+size_t conv2d_scratch_floats_cpu(ConvDims d, int nthreads) {
+    (void)nthreads; /* slots are per group, so any thread count fits */
+    ConvPlan p = conv_plan(d);
+    return (size_t)p.G * (2 * p.tile + p.part);
+}
+
+/* out (B,Ho,Wo,Cout) ld out_ld = conv(in (B,H,W,Cin) ld in_ld, w (Cout,kh,kw,Cin)) + b (Cout or NULL).
+ * scratch: conv2d_scratch_floats_cpu(d) floats. Columns >= Cout of out rows untouched. */
+void conv2d_forward_cpu(float *out, const float *in, const float *w, const float *b, ConvDims d, float *scratch) {
+    const ConvPlan p = conv_plan(d);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int g = 0; g < p.G; g++) {
+        float *tile = scratch + (size_t)g * p.tile;
+        int s0, s1;
+        group_range(g, p.G, d.B, &s0, &s1);
+        for (long m0 = s0 * p.rps, r1 = s1 * p.rps; m0 < r1; m0 += p.tile_rows) {
+            long m1 = m0 + p.tile_rows < r1 ? m0 + p.tile_rows : r1;
+            int mt = (int)(m1 - m0), lda;
+            const float *A = a_rows(tile, &lda, in, d, &p, m0, m1);
+            float *C = out + m0 * d.out_ld;
+            float beta = 0.0f;
+            if (b) { /* bias prefill, then the GEMM accumulates onto it */
+                for (int r = 0; r < mt; r++) memcpy(C + (long)r * d.out_ld, b, sizeof(float) * d.Cout);
+                beta = 1.0f;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, mt, d.Cout, p.K, 1.0f, A, lda, w, p.K, beta, C,
+                        d.out_ld);
+        }
+    }
+}
+
+/* dw (Cout,kh,kw,Cin) += dout^T @ patches; db (Cout, or NULL) += column sums of dout;
+ * din (B,H,W,Cin) ld in_ld (+)= col2im(dout @ w), or skipped when din is NULL.
+ * dout (B,Ho,Wo,Cout) ld out_ld; in as in forward. scratch as forward. */
+void conv2d_backward_cpu(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
+                         ConvDims d, float *scratch) {
+    const ConvPlan p = conv_plan(d);
+    const int K = p.K, Cout = d.Cout;
+    float *parts = scratch + (size_t)p.G * 2 * p.tile;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int g = 0; g < p.G; g++) {
+        float *tile = scratch + (size_t)g * 2 * p.tile, *dtile = tile + p.tile;
+        float *dwp = parts + (size_t)g * p.part, *dbp = dwp + (size_t)Cout * K;
+        memset(dwp, 0, sizeof(float) * ((size_t)Cout * K + Cout));
+        int s0, s1;
+        group_range(g, p.G, d.B, &s0, &s1);
+        /* im2col path scatters with +=, so clear this group's own din rows first */
+        if (din && !d.accumulate_din && p.path == PATH_IM2COL) {
+            for (long r = (long)s0 * d.H * d.W; r < (long)s1 * d.H * d.W; r++)
+                memset(din + r * d.in_ld, 0, sizeof(float) * d.Cin);
+        }
+        for (long m0 = s0 * p.rps, r1 = s1 * p.rps; m0 < r1; m0 += p.tile_rows) {
+            long m1 = m0 + p.tile_rows < r1 ? m0 + p.tile_rows : r1;
+            int mt = (int)(m1 - m0), lda;
+            const float *A = a_rows(tile, &lda, in, d, &p, m0, m1);
+            const float *D = dout + m0 * d.out_ld;
+            for (int r = 0; db && r < mt; r++) {
+                const float *dr = D + (long)r * d.out_ld;
+                for (int c = 0; c < Cout; c++) dbp[c] += dr[c];
+            }
+            /* dW (Cout, K) += D^T (Cout, mt) @ A (mt, K) */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Cout, K, mt, 1.0f, D, d.out_ld, A, lda, 1.0f, dwp,
+                        K);
+            if (!din) continue;
+            /* dA (mt, K) = D (mt, Cout) @ w (Cout, K): straight into din on the copy-free
+             * paths (each input element is in exactly one patch there) */
+            if (p.path == PATH_IM2COL) {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, mt, K, Cout, 1.0f, D, d.out_ld, w, K, 0.0f,
+                            dtile, K);
+                col2im_add(din, dtile, d, &p, m0, m1);
+            } else {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, mt, K, Cout, 1.0f, D, d.out_ld, w, K,
+                            d.accumulate_din ? 1.0f : 0.0f, din + m0 * p.lda_fast, p.lda_fast);
+            }
+        }
+    }
+    /* partials summed in group order: each element's sum is independent of threads */
+    const long nw = (long)Cout * K, nall = nw + (db ? Cout : 0);
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < nall; i++) {
+        float s = 0.0f;
+        for (int g = 0; g < p.G; g++) s += parts[(size_t)g * p.part + i];
+        if (i < nw) dw[i] += s;
+        else db[i - nw] += s;
+    }
+}

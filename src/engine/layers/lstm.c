@@ -1,0 +1,173 @@
+/* lstm.c: one LSTM layer on the CPU, forward and backprop through time.
+ *
+ * Work is split into chunks of LSTM_CHUNK_B samples. A chunk owns the rows
+ * b*T + t of its samples, which are contiguous in every (B, T, *) tensor, so
+ * each chunk runs its input projection as one GEMM over nb*T rows, then its
+ * recurrence (a small GEMM per step plus the pointwise cell), independently
+ * of the other chunks. Backward mirrors this and leaves per-chunk partial
+ * weight gradients, reduced in chunk order: bits do not depend on the thread
+ * count. BLAS runs single-threaded inside the OpenMP loops (backend.h).
+ * Gate arithmetic: lstm_cell.h (shared with kernels/lstm.cu). */
+#ifndef FORCE_OPENBLAS_COMPLEX_STRUCT /* keep <complex.h>'s macro I out: LinearDims has a field I */
+#define FORCE_OPENBLAS_COMPLEX_STRUCT
+#endif
+#include <cblas.h>
+#include <omp.h>
+#include <string.h>
+
+#include "../../common/util.h"
+#include "layers_cpu.h"
+#include "lstm_cell.h"
+
+/* Samples per chunk. Fixed, not derived from the thread count: it sets the GEMM
+ * shapes and the partial-sum order, hence the bits. 32 keeps a chunk's gate
+ * rows (32*88*256 floats) in L3 and still gives 8 chunks at B=256. */
+#define LSTM_CHUNK_B 32
+
+static size_t pad16(size_t n) { return (n + 15) & ~(size_t)15; } /* keeps 64-byte alignment */
+
+static int imin(int a, int b) { return a < b ? a : b; }
+
+/* one chunk's partial parameter gradients: dW_ih (4H,In), dW_hh (4H,H), db (4H) */
+static size_t part_floats(LSTMDims d) {
+    size_t G = 4 * (size_t)d.H;
+    return pad16(G * d.In + G * d.H + G);
+}
+
+/* one thread's workspace: dgates (nb,T,4H), hprev (nb,T,H), dh (nb,H), dc (nb,H) */
+static size_t slot_floats(LSTMDims d) {
+    size_t rows = (size_t)LSTM_CHUNK_B * d.T, H = d.H;
+    return pad16(rows * 4 * H) + pad16(rows * H) + 2 * pad16(LSTM_CHUNK_B * H);
+}
+
+size_t lstm_cache_floats_cpu(LSTMDims d) { return (size_t)d.B * d.T * 6 * d.H; }
+
+/* Forward needs none; backward: per-chunk partials, then one slot per thread.
+ * nthreads must be >= the OpenMP thread count at the backward call. */
+size_t lstm_scratch_floats_cpu(LSTMDims d, int nthreads) {
+    size_t nch = (size_t)CEIL_DIV(d.B, LSTM_CHUNK_B);
+    return nch * part_floats(d) + (size_t)(nthreads > 0 ? nthreads : 1) * slot_floats(d);
+}
+
+/* h_last (B,H) out; cache (lstm_cache_floats) out;
+ * x (B,T,In) row stride x_ld; w_ih (4H,In); w_hh (4H,H); b_ih, b_hh (4H) */
+void lstm_forward_cpu(float *h_last, float *cache, const float *x, const float *w_ih, const float *w_hh,
+                      const float *b_ih, const float *b_hh, LSTMDims d, float *scratch) {
+    const int T = d.T, H = d.H, G = 4 * d.H;
+    float *act = cache;
+    float *cs = cache + lstm_cache_c(d.B, T, H);
+    float *hs = cache + lstm_cache_h(d.B, T, H);
+    const int nch = CEIL_DIV(d.B, LSTM_CHUNK_B);
+    (void)scratch;
+
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int ch = 0; ch < nch; ch++) {
+        const int b0 = ch * LSTM_CHUNK_B, nb = imin(LSTM_CHUNK_B, d.B - b0);
+        const size_t r0 = (size_t)b0 * T;
+        /* input projection of all nb*T rows: the big GEMM; bias goes in the cell */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb * T, G, d.In, 1.0f, x + r0 * d.x_ld,
+                    d.x_ld, w_ih, d.In, 0.0f, act + r0 * G, G);
+        for (int t = 0; t < T; t++) {
+            /* z_t += h_{t-1} W_hh^T for the nb samples (row stride T*H in, T*G out) */
+            if (t > 0)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, G, H, 1.0f,
+                            hs + (r0 + t - 1) * H, T * H, w_hh, H, 1.0f, act + (r0 + t) * G, T * G);
+            for (int b = 0; b < nb; b++) {
+                const size_t r = r0 + (size_t)b * T + t;
+                float *g = act + r * G, *c = cs + r * H, *h = hs + r * H;
+                if (t > 0) {
+                    const float *cp = c - H;
+                    for (int j = 0; j < H; j++) lstm_cell_forward_elem(g, c, h, b_ih, b_hh, cp[j], j, H);
+                } else {
+                    for (int j = 0; j < H; j++) lstm_cell_forward_elem(g, c, h, b_ih, b_hh, 0.0f, j, H);
+                }
+            }
+        }
+        for (int b = 0; b < nb; b++)
+            memcpy(h_last + (size_t)(b0 + b) * H, hs + (r0 + (size_t)b * T + T - 1) * H, sizeof(float) * H);
+    }
+}
+
+/* BPTT of one chunk: fills dg (nb,T,4H) with dL/dz from dh_last rows b0.. (nb,H).
+ * dh, dc (nb,H) are workspace. */
+static void bptt_chunk(float *dg, float *dh, float *dc, const float *dh_last, const float *act,
+                       const float *cs, const float *w_hh, int b0, int nb, LSTMDims d) {
+    const int T = d.T, H = d.H, G = 4 * d.H;
+    const size_t r0 = (size_t)b0 * T;
+    memcpy(dh, dh_last + (size_t)b0 * H, sizeof(float) * nb * H);
+    memset(dc, 0, sizeof(float) * nb * H);
+    for (int t = T - 1; t >= 0; t--) {
+        for (int b = 0; b < nb; b++) {
+            const size_t lr = (size_t)b * T + t, r = r0 + lr;
+            const float *a = act + r * G, *c = cs + r * H, *dhb = dh + (size_t)b * H;
+            float *dgr = dg + lr * G, *dcb = dc + (size_t)b * H;
+            if (t > 0) {
+                const float *cp = c - H;
+                for (int j = 0; j < H; j++) dcb[j] = lstm_cell_backward_elem(dgr, a, c[j], cp[j], dhb[j], dcb[j], j, H);
+            } else {
+                for (int j = 0; j < H; j++) dcb[j] = lstm_cell_backward_elem(dgr, a, c[j], 0.0f, dhb[j], dcb[j], j, H);
+            }
+        }
+        /* dh_{t-1} = dz_t W_hh: the only path into earlier steps besides dc */
+        if (t > 0)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, H, G, 1.0f, dg + (size_t)t * G, T * G,
+                        w_hh, H, 0.0f, dh, H);
+    }
+}
+
+/* dx (B,T,In) row stride x_ld, (+)= per accumulate_dx, may be NULL;
+ * dw_ih (4H,In), dw_hh (4H,H), db_ih, db_hh (4H) +=;
+ * dh_last (B,H); cache from lstm_forward_cpu; x, w_ih, w_hh as in forward */
+void lstm_backward_cpu(float *dx, float *dw_ih, float *dw_hh, float *db_ih, float *db_hh,
+                       const float *dh_last, const float *cache, const float *x, const float *w_ih,
+                       const float *w_hh, LSTMDims d, float *scratch) {
+    const int T = d.T, H = d.H, G = 4 * d.H, In = d.In;
+    const float *act = cache;
+    const float *cs = cache + lstm_cache_c(d.B, T, H);
+    const float *hs = cache + lstm_cache_h(d.B, T, H);
+    const int nch = CEIL_DIV(d.B, LSTM_CHUNK_B);
+    const size_t pf = part_floats(d), sf = slot_floats(d);
+    const size_t rows_max = (size_t)LSTM_CHUNK_B * T;
+    float *parts = scratch, *slots = scratch + (size_t)nch * pf;
+
+#pragma omp parallel
+    {
+        float *slot = slots + (size_t)omp_get_thread_num() * sf;
+        float *dg = slot, *hp = dg + pad16(rows_max * G);
+        float *dh = hp + pad16(rows_max * H), *dc = dh + pad16((size_t)LSTM_CHUNK_B * H);
+#pragma omp for schedule(dynamic, 1)
+        for (int ch = 0; ch < nch; ch++) {
+            const int b0 = ch * LSTM_CHUNK_B, nb = imin(LSTM_CHUNK_B, d.B - b0);
+            const size_t r0 = (size_t)b0 * T;
+            const int rows = nb * T;
+            bptt_chunk(dg, dh, dc, dh_last, act, cs, w_hh, b0, nb, d);
+            /* h_{t-1} rows aligned with dz_t rows (zero at t = 0) for dW_hh */
+            for (int b = 0; b < nb; b++) {
+                memset(hp + (size_t)b * T * H, 0, sizeof(float) * H);
+                memcpy(hp + ((size_t)b * T + 1) * H, hs + (r0 + (size_t)b * T) * H, sizeof(float) * (T - 1) * H);
+            }
+            if (dx)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, In, G, 1.0f, dg, G, w_ih, In,
+                            d.accumulate_dx ? 1.0f : 0.0f, dx + r0 * d.x_ld, d.x_ld);
+            float *p_ih = parts + (size_t)ch * pf, *p_hh = p_ih + (size_t)G * In, *p_b = p_hh + (size_t)G * H;
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, In, rows, 1.0f, dg, G, x + r0 * d.x_ld,
+                        d.x_ld, 0.0f, p_ih, In);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, rows, 1.0f, dg, G, hp, H, 0.0f, p_hh, H);
+            memset(p_b, 0, sizeof(float) * G);
+            for (int r = 0; r < rows; r++) {
+                const float *dgr = dg + (size_t)r * G;
+                for (int k = 0; k < G; k++) p_b[k] += dgr[k];
+            }
+        }
+        /* reduce partials in chunk order; each element is owned by one thread */
+        const size_t n_ih = (size_t)G * In, n_hh = (size_t)G * H, n_all = n_ih + n_hh + G;
+#pragma omp for schedule(static)
+        for (size_t e = 0; e < n_all; e++) {
+            float s = parts[e];
+            for (int ch = 1; ch < nch; ch++) s += parts[(size_t)ch * pf + e];
+            if (e < n_ih) dw_ih[e] += s;
+            else if (e < n_ih + n_hh) dw_hh[e - n_ih] += s;
+            else { db_ih[e - n_ih - n_hh] += s; db_hh[e - n_ih - n_hh] += s; }
+        }
+    }
+}

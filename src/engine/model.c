@@ -1,0 +1,266 @@
+/* model.c: arenas, the state_dict table, initialisation and the optimizer
+ * verbs shared by every model. Model-specific graphs live in deeplob.c etc. */
+#include "model_impl.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/rng.h"
+#include "../common/util.h"
+
+#define MAX_ENTRIES 512
+
+static const ModelOps *model_ops(ModelKind k) {
+    static const ModelOps *ops[MODEL_KIND_COUNT] = {&deeplob_ops, &deeplob_tcn_ops, NULL};
+    return (k >= 0 && k < MODEL_KIND_COUNT) ? ops[k] : NULL;
+}
+
+static const char *kind_names[MODEL_KIND_COUNT] = {"deeplob", "deeplob_tcn", "deeplob_hier"};
+
+const char *model_kind_name(ModelKind k) { return (k >= 0 && k < MODEL_KIND_COUNT) ? kind_names[k] : "?"; }
+
+int model_kind_parse(const char *s, ModelKind *out) {
+    for (int k = 0; k < MODEL_KIND_COUNT; k++)
+        if (!strcmp(s, kind_names[k]) && model_ops((ModelKind)k)) { *out = (ModelKind)k; return 0; }
+    return -1;
+}
+
+ModelConfig model_default_config(ModelKind kind) {
+    ModelConfig c;
+    memset(&c, 0, sizeof c);
+    c.kind = kind;
+    c.seq_len = 100;
+    c.n_features = 40;
+    c.dropout = 0.3f;
+    c.bn_momentum = 0.1f;
+    c.bn_eps = 1e-5f;
+    c.slope = 0.01f;
+    c.huber_delta = 1.0f;
+    c.head_w[0] = kind == MODEL_DEEPLOB_HIER ? 0.5f : 1.0f;
+    c.head_w[1] = 0.5f;
+    return c;
+}
+
+/* ---- layout ---------------------------------------------------------------------- */
+
+static ParamEntry *new_entry(Layout *L, const char *name, int ndim, const int *shape, PTKind kind) {
+    DL_CHECK(L->n_entries < MAX_ENTRIES, "too many state_dict entries");
+    ParamEntry *e = &L->m->entries[L->n_entries++];
+    memset(e, 0, sizeof *e);
+    snprintf(e->name, sizeof e->name, "%s", name);
+    e->ndim = ndim;
+    e->numel = 1;
+    for (int i = 0; i < ndim; i++) { e->shape[i] = shape[i]; e->numel *= (size_t)shape[i]; }
+    e->kind = kind;
+    return e;
+}
+
+float *decl_param(Layout *L, const char *name, int ndim, const int *shape, PTKind kind, int init,
+                  int fan_in, float **grad) {
+    ParamEntry *e = new_entry(L, name, ndim, shape, kind);
+    size_t off = L->params.used;
+    e->data = bump_take(&L->params, e->numel);
+    e->trainable = 1;
+    e->init = init;
+    e->fan_in = fan_in;
+    e->grad = L->measuring ? NULL : L->m->grads + off;
+    if (grad) *grad = e->grad;
+    return e->data;
+}
+
+float *decl_buffer(Layout *L, const char *name, int n, int init) {
+    ParamEntry *e = new_entry(L, name, 1, &n, PT_PLAIN);
+    e->data = bump_take(&L->buffers, (size_t)n);
+    e->init = init;
+    return e->data;
+}
+
+int64_t *decl_counter(Layout *L, const char *name) {
+    ParamEntry *e = new_entry(L, name, 0, NULL, PT_COUNTER);
+    int i = L->n_counters++;
+    e->counter = L->measuring ? NULL : &L->m->counters[i];
+    return e->counter;
+}
+
+float *decl_act(Layout *L, size_t n) { return bump_take(&L->acts, n); }
+
+Model *model_create(ModelConfig cfg, int max_batch, const Backend *be) {
+    const ModelOps *ops = model_ops(cfg.kind);
+    DL_CHECK(ops, "model kind %d is not available", (int)cfg.kind);
+    DL_CHECK(max_batch >= 1, "max_batch must be >= 1");
+    DL_CHECK(cfg.seq_len >= 13, "seq_len %d too short: the CNN front end consumes 12 steps", cfg.seq_len);
+    Model *m = dl_calloc(1, sizeof *m);
+    m->cfg = cfg;
+    m->be = be;
+    m->max_batch = max_batch;
+    m->n_out = ops->n_out;
+    m->entries = dl_calloc(MAX_ENTRIES, sizeof(ParamEntry));
+    m->impl = NULL;
+
+    /* pass 1: measure */
+    Layout L;
+    memset(&L, 0, sizeof L);
+    L.m = m;
+    L.measuring = 1;
+    L.threads = omp_get_max_threads() > omp_get_num_procs() ? omp_get_max_threads() : omp_get_num_procs();
+    if (backend_cpu_threads() > L.threads) L.threads = backend_cpu_threads();
+    ops->layout(&L);
+    m->n_params = L.params.used;
+    m->n_buffers = L.buffers.used;
+    m->n_acts = L.acts.used;
+    m->n_counters = L.n_counters;
+    m->n_scratch = L.scratch_need > (size_t)3 * max_batch ? L.scratch_need : (size_t)3 * max_batch;
+    m->n_masks = L.mask_used;
+    m->scratch_threads = L.threads;
+
+    m->params = dl_aligned_alloc(m->n_params * sizeof(float));
+    m->grads = dl_aligned_alloc(m->n_params * sizeof(float));
+    m->adam_m = dl_aligned_alloc(m->n_params * sizeof(float));
+    m->adam_v = dl_aligned_alloc(m->n_params * sizeof(float));
+    m->buffers = dl_aligned_alloc(m->n_buffers * sizeof(float));
+    m->counters = dl_calloc((size_t)(m->n_counters ? m->n_counters : 1), sizeof(int64_t));
+    m->acts = dl_aligned_alloc(m->n_acts * sizeof(float));
+    m->scratch = dl_aligned_alloc(m->n_scratch * sizeof(float));
+    m->masks = dl_aligned_alloc(m->n_masks ? m->n_masks : 64);
+    m->out = dl_aligned_alloc((size_t)max_batch * m->n_out * sizeof(float));
+    m->dout = dl_aligned_alloc((size_t)max_batch * m->n_out * sizeof(float));
+
+    /* pass 2: point into the arenas (the model sizes its scratch and masks here) */
+    memset(&L, 0, sizeof L);
+    L.m = m;
+    L.params.base = m->params;
+    L.buffers.base = m->buffers;
+    L.acts.base = m->acts;
+    L.mask_base = m->masks;
+    L.threads = m->scratch_threads;
+    ops->layout(&L);
+    m->n_entries = L.n_entries;
+    DL_CHECK(L.params.used == m->n_params && L.acts.used == m->n_acts, "layout passes disagree");
+    return m;
+}
+
+void model_free(Model *m) {
+    if (!m) return;
+    free(m->params); free(m->grads); free(m->adam_m); free(m->adam_v);
+    free(m->buffers); free(m->counters); free(m->acts); free(m->scratch); free(m->masks);
+    free(m->out); free(m->dout); free(m->entries); free(m->impl);
+    free(m);
+}
+
+/* ---- initialisation (PyTorch defaults; values from our own counter RNG) ------------ */
+void model_init_params(Model *m, uint64_t seed) {
+    for (int k = 0; k < m->n_entries; k++) {
+        ParamEntry *e = &m->entries[k];
+        if (e->kind == PT_COUNTER) { *e->counter = 0; continue; }
+        uint64_t key = dl_key(seed, dl_hash_str(e->name));
+        for (size_t i = 0; i < e->numel; i++) {
+            float v;
+            switch (e->init) {
+            case INIT_UNIFORM_FAN_IN: {
+                double bound = 1.0 / sqrt((double)e->fan_in);
+                v = (float)((2.0 * dl_rand_uniform_d(key, i) - 1.0) * bound);
+                break;
+            }
+            case INIT_UNIFORM_HIDDEN: {
+                double bound = 1.0 / sqrt((double)e->fan_in);
+                v = (float)((2.0 * dl_rand_uniform_d(key, i) - 1.0) * bound);
+                break;
+            }
+            case INIT_KAIMING_NORMAL: v = (float)(sqrt(2.0 / e->fan_in) * dl_rand_normal(key, i)); break;
+            case INIT_ONES: v = 1.0f; break;
+            default: v = 0.0f; break;
+            }
+            e->data[i] = v;
+        }
+    }
+    memset(m->adam_m, 0, m->n_params * sizeof(float));
+    memset(m->adam_v, 0, m->n_params * sizeof(float));
+    m->adam_t = 0;
+}
+
+/* ---- the verbs -------------------------------------------------------------------- */
+void model_forward(Model *m, const float *x, int B, int training, uint64_t dropout_key) {
+    DL_CHECK(B >= 1 && B <= m->max_batch, "batch %d outside 1..%d", B, m->max_batch);
+    DL_CHECK(backend_cpu_threads() <= m->scratch_threads,
+             "%d threads but the model's scratch was sized for %d: create the model after setting threads",
+             backend_cpu_threads(), m->scratch_threads);
+    model_ops(m->cfg.kind)->forward(m, x, B, training, dropout_key);
+    m->last_B = B;
+    m->last_training = training;
+}
+
+float model_loss(Model *m, const float *y, int B) {
+    DL_CHECK(B == m->last_B, "model_loss: batch %d differs from the last forward (%d)", B, m->last_B);
+    const int n = m->n_out;
+    if (n == 1) return m->be->huber_loss(m->dout, m->out, y, B, m->cfg.huber_delta, m->cfg.head_w[0]);
+    /* several heads: outputs are interleaved (B, n); Huber per head on strided
+     * columns via a small gather (n*B floats) kept in dout's tail-free layout */
+    float loss = 0.0f;
+    float *pred = m->scratch, *tgt = m->scratch + B, *g = m->scratch + 2 * (size_t)B;
+    for (int h = 0; h < n; h++) {
+        for (int b = 0; b < B; b++) { pred[b] = m->out[b * n + h]; tgt[b] = y[b * n + h]; }
+        loss += m->cfg.head_w[h] * m->be->huber_loss(g, pred, tgt, B, m->cfg.huber_delta, m->cfg.head_w[h]);
+        for (int b = 0; b < B; b++) m->dout[b * n + h] = g[b];
+    }
+    return loss;
+}
+
+void model_zero_grad(Model *m) { memset(m->grads, 0, m->n_params * sizeof(float)); }
+
+void model_backward(Model *m, const float *x, int B) {
+    DL_CHECK(B == m->last_B && m->last_training, "model_backward needs a training forward of the same batch");
+    model_ops(m->cfg.kind)->backward(m, x, B);
+}
+
+/* torch.nn.utils.clip_grad_norm_ (1.13): coef = max/(norm+1e-6), clamped to 1 */
+double model_clip_grad(Model *m, float max_norm) {
+    double norm = sqrt(m->be->sumsq(m->grads, m->n_params));
+    if (max_norm > 0) {
+        double coef = (double)max_norm / (norm + 1e-6);
+        if (coef < 1.0) m->be->scale(m->grads, m->n_params, (float)coef);
+    }
+    return norm;
+}
+
+void model_adam_step(Model *m, float lr) {
+    m->adam_t++;
+    m->be->adam_update(m->params, m->grads, m->adam_m, m->adam_v, m->n_params, lr, 0.9f, 0.999f, 1e-8f,
+                       m->adam_t);
+}
+
+size_t model_count_params(const Model *m) {
+    size_t n = 0;
+    for (int k = 0; k < m->n_entries; k++)
+        if (m->entries[k].trainable) n += m->entries[k].numel;
+    return n;
+}
+
+double model_flops_per_sample(const Model *m) { return model_ops(m->cfg.kind)->flops(m); }
+
+ParamEntry *model_find(Model *m, const char *name) {
+    for (int k = 0; k < m->n_entries; k++)
+        if (!strcmp(m->entries[k].name, name)) return &m->entries[k];
+    return NULL;
+}
+
+void model_print_table(const Model *m, FILE *f) {
+    fprintf(f, "model %s: seq_len %d, features %d, outputs %d\n", model_kind_name(m->cfg.kind),
+            m->cfg.seq_len, m->cfg.n_features, m->n_out);
+    fprintf(f, "%-42s %-18s %10s %s\n", "state_dict name", "shape", "numel", "kind");
+    for (int k = 0; k < m->n_entries; k++) {
+        const ParamEntry *e = &m->entries[k];
+        char shp[64] = "(";
+        for (int i = 0; i < e->ndim; i++) {
+            char t[16];
+            snprintf(t, sizeof t, i ? ", %d" : "%d", e->shape[i]);
+            strcat(shp, t);
+        }
+        strcat(shp, e->ndim == 1 ? ",)" : ")");
+        fprintf(f, "%-42s %-18s %10zu %s\n", e->name, shp, e->kind == PT_COUNTER ? (size_t)1 : e->numel,
+                e->trainable ? "param" : (e->kind == PT_COUNTER ? "counter (int64)" : "buffer"));
+    }
+    fprintf(f, "trainable parameters: %zu\n", model_count_params(m));
+    fprintf(f, "forward FLOPs per sample: %.1f M (training step ~3x)\n", model_flops_per_sample(m) / 1e6);
+}

@@ -1,0 +1,179 @@
+/* dataset.c: split, windows, z-score, EMA targets, batch assembly (see dataset.h). */
+#include "train/dataset.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/rng.h"
+
+void dataset_split_bounds(int64_t b[N_SPLITS + 1], int64_t n) {
+    /* floor(0.6N), floor(0.8N) in integers: exact for any N */
+    b[0] = 0;
+    b[1] = (n * 3) / 5;
+    b[2] = (n * 4) / 5;
+    b[3] = n;
+}
+
+void dataset_ema(float *out, const float *y, int64_t lo, int64_t hi, double a) {
+    double s = 0;
+    int have = 0;
+    for (int64_t t = lo; t < hi; t++) {
+        if (!isfinite(y[t])) { out[t] = NAN; continue; }   /* state carries over the gap */
+        s = have ? a * (double)y[t] + (1.0 - a) * s : (double)y[t];
+        have = 1;
+        out[t] = (float)s;
+    }
+}
+
+void dataset_free(SymbolData *d) {
+    free(d->xn);
+    free(d->y_raw);
+    free(d->y_fit);
+    free(d->y_smooth);
+    for (int s = 0; s < N_SPLITS; s++) free(d->idx[s]);
+    memset(d, 0, sizeof *d);
+}
+
+/* z-score fit on finite train rows: two passes in double */
+static void fit_zscore(SymbolData *d, const float *x, const unsigned char *bad, int64_t n_train) {
+    const int F = d->F;
+    double sum[LOBDS_NFEAT] = {0}, ss[LOBDS_NFEAT] = {0};
+    int64_t k = 0;
+    for (int64_t t = 0; t < n_train; t++) {
+        if (bad[t]) continue;
+        for (int f = 0; f < F; f++) sum[f] += x[t * F + f];
+        k++;
+    }
+    d->n_fit_rows = k;
+    for (int f = 0; f < F; f++) d->mean[f] = k ? sum[f] / (double)k : 0.0;
+    for (int64_t t = 0; t < n_train; t++) {
+        if (bad[t]) continue;
+        for (int f = 0; f < F; f++) {
+            double c = x[t * F + f] - d->mean[f];
+            ss[f] += c * c;
+        }
+    }
+    for (int f = 0; f < F; f++) {
+        double sd = k ? sqrt(ss[f] / (double)k) : 0.0;
+        d->std[f] = sd > 0 ? sd : 1.0;   /* constant feature: centre only */
+    }
+}
+
+int dataset_build(SymbolData *d, const LobSymbol *s, DataOptions o, DlErr *e) {
+    memset(d, 0, sizeof *d);
+    const int F = LOBDS_NFEAT, T = o.seq_len;
+    const int64_t N = s->n_rows;
+    int hk = -1;
+    for (int k = 0; k < s->n_horizons; k++)
+        if (s->horizons[k] == o.horizon) hk = k;
+    if (hk < 0) return dl_err(e, "symbol %s: horizon %d s is not in the dataset", s->symbol, o.horizon);
+    d->T = T;
+    d->F = F;
+    d->n_rows = N;
+    dataset_split_bounds(d->split_start, N);
+
+    unsigned char *bad = dl_calloc((size_t)N + 1, 1);
+    int64_t *bad_cum = dl_malloc(sizeof(int64_t) * ((size_t)N + 1));
+    bad_cum[0] = 0;
+    for (int64_t t = 0; t < N; t++) {
+        for (int f = 0; f < F; f++)
+            if (!isfinite(s->features[t * F + f])) { bad[t] = 1; break; }
+        bad_cum[t + 1] = bad_cum[t] + bad[t];
+    }
+    fit_zscore(d, s->features, bad, d->split_start[1]);
+    if (d->n_fit_rows == 0) {
+        free(bad); free(bad_cum);
+        return dl_err(e, "symbol %s: no finite training rows to fit the normalisation", s->symbol);
+    }
+
+    d->xn = dl_malloc(sizeof(float) * (size_t)N * F);
+    float inv[LOBDS_NFEAT], mu[LOBDS_NFEAT];
+    for (int f = 0; f < F; f++) { inv[f] = (float)(1.0 / d->std[f]); mu[f] = (float)d->mean[f]; }
+    for (int64_t t = 0; t < N; t++)
+        for (int f = 0; f < F; f++) d->xn[t * F + f] = (s->features[t * F + f] - mu[f]) * inv[f];
+
+    d->y_raw = dl_malloc(sizeof(float) * ((size_t)N + 1));
+    d->y_fit = dl_malloc(sizeof(float) * ((size_t)N + 1));
+    d->y_smooth = dl_malloc(sizeof(float) * ((size_t)N + 1));
+    for (int64_t t = 0; t < N; t++) d->y_raw[t] = s->targets[t * s->n_horizons + hk];
+
+    /* pieces = split x segment; windows and EMA never cross a piece boundary */
+    int64_t one_seg[2] = {0, N};
+    const int64_t *segs = s->n_segments > 0 ? s->segments : one_seg;
+    int64_t n_seg = s->n_segments > 0 ? s->n_segments : 1;
+    for (int sp = 0; sp < N_SPLITS; sp++) {
+        d->idx[sp] = dl_malloc(sizeof(int64_t) * ((size_t)(d->split_start[sp + 1] - d->split_start[sp]) + 1));
+        for (int64_t g = 0; g < n_seg; g++) {
+            int64_t lo = segs[2 * g] > d->split_start[sp] ? segs[2 * g] : d->split_start[sp];
+            int64_t hi = segs[2 * g + 1] < d->split_start[sp + 1] ? segs[2 * g + 1] : d->split_start[sp + 1];
+            if (lo >= hi) continue;
+            if (o.ema_alpha > 0) dataset_ema(d->y_smooth, d->y_raw, lo, hi, o.ema_alpha);
+            else memcpy(d->y_smooth + lo, d->y_raw + lo, sizeof(float) * (size_t)(hi - lo));
+            for (int64_t t = lo + T - 1; t < hi; t++) {
+                if (!isfinite(d->y_raw[t])) { d->nan_targets[sp]++; continue; }
+                if (bad_cum[t + 1] - bad_cum[t + 1 - T] > 0) { d->skipped[sp]++; continue; }
+                d->idx[sp][d->n[sp]++] = t;
+            }
+        }
+    }
+    free(bad);
+    free(bad_cum);
+    /* train/val fit on the smoothed targets, test keeps the raw ones */
+    int64_t ts = d->split_start[2];
+    memcpy(d->y_fit, d->y_smooth, sizeof(float) * (size_t)ts);
+    memcpy(d->y_fit + ts, d->y_raw + ts, sizeof(float) * (size_t)(N - ts));
+
+    if (o.max_train_samples > 0 && d->n[SPLIT_TRAIN] > o.max_train_samples) {
+        int64_t drop = d->n[SPLIT_TRAIN] - o.max_train_samples;   /* keep the most recent */
+        memmove(d->idx[SPLIT_TRAIN], d->idx[SPLIT_TRAIN] + drop, sizeof(int64_t) * (size_t)o.max_train_samples);
+        d->n[SPLIT_TRAIN] = o.max_train_samples;
+        d->dropped_train = drop;
+    }
+    for (int sp = 0; sp < N_SPLITS; sp++)
+        if (d->n[sp] == 0) {
+            static const char *names[] = {"train", "validation", "test"};
+            int64_t rows = d->split_start[sp + 1] - d->split_start[sp];
+            dataset_free(d);
+            return dl_err(e, "symbol %s: no %s samples (%lld rows in the split, seq_len %d)", s->symbol,
+                          names[sp], (long long)rows, T);
+        }
+
+    d->y_mu = 0.0;
+    d->y_sd = 1.0;
+    if (o.standardize_targets) {
+        double sum = 0, ss = 0;
+        int64_t n = d->n[SPLIT_TRAIN];
+        for (int64_t i = 0; i < n; i++) sum += d->y_fit[d->idx[SPLIT_TRAIN][i]];
+        double m = sum / (double)n;
+        for (int64_t i = 0; i < n; i++) {
+            double c = d->y_fit[d->idx[SPLIT_TRAIN][i]] - m;
+            ss += c * c;
+        }
+        double sd = sqrt(ss / (double)n);
+        d->y_mu = m;
+        d->y_sd = sd > 0 ? sd : 1.0;
+        for (int64_t t = 0; t < N; t++) d->y_fit[t] = (float)((d->y_fit[t] - d->y_mu) / d->y_sd);
+    }
+    return 0;
+}
+
+void dataset_fill_batch(float *x, float *y, const SymbolData *d, const float *ysrc,
+                        const int64_t *rows, int B) {
+    const size_t win = (size_t)d->T * d->F;
+    for (int b = 0; b < B; b++) {
+        int64_t t = rows[b];
+        memcpy(x + (size_t)b * win, d->xn + (size_t)(t - d->T + 1) * d->F, sizeof(float) * win);
+        if (y) y[b] = ysrc[t];
+    }
+}
+
+void dataset_permutation(int64_t *perm, int64_t n, uint64_t key) {
+    for (int64_t i = 0; i < n; i++) perm[i] = i;
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)(dl_rand_u64(key, (uint64_t)i) % (uint64_t)(i + 1));
+        int64_t tmp = perm[i];
+        perm[i] = perm[j];
+        perm[j] = tmp;
+    }
+}

@@ -1,0 +1,274 @@
+/* trainer.c: the per-symbol training loop (Huber + Adam + clipping, LR plateau,
+ * early stopping, best weights restored, test evaluation). */
+#include "train/trainer.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/rng.h"
+#include "train/checkpoint.h"
+#include "train/dataset.h"
+
+ModelConfig trainer_model_config(const TrainConfig *cfg) {
+    ModelConfig mc = model_default_config(cfg->kind);
+    mc.seq_len = cfg->seq_len;
+    mc.n_features = LOBDS_NFEAT;
+    mc.dropout = (float)cfg->dropout;
+    mc.huber_delta = (float)cfg->huber_delta;
+    return mc;
+}
+
+uint64_t trainer_symbol_key(uint64_t seed, const char *symbol) { return dl_key(seed, dl_hash_str(symbol)); }
+
+void symbol_result_free(SymbolResult *r) {
+    free(r->test_time);
+    free(r->test_pred);
+    free(r->test_target_raw);
+    free(r->test_target_smooth);
+    free(r->history);
+    free(r->best_params);
+    free(r->best_buffers);
+    free(r->best_counters);
+    memset(r, 0, sizeof *r);
+}
+
+static void save_best(SymbolResult *r, const Model *m) {
+    memcpy(r->best_params, m->params, sizeof(float) * m->n_params);
+    memcpy(r->best_buffers, m->buffers, sizeof(float) * m->n_buffers);
+    memcpy(r->best_counters, m->counters, sizeof(int64_t) * (size_t)m->n_counters);
+}
+
+static void load_best(Model *m, const SymbolResult *r) {
+    memcpy(m->params, r->best_params, sizeof(float) * m->n_params);
+    memcpy(m->buffers, r->best_buffers, sizeof(float) * m->n_buffers);
+    memcpy(m->counters, r->best_counters, sizeof(int64_t) * (size_t)m->n_counters);
+}
+
+Model *symbol_result_model(const SymbolResult *r, const TrainConfig *cfg) {
+    Model *m = model_create(trainer_model_config(cfg), 1, backend_cpu());
+    DL_CHECK(m->n_params == r->n_params && m->n_buffers == r->n_buffers && m->n_counters == r->n_counters,
+             "symbol %s: stored weights do not match the model layout", r->symbol);
+    load_best(m, r);
+    return m;
+}
+
+/* Working buffers of one symbol's run: allocated once, never inside the loop. */
+typedef struct {
+    float *x;        /* (max_batch, T, F) */
+    float *y;        /* (max_batch, 1) */
+    int64_t *rows;   /* (max_batch) */
+    int64_t *perm;   /* (n_train) */
+    int max_batch;
+} Work;
+
+/* eval-mode pass over a split: mean Huber loss vs ysrc; predictions (in model
+ * units) into pred[i] for sample i when pred != NULL */
+static double evaluate(Model *m, Work *w, const SymbolData *d, int split, const float *ysrc, float *pred) {
+    const int64_t n = d->n[split];
+    double sum = 0;
+    for (int64_t i0 = 0; i0 < n; i0 += w->max_batch) {
+        int B = (int)((n - i0) < w->max_batch ? (n - i0) : w->max_batch);
+        dataset_fill_batch(w->x, w->y, d, ysrc, d->idx[split] + i0, B);
+        model_forward(m, w->x, B, 0, 0);
+        sum += (double)model_loss(m, w->y, B) * B;
+        if (pred)
+            for (int b = 0; b < B; b++) pred[i0 + b] = m->out[(size_t)b * m->n_out];
+    }
+    return sum / (double)n;
+}
+
+static void fmt_eta(char *buf, size_t n, double s) {
+    if (!isfinite(s) || s < 0) s = 0;
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, n, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+    else snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
+}
+
+static int init_result(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, const SymbolData *d,
+                       const Model *m, int hk) {
+    memset(r, 0, sizeof *r);
+    snprintf(r->symbol, sizeof r->symbol, "%s", sym->symbol);
+    r->n_rows = d->n_rows;
+    for (int s = 0; s < N_SPLITS; s++) {
+        r->n_samples[s] = d->n[s];
+        r->skipped[s] = d->skipped[s];
+        r->nan_targets[s] = d->nan_targets[s];
+    }
+    r->dropped_train = d->dropped_train;
+    r->n_fit_rows = d->n_fit_rows;
+    memcpy(r->feat_mean, d->mean, sizeof r->feat_mean);
+    memcpy(r->feat_std, d->std, sizeof r->feat_std);
+    r->y_mu = d->y_mu;
+    r->y_sd = d->y_sd;
+    r->test_row0 = d->split_start[SPLIT_TEST];
+    r->n_test_rows = d->n_rows - r->test_row0;
+    size_t nt = (size_t)r->n_test_rows + 1;
+    r->test_time = dl_malloc(sizeof(int64_t) * nt);
+    r->test_pred = dl_malloc(sizeof(float) * nt);
+    r->test_target_raw = dl_malloc(sizeof(float) * nt);
+    r->test_target_smooth = dl_malloc(sizeof(float) * nt);
+    for (int64_t i = 0; i < r->n_test_rows; i++) {
+        r->test_time[i] = sym->time[r->test_row0 + i];
+        r->test_pred[i] = NAN;
+        r->test_target_raw[i] = d->y_raw[r->test_row0 + i];
+        r->test_target_smooth[i] = d->y_smooth[r->test_row0 + i];
+    }
+    r->has_smooth = cfg->ema_alpha > 0;
+    r->oracle_corr = hk >= 0 ? sym->oracle_corr[hk] : NAN;
+    r->epochs_cap = cfg->epochs;
+    r->history = dl_calloc((size_t)cfg->epochs + 1, sizeof(EpochRecord));
+    r->n_params = m->n_params;
+    r->n_buffers = m->n_buffers;
+    r->n_counters = m->n_counters;
+    r->best_params = dl_malloc(sizeof(float) * (m->n_params + 1));
+    r->best_buffers = dl_malloc(sizeof(float) * (m->n_buffers + 1));
+    r->best_counters = dl_malloc(sizeof(int64_t) * ((size_t)m->n_counters + 1));
+    r->best_epoch = -1;
+    r->best_val_loss = NAN;
+    return 0;
+}
+
+/* one training epoch; returns the mean training loss, adds step time to *secs */
+static double train_epoch(Model *m, Work *w, const SymbolData *d, const TrainConfig *cfg, uint64_t skey,
+                          int epoch, float lr, double *grad_norm, double *secs, const TrainIO *io) {
+    const int64_t n = d->n[SPLIT_TRAIN];
+    dataset_permutation(w->perm, n, dl_key(dl_key(skey, TAG_SHUFFLE), (uint64_t)epoch));
+    const uint64_t dkey = dl_key(dl_key(skey, TAG_DROPOUT), (uint64_t)epoch);
+    double sum = 0, gsum = 0, t0 = dl_now(), last_bar = t0;
+    int64_t step = 0;
+    for (int64_t i0 = 0; i0 < n; i0 += cfg->batch, step++) {
+        int B = (int)((n - i0) < cfg->batch ? (n - i0) : cfg->batch);
+        for (int b = 0; b < B; b++) w->rows[b] = d->idx[SPLIT_TRAIN][w->perm[i0 + b]];
+        dataset_fill_batch(w->x, w->y, d, d->y_fit, w->rows, B);
+        model_forward(m, w->x, B, 1, dl_key(dkey, (uint64_t)step));
+        sum += (double)model_loss(m, w->y, B) * B;
+        model_zero_grad(m);
+        model_backward(m, w->x, B);
+        gsum += cfg->clip > 0 ? model_clip_grad(m, (float)cfg->clip) : model_clip_grad(m, INFINITY);
+        model_adam_step(m, lr);
+        if (io->bar && io->progress && dl_now() - last_bar > 1.0) {
+            last_bar = dl_now();
+            fprintf(io->progress, "\r  %s epoch %d: %3.0f%%  %.0f samples/s ", d->n_rows ? "" : "", epoch,
+                    100.0 * (double)(i0 + B) / (double)n, (double)(i0 + B) / (last_bar - t0));
+            fflush(io->progress);
+        }
+    }
+    if (io->bar && io->progress) { fprintf(io->progress, "\r%60s\r", ""); fflush(io->progress); }
+    *secs += dl_now() - t0;
+    *grad_norm = gsum / (double)(step ? step : 1);
+    return sum / (double)n;
+}
+
+int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, const TrainIO *io, DlErr *e) {
+    const double t_start = dl_now();
+    DataOptions o = {cfg->seq_len, cfg->horizon, cfg->ema_alpha, cfg->standardize_targets, cfg->max_train_samples};
+    SymbolData d;
+    if (dataset_build(&d, sym, o, e)) return -1;
+    int hk = -1;
+    for (int k = 0; k < sym->n_horizons; k++)
+        if (sym->horizons[k] == cfg->horizon) hk = k;
+
+    Work w = {0};
+    w.max_batch = cfg->eval_batch > cfg->batch ? cfg->eval_batch : cfg->batch;
+    Model *m = model_create(trainer_model_config(cfg), w.max_batch, backend_cpu());
+    if (m->n_out != 1) {
+        model_free(m);
+        dataset_free(&d);
+        return dl_err(e, "symbol %s: model %s has %d outputs; the trainer handles 1", sym->symbol, cfg->model, m->n_out);
+    }
+    const uint64_t skey = trainer_symbol_key(cfg->seed, sym->symbol);
+    model_init_params(m, dl_key(skey, TAG_INIT));
+    init_result(r, cfg, sym, &d, m, hk);
+    save_best(r, m);
+
+    w.x = dl_aligned_alloc(sizeof(float) * (size_t)w.max_batch * cfg->seq_len * LOBDS_NFEAT);
+    w.y = dl_aligned_alloc(sizeof(float) * (size_t)w.max_batch);
+    w.rows = dl_malloc(sizeof(int64_t) * (size_t)w.max_batch);
+    w.perm = dl_malloc(sizeof(int64_t) * (size_t)(d.n[SPLIT_TRAIN] + 1));
+
+    TrainState st = {0};
+    plateau_init(&st.plateau, cfg->lr, cfg->plateau_factor, cfg->plateau_patience, cfg->plateau_threshold);
+    early_init(&st.early, cfg->patience);
+    char *cjson = config_training_json(cfg);
+    int rc = 0;
+    if (io->ckpt_path && io->resume) {
+        int got = checkpoint_load(io->ckpt_path, m, &st, r, cjson, e);
+        if (got < 0) { rc = -1; goto out; }
+        if (got == 1) {
+            r->resumed_from = st.epoch_done;
+            if (io->progress) {
+                fprintf(io->progress, "  %s: resumed after epoch %d%s\n", sym->symbol, st.epoch_done,
+                        st.finished ? " (training finished; evaluating)" : "");
+                fflush(io->progress);
+            }
+        }
+    }
+
+    double epoch_time_sum = 0;
+    int epochs_timed = 0;
+    while (!st.finished) {
+        const int epoch = st.epoch_done + 1;
+        const double te = dl_now();
+        const float lr = (float)st.plateau.lr;
+        double gnorm = 0, secs = 0;
+        double tl = train_epoch(m, &w, &d, cfg, skey, epoch, lr, &gnorm, &secs, io);
+        double vl = evaluate(m, &w, &d, SPLIT_VAL, d.y_fit, NULL);
+        st.train_seconds += secs;
+        if (early_step(&st.early, vl, epoch)) save_best(r, m);
+        plateau_step(&st.plateau, vl);
+        st.epoch_done = epoch;
+        if (st.early.stop || epoch >= cfg->epochs) st.finished = 1;
+        EpochRecord *h = &r->history[epoch - 1];
+        *h = (EpochRecord){epoch, tl, vl, lr, gnorm, dl_now() - te, (double)d.n[SPLIT_TRAIN] / (secs > 0 ? secs : 1e-9)};
+        r->epochs_run = epoch;
+        if (io->ckpt_path && cfg->checkpoint &&
+            checkpoint_save(io->ckpt_path, m, &st, r, cjson, e)) { rc = -1; goto out; }
+        epoch_time_sum += h->seconds;
+        epochs_timed++;
+        if (io->progress) {
+            char eta[32];
+            fmt_eta(eta, sizeof eta, st.finished ? 0 : epoch_time_sum / epochs_timed * (cfg->epochs - epoch));
+            fprintf(io->progress, "  %-12s epoch %3d/%d  train_loss %.5f  val_loss %.5f  lr %.2e  %7.0f samples/s  ETA<=%s%s\n",
+                    sym->symbol, epoch, cfg->epochs, tl, vl, lr, h->samples_per_s, eta,
+                    st.early.stop ? "  (early stop)" : (st.early.best_epoch == epoch ? "  *" : ""));
+            fflush(io->progress);
+        }
+        if (io->stop_after_epoch > 0 && epoch == io->stop_after_epoch && !st.finished) { rc = -2; goto out; }
+    }
+
+    /* best-validation weights for the test evaluation */
+    load_best(m, r);
+    {
+        float *pred = dl_malloc(sizeof(float) * (size_t)(d.n[SPLIT_TEST] + 1));
+        evaluate(m, &w, &d, SPLIT_TEST, d.y_fit, pred);
+        for (int64_t i = 0; i < d.n[SPLIT_TEST]; i++) {
+            int64_t row = d.idx[SPLIT_TEST][i];
+            r->test_pred[row - r->test_row0] = (float)(pred[i] * d.y_sd + d.y_mu);   /* back to bps */
+        }
+        free(pred);
+    }
+    metrics_compute(&r->test_raw, r->test_pred, r->test_target_raw, r->n_test_rows);
+    metrics_compute(&r->test_smooth, r->test_pred, r->test_target_smooth, r->n_test_rows);
+    r->best_epoch = st.early.best_epoch;
+    r->best_val_loss = st.early.best;
+    r->stopped_early = st.early.stop;
+    r->train_seconds = st.train_seconds;
+    {
+        int64_t seen = 0;
+        for (int i = 0; i < r->epochs_run; i++) seen += d.n[SPLIT_TRAIN];
+        r->samples_per_s = st.train_seconds > 0 ? (double)seen / st.train_seconds : 0;
+    }
+    r->wall_s = dl_now() - t_start;
+out:
+    free(cjson);
+    free(w.x);
+    free(w.y);
+    free(w.rows);
+    free(w.perm);
+    model_free(m);
+    dataset_free(&d);
+    if (rc == -1) symbol_result_free(r);
+    return rc;
+}

@@ -1,0 +1,88 @@
+/* trainer.h: train one model on one symbol (a pure function of config, data, seed).
+ *
+ * Every random stream is a dl_key chain from the config seed and the symbol name
+ * (never the rank or the clock):
+ *   sym   = dl_key(seed, dl_hash_str(symbol))
+ *   init  = dl_key(sym, TAG_INIT)                         parameter initialisation
+ *   perm  = dl_key(dl_key(sym, TAG_SHUFFLE), epoch)        training order of the epoch
+ *   drop  = dl_key(dl_key(dl_key(sym, TAG_DROPOUT), epoch), step)   dropout masks
+ * so a symbol trains to the same bits on any rank, and a run resumed from a
+ * per-epoch checkpoint continues exactly where it stopped. */
+#ifndef DL_TRAIN_TRAINER_H
+#define DL_TRAIN_TRAINER_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/util.h"
+#include "engine/model.h"
+#include "io/lobds.h"
+#include "train/config.h"
+#include "train/metrics.h"
+#include "train/schedule.h"
+
+#define TAG_INIT 0x696e6974ULL
+#define TAG_SHUFFLE 0x73687566ULL
+#define TAG_DROPOUT 0x64726f70ULL
+
+typedef struct {
+    int epoch;              /* 1-based */
+    double train_loss;      /* mean Huber over the epoch's training batches (training mode) */
+    double val_loss;        /* mean Huber on validation (eval mode) */
+    double lr;              /* learning rate used during the epoch */
+    double grad_norm;       /* mean total gradient norm before clipping */
+    double seconds;         /* wall time of the epoch (training + validation) */
+    double samples_per_s;   /* training samples / training time */
+} EpochRecord;
+
+typedef struct {
+    char symbol[64];
+    int64_t n_rows;
+    int64_t n_samples[3], skipped[3], nan_targets[3]; /* per split: train, val, test */
+    int64_t dropped_train;      /* oldest train samples left out (max_train_samples) */
+    int64_t n_fit_rows;         /* finite train rows of the z-score fit */
+    double feat_mean[LOBDS_NFEAT], feat_std[LOBDS_NFEAT];
+    double y_mu, y_sd;          /* target standardisation (0, 1 when off) */
+    /* test split, aligned with its rows [test_row0, n_rows): prediction NaN where no sample */
+    int64_t test_row0, n_test_rows;
+    int64_t *test_time;         /* (n_test_rows) */
+    float *test_pred;           /* (n_test_rows) bps */
+    float *test_target_raw;     /* (n_test_rows) bps */
+    float *test_target_smooth;  /* (n_test_rows) bps (EMA, labelled; == raw when alpha = 0) */
+    Metrics test_raw;           /* vs raw targets: the honest numbers */
+    Metrics test_smooth;        /* vs smoothed targets (meaningful when has_smooth) */
+    int has_smooth;
+    double oracle_corr;         /* from the dataset (NaN when unknown) */
+    int epochs_run, best_epoch, stopped_early;
+    double best_val_loss;
+    double wall_s;              /* this process's wall time for the symbol */
+    double train_seconds;       /* training-step time over all epochs (resumed: summed) */
+    double samples_per_s;       /* training samples per second */
+    int resumed_from;           /* epoch the run resumed after (0 = fresh) */
+    EpochRecord *history;       /* (epochs_cap) */
+    int epochs_cap;
+    /* best-validation weights (model arenas) */
+    float *best_params; size_t n_params;
+    float *best_buffers; size_t n_buffers;
+    int64_t *best_counters; int n_counters;
+} SymbolResult;
+
+typedef struct {
+    const char *ckpt_path;   /* per-symbol checkpoint file, NULL = none */
+    int resume;              /* continue from ckpt_path when it exists */
+    FILE *progress;          /* one line per epoch (NULL = quiet) */
+    int bar;                 /* in-epoch progress bar (only on a terminal) */
+    int stop_after_epoch;    /* testing: return -2 after this epoch's checkpoint (0 = off) */
+} TrainIO;
+
+ModelConfig trainer_model_config(const TrainConfig *cfg);
+uint64_t trainer_symbol_key(uint64_t seed, const char *symbol);
+
+/* 0 ok, -1 error (e filled), -2 stopped by stop_after_epoch */
+int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, const TrainIO *io, DlErr *e);
+void symbol_result_free(SymbolResult *r);
+
+/* a batch-1 model holding r's best weights (for writing them); model_free it */
+Model *symbol_result_model(const SymbolResult *r, const TrainConfig *cfg);
+
+#endif

@@ -1,0 +1,244 @@
+/* test_layer_linear.c: linear_forward_cpu / linear_backward_cpu against a naive
+ * double-precision reference, finite differences, strides (incl. "last time step
+ * of (B,T,C)"), accumulate rules, the multi-chunk path (N > DL_CHUNK_ROWS) and
+ * bit-identity across thread counts.
+ *
+ * Tolerance 1e-5 (max |err| / max |ref| per tensor): float32 dot products of
+ * length <= 9000 with O(1) terms round to ~sqrt(K)*6e-8 <= 6e-6 relative to the
+ * largest entry (fixed chunking keeps sums short); a wrong index or transpose
+ * gives O(1) errors. */
+#include <omp.h>
+#ifndef FORCE_OPENBLAS_COMPLEX_STRUCT /* keep <complex.h>'s macro I out: LinearDims has a field I */
+#define FORCE_OPENBLAS_COMPLEX_STRUCT
+#endif
+#include <cblas.h>
+
+#include "../../src/common/util.h"
+#include "../../src/engine/layers/layers_cpu.h"
+#include "gradcheck.h"
+
+#define TOL 1e-5
+#define SENT 7.0f /* sentinel in stride padding: must survive */
+
+/* x_rows: rows allocated for x/dx with stride x_ld, starting x_off floats in */
+typedef struct { int N, I, O, x_ld, y_ld, x_off, bias; } Case;
+
+typedef struct {
+    Case c;
+    LinearDims d;
+    size_t nxbuf, nybuf, nw;
+    float *xbuf, *w, *b, *R;     /* R = dL/dy (N,O) stride y_ld */
+    float *ybuf, *dxbuf, *dw, *db, *scratch;
+} Run;
+
+static float *falloc(size_t n) { return dl_aligned_alloc(sizeof(float) * (n ? n : 1)); }
+static const float *X(const Run *r) { return r->xbuf + r->c.x_off; }
+
+static void run_init(Run *r, Case c, uint64_t seed) {
+    memset(r, 0, sizeof *r);
+    r->c = c;
+    r->d = (LinearDims){.N = c.N, .I = c.I, .O = c.O, .x_ld = c.x_ld, .y_ld = c.y_ld, .accumulate_dx = 0};
+    r->nxbuf = (size_t)c.x_off + (size_t)(c.N - 1) * c.x_ld + c.I;
+    r->nybuf = (size_t)c.N * c.y_ld;
+    r->nw = (size_t)c.O * c.I;
+    r->xbuf = falloc(r->nxbuf); r->w = falloc(r->nw); r->b = falloc(c.O); r->R = falloc(r->nybuf);
+    gc_fill(r->xbuf, r->nxbuf, dl_key(seed, 1), 1.0f);
+    gc_fill(r->w, r->nw, dl_key(seed, 2), 0.5f);
+    gc_fill(r->b, c.O, dl_key(seed, 3), 0.5f);
+    gc_fill(r->R, r->nybuf, dl_key(seed, 4), 1.0f);
+    r->ybuf = falloc(r->nybuf); r->dxbuf = falloc(r->nxbuf);
+    r->dw = falloc(r->nw); r->db = falloc(c.O);
+    r->scratch = falloc(linear_scratch_floats_cpu(r->d, omp_get_max_threads()));
+}
+
+static void run_free(Run *r) {
+    float *p[] = {r->xbuf, r->w, r->b, r->R, r->ybuf, r->dxbuf, r->dw, r->db, r->scratch};
+    for (size_t i = 0; i < sizeof p / sizeof *p; i++) free(p[i]);
+}
+
+static void fwd(Run *r) { linear_forward_cpu(r->ybuf, X(r), r->w, r->c.bias ? r->b : NULL, r->d); }
+static void bwd(Run *r, float *dx) {
+    linear_backward_cpu(dx, r->dw, r->c.bias ? r->db : NULL, r->R, X(r), r->w, r->d, r->scratch);
+}
+static void zero_grads(Run *r) {
+    memset(r->dw, 0, sizeof(float) * r->nw);
+    memset(r->db, 0, sizeof(float) * r->c.O);
+}
+
+/* ---- naive double reference ---------------------------------------------------- */
+static void ref_linear(double *y, double *dx, double *dw, double *db, const Run *r) {
+    const Case c = r->c;
+    const float *x = X(r);
+    for (int n = 0; n < c.N; n++) {
+        for (int o = 0; o < c.O; o++) {
+            double s = c.bias ? r->b[o] : 0.0;
+            for (int i = 0; i < c.I; i++) s += (double)x[(size_t)n * c.x_ld + i] * r->w[o * c.I + i];
+            y[(size_t)n * c.O + o] = s;
+            double g = r->R[(size_t)n * c.y_ld + o];
+            db[o] += g;
+            for (int i = 0; i < c.I; i++) dw[o * c.I + i] += g * x[(size_t)n * c.x_ld + i];
+        }
+        for (int i = 0; i < c.I; i++) {
+            double s = 0;
+            for (int o = 0; o < c.O; o++) s += (double)r->R[(size_t)n * c.y_ld + o] * r->w[o * c.I + i];
+            dx[(size_t)n * c.I + i] = s;
+        }
+    }
+}
+
+/* strided got (rows, cols) stride ld vs compact double ref + strided base (or NULL) */
+static double err_strided(const float *got, int ld, const double *ref, const float *base, int rows, int cols) {
+    size_t n = (size_t)rows * cols;
+    float *g = malloc(sizeof(float) * n), *rf = malloc(sizeof(float) * n);
+    for (int r = 0; r < rows; r++)
+        for (int k = 0; k < cols; k++) {
+            g[(size_t)r * cols + k] = got[(size_t)r * ld + k];
+            rf[(size_t)r * cols + k] = (float)(ref[(size_t)r * cols + k] + (base ? base[(size_t)r * ld + k] : 0.0f));
+        }
+    double e = gc_rel_err(g, rf, n, 1e-6);
+    free(g); free(rf);
+    return e;
+}
+
+/* 1 when every float of buf outside the (rows, cols) block at off, stride ld, equals ref */
+static int outside_same(const float *buf, const float *ref, size_t n, size_t off, int ld, int rows, int cols) {
+    for (size_t k = 0; k < n; k++) {
+        int inside = 0;
+        if (k >= off) {
+            size_t q = k - off, r = q / ld, col = q % ld;
+            inside = r < (size_t)rows && col < (size_t)cols;
+        }
+        if (!inside && memcmp(buf + k, ref + k, sizeof(float))) return 0;
+    }
+    return 1;
+}
+
+static void check_case(const char *label, Case c, uint64_t seed) {
+    Run r;
+    run_init(&r, c, seed);
+    double *y = calloc((size_t)c.N * c.O, 8), *dx = calloc((size_t)c.N * c.I, 8);
+    double *dw = calloc(r.nw, 8), *db = calloc(c.O, 8);
+    ref_linear(y, dx, dw, db, &r);
+    printf("%s: N=%d I=%d O=%d x_ld=%d y_ld=%d x_off=%d bias=%d\n", label, c.N, c.I, c.O, c.x_ld, c.y_ld,
+           c.x_off, c.bias);
+
+    float *ysent = falloc(r.nybuf);
+    for (size_t k = 0; k < r.nybuf; k++) ysent[k] = r.ybuf[k] = SENT;
+    fwd(&r);
+    double ey = err_strided(r.ybuf, c.y_ld, y, NULL, c.N, c.O);
+    printf("  forward y err %.2e\n", ey);
+    CHECK(ey <= TOL, "y err %.3e", ey);
+    CHECK(outside_same(r.ybuf, ysent, r.nybuf, 0, c.y_ld, c.N, c.O), "y written outside its (N,O) block");
+
+    /* overwrite mode; everything of dxbuf outside the strided block keeps its value */
+    float *dxsent = falloc(r.nxbuf);
+    for (size_t k = 0; k < r.nxbuf; k++) dxsent[k] = r.dxbuf[k] = SENT;
+    zero_grads(&r);
+    r.d.accumulate_dx = 0;
+    bwd(&r, r.dxbuf + c.x_off);
+    double edx = err_strided(r.dxbuf + c.x_off, c.x_ld, dx, NULL, c.N, c.I);
+    double ew = err_strided(r.dw, c.I, dw, NULL, c.O, c.I);
+    double eb = c.bias ? err_strided(r.db, c.O, db, NULL, 1, c.O) : 0.0;
+    printf("  backward err dx %.2e dw %.2e db %.2e\n", edx, ew, eb);
+    CHECK(edx <= TOL && ew <= TOL && eb <= TOL, "gradient error above %g", TOL);
+    CHECK(outside_same(r.dxbuf, dxsent, r.nxbuf, c.x_off, c.x_ld, c.N, c.I), "dx written outside its block");
+
+    /* accumulate_dx = 1 onto a known base; parameter grads accumulate (2x) */
+    float *base = falloc(r.nxbuf), *w1 = falloc(r.nw), *b1 = falloc(c.O);
+    memcpy(w1, r.dw, sizeof(float) * r.nw);
+    memcpy(b1, r.db, sizeof(float) * c.O);
+    gc_fill(base, r.nxbuf, dl_key(seed, 99), 1.0f);
+    memcpy(r.dxbuf, base, sizeof(float) * r.nxbuf);
+    r.d.accumulate_dx = 1;
+    bwd(&r, r.dxbuf + c.x_off);
+    r.d.accumulate_dx = 0;
+    double eacc = err_strided(r.dxbuf + c.x_off, c.x_ld, dx, base + c.x_off, c.N, c.I);
+    for (size_t k = 0; k < r.nw; k++) w1[k] *= 2.0f;
+    for (int k = 0; k < c.O; k++) b1[k] *= 2.0f;
+    double e2 = gc_rel_err(r.dw, w1, r.nw, 1e-6), e2b = c.bias ? gc_rel_err(r.db, b1, c.O, 1e-6) : 0.0;
+    printf("  accumulate_dx=1 err %.2e, second backward = 2x first: dw %.2e db %.2e\n", eacc, e2, e2b);
+    CHECK(eacc <= TOL, "accumulate_dx=1 err %.3e", eacc);
+    CHECK(e2 <= 1e-6 && e2b <= 1e-6, "parameter gradients do not accumulate");
+    CHECK(outside_same(r.dxbuf, base, r.nxbuf, c.x_off, c.x_ld, c.N, c.I), "dx (accumulate) written outside");
+
+    /* dx = NULL: same parameter gradients, bit for bit */
+    zero_grads(&r);
+    bwd(&r, r.dxbuf + c.x_off);
+    memcpy(w1, r.dw, sizeof(float) * r.nw);
+    zero_grads(&r);
+    bwd(&r, NULL);
+    CHECK(!memcmp(w1, r.dw, sizeof(float) * r.nw), "dw differs when dx = NULL");
+
+    free(ysent); free(dxsent); free(base); free(w1); free(b1);
+    free(y); free(dx); free(dw); free(db);
+    run_free(&r);
+}
+
+/* ---- finite differences on L = sum(y .* R) ------------------------------------ */
+static double loss_fn(void *ctx) {
+    Run *r = ctx;
+    fwd(r);
+    double L = 0;
+    for (int n = 0; n < r->c.N; n++)
+        for (int o = 0; o < r->c.O; o++) L += (double)r->ybuf[(size_t)n * r->c.y_ld + o] * r->R[(size_t)n * r->c.y_ld + o];
+    return L;
+}
+
+static void check_fd(Case c, uint64_t seed) {
+    Run r;
+    run_init(&r, c, seed);
+    zero_grads(&r);
+    memset(r.dxbuf, 0, sizeof(float) * r.nxbuf);
+    bwd(&r, r.dxbuf + c.x_off);
+    /* L is linear in each parameter: no truncation error, only float rounding
+     * of L (~1e-7 * |L| / 2h); a wrong gradient is off by O(1). */
+    const double h = 1e-2, tol = 1e-3, fl = 1e-2;
+    struct { const char *name; float *p, *g; size_t n; } t[] = {
+        {"w", r.w, r.dw, r.nw}, {"b", r.b, r.db, (size_t)c.O}, {"x", r.xbuf, r.dxbuf, r.nxbuf}};
+    printf("finite differences N=%d I=%d O=%d x_ld=%d\n", c.N, c.I, c.O, c.x_ld);
+    for (size_t k = 0; k < sizeof t / sizeof *t; k++) {
+        double e = gc_fd_check(t[k].p, t[k].g, t[k].n, loss_fn, &r, h, 200, fl);
+        printf("  fd %-2s max rel err %.2e\n", t[k].name, e);
+        CHECK(e <= tol, "fd %s err %.3e > %g", t[k].name, e, tol);
+    }
+    run_free(&r);
+}
+
+/* ---- same bits for 1 and 2 threads -------------------------------------------- */
+static void run_all(Run *r) {
+    fwd(r);
+    zero_grads(r);
+    memset(r->dxbuf, 0, sizeof(float) * r->nxbuf);
+    bwd(r, r->dxbuf + r->c.x_off);
+}
+
+static void check_threads(Case c, uint64_t seed) {
+    Run a, b;
+    omp_set_num_threads(1);
+    run_init(&a, c, seed);
+    run_all(&a);
+    omp_set_num_threads(2);
+    run_init(&b, c, seed);
+    run_all(&b);
+    int same = !memcmp(a.ybuf, b.ybuf, sizeof(float) * a.nybuf) && !memcmp(a.dxbuf, b.dxbuf, sizeof(float) * a.nxbuf) &&
+               !memcmp(a.dw, b.dw, sizeof(float) * a.nw) && !memcmp(a.db, b.db, sizeof(float) * c.O);
+    printf("threads 1 vs 2, N=%d I=%d O=%d: %s\n", c.N, c.I, c.O, same ? "bit-identical" : "DIFFER");
+    CHECK(same, "results differ between 1 and 2 threads");
+    run_free(&a);
+    run_free(&b);
+}
+
+int main(void) {
+    openblas_set_num_threads(1); /* BLAS single-threaded inside OpenMP (backend.h) */
+    omp_set_num_threads(2);
+    const int B = 4, T = 6, C = 8;
+    check_case("compact", (Case){5, 7, 3, 7, 3, 0, 1}, 11);
+    check_case("strided x and y", (Case){6, 5, 4, 9, 6, 0, 1}, 12);
+    /* last time step of (B,T,C): x offset (T-1)*C, x_ld = T*C */
+    check_case("last step of (B,T,C)", (Case){B, C, 5, T * C, 5, (T - 1) * C, 1}, 13);
+    check_case("no bias", (Case){5, 7, 3, 7, 3, 0, 0}, 14);
+    check_case("multi-chunk", (Case){2 * DL_CHUNK_ROWS + 808, 6, 4, 6, 4, 0, 1}, 15);
+    check_fd((Case){5, 7, 3, 9, 3, 0, 1}, 21);
+    check_threads((Case){2 * DL_CHUNK_ROWS + 808, 12, 10, 14, 11, 0, 1}, 31);
+    return gc_summary("test_layer_linear");
+}

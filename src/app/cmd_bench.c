@@ -50,19 +50,20 @@ static double sgemm_peak_gflops(int threads) {
 int cmd_bench(int argc, char **argv) {
     static const char *help =
         "usage: deeplob_mpi bench --model M [--batch 256] [--threads N] [--steps 10] [--warmup 3]\n"
-        "                         [--seq-len 100] [--peak] [--json]\n"
+        "                         [--seq-len 100] [--peak] [--profile] [--json]\n"
         "  Training-step and inference samples/s (median of --steps after --warmup) and\n"
         "  GFLOP/s (training counted as 3x the forward FLOPs). --peak also measures the\n"
-        "  sgemm peak of the same threads for the fraction-of-peak figure.\n"
+        "  sgemm peak of the same threads for the fraction-of-peak figure. --profile\n"
+        "  prints the time per op kind of a training step (wall time, ops timed one by one).\n"
         "  Under mpirun: per-rank and aggregate figures on rank 0 (ranks run independent\n"
         "  models, as in training).\n";
     static struct option opts[] = {{"model", required_argument, 0, 'm'}, {"batch", required_argument, 0, 'b'},
                                    {"threads", required_argument, 0, 't'}, {"steps", required_argument, 0, 's'},
                                    {"warmup", required_argument, 0, 'w'}, {"seq-len", required_argument, 0, 'T'},
-                                   {"peak", no_argument, 0, 'p'}, {"json", no_argument, 0, 'j'},
+                                   {"peak", no_argument, 0, 'p'}, {"profile", no_argument, 0, 'P'}, {"json", no_argument, 0, 'j'},
                                    {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     ModelConfig cfg;
-    int have_model = 0, B = 256, threads = 0, steps = 10, warmup = 3, T = 100, peak = 0, json = 0, c;
+    int have_model = 0, B = 256, threads = 0, steps = 10, warmup = 3, T = 100, peak = 0, json = 0, profile = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -74,6 +75,7 @@ int cmd_bench(int argc, char **argv) {
         case 'w': if (cli_int("--warmup", optarg, 0, 100000, &warmup) != 0) return 2; break;
         case 'T': if (cli_int("--seq-len", optarg, 13, 100000, &T) != 0) return 2; break;
         case 'p': peak = 1; break;
+        case 'P': profile = 1; break;
         case 'j': json = 1; break;
         default: fputs(help, stderr); return 2;
         }
@@ -85,7 +87,7 @@ int cmd_bench(int argc, char **argv) {
     cfg.seq_len = T;
     backend_cpu_set_threads(threads);
     threads = backend_cpu_threads();
-    Model *m = model_create(cfg, B, backend_cpu());
+    Model *m = model_create(cfg, B, profile ? backend_profiled(backend_cpu()) : backend_cpu());
     model_init_params(m, 1234);
     size_t nx = (size_t)B * T * cfg.n_features, ny = (size_t)B * m->n_out;
     float *x = dl_malloc(nx * sizeof(float)), *y = dl_malloc(ny * sizeof(float));
@@ -104,7 +106,9 @@ int cmd_bench(int argc, char **argv) {
         model_clip_grad(m, 1.0f);
         model_adam_step(m, 1e-3f);
         if (s >= warmup) tt[s - warmup] = dl_now() - t0;
+        if (s + 1 == warmup && profile) backend_profile_reset();
     }
+    if (profile && rank == 0) backend_profile_print(stdout, steps);
     for (int s = 0; s < warmup + steps; s++) {
         double t0 = dl_now();
         model_forward(m, x, B, 0, 0);

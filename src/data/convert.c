@@ -244,14 +244,15 @@ int conv_add_file(ConvSeries *c, const char *path, DlErr *e) {
         if (got < 0) {
             int zerr;
             const char *m = gzerror(gz, &zerr);
-            rc = dl_err(e, "%s: gzip error after line %lld: %s", path, (long long)line, m);
+            rc = dl_err(e, "%s: gzip error after line %lld (%s)", path, (long long)line, strrchr(m, ':') ? strrchr(m, ':') + 2 : m);
             break;
         }
         if (got == 0) {
             int zerr;
             const char *m = gzerror(gz, &zerr);
-            if (zerr != Z_OK) { /* zlib reports a truncated stream only here */
-                rc = dl_err(e, "%s: corrupt or truncated gzip after line %lld: %s", path, (long long)line, m);
+            if (zerr != Z_OK) { /* zlib reports a truncated stream only here; its message starts with the path */
+                rc = dl_err(e, "%s: corrupt or truncated gzip after line %lld (%s)", path, (long long)line,
+                            strrchr(m, ':') ? strrchr(m, ':') + 2 : m);
                 break;
             }
             eof = 1;

@@ -28,6 +28,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* OpenBLAS' cblas.h pulls in <complex.h>, whose macro I would clobber the
  * LinearDims field I: we use no complex arithmetic. */
@@ -165,6 +166,11 @@ typedef struct Backend {
 } Backend;
 
 const Backend *backend_cpu(void);
+
+/* a Backend that times every op of inner (bench --profile); one per process */
+const Backend *backend_profiled(const Backend *inner);
+void backend_profile_reset(void);
+void backend_profile_print(FILE *f, int steps);
 
 /* threads used by the CPU ops (OpenMP); BLAS is pinned to 1 thread */
 void backend_cpu_set_threads(int n);

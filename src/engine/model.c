@@ -40,6 +40,9 @@ ModelConfig model_default_config(ModelKind kind) {
     c.huber_delta = 1.0f;
     c.head_w[0] = kind == MODEL_DEEPLOB_HIER ? 0.5f : 1.0f;
     c.head_w[1] = 0.5f;
+    c.adam_beta1 = 0.9f;
+    c.adam_beta2 = 0.999f;
+    c.adam_eps = 1e-8f;
     return c;
 }
 
@@ -226,8 +229,8 @@ double model_clip_grad(Model *m, float max_norm) {
 
 void model_adam_step(Model *m, float lr) {
     m->adam_t++;
-    m->be->adam_update(m->params, m->grads, m->adam_m, m->adam_v, m->n_params, lr, 0.9f, 0.999f, 1e-8f,
-                       m->adam_t);
+    m->be->adam_update(m->params, m->grads, m->adam_m, m->adam_v, m->n_params, lr, m->cfg.adam_beta1, m->cfg.adam_beta2,
+                       m->cfg.adam_eps, m->adam_t);
 }
 
 size_t model_count_params(const Model *m) {

@@ -39,6 +39,7 @@ typedef struct {
     float slope;        /* LeakyReLU slope, 0.01 */
     float huber_delta;  /* 1.0 */
     float head_w[2];    /* loss weights of the outputs (hier: w10, w60) */
+    float adam_beta1, adam_beta2, adam_eps; /* 0.9, 0.999, 1e-8 */
 } ModelConfig;
 
 ModelConfig model_default_config(ModelKind kind);

@@ -146,6 +146,7 @@ int h5u_attr_read_str(hid_t loc, const char *obj, const char *name, char *buf, s
         char *p = NULL;
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5Tget_cset(ft)); /* HDF5 will not convert UTF-8 <-> ASCII */
         if (H5Aread(a, mt, &p) < 0 || !p) rc = dl_err(e, "cannot read attribute '%s' on '%s'", name, obj);
         else { snprintf(buf, n, "%s", p); H5free_memory(p); }
         H5Tclose(mt);
@@ -154,6 +155,7 @@ int h5u_attr_read_str(hid_t loc, const char *obj, const char *name, char *buf, s
         char *tmp = dl_calloc(sz + 1, 1);
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, sz + 1);
+        H5Tset_cset(mt, H5Tget_cset(ft));
         if (H5Aread(a, mt, tmp) < 0) rc = dl_err(e, "cannot read attribute '%s' on '%s'", name, obj);
         else snprintf(buf, n, "%s", tmp);
         H5Tclose(mt);

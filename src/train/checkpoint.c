@@ -61,6 +61,31 @@ int checkpoint_save(const char *path, const Model *m, const TrainState *st, cons
     return rc;
 }
 
+/* string attribute on the root; the memory type takes the file's character set
+ * (HDF5 has no ASCII <-> UTF-8 conversion path) */
+static int read_str(hid_t f, const char *name, char *buf, size_t n, DlErr *e) {
+    if (H5Aexists(f, name) <= 0) return dl_err(e, "attribute '%s' missing", name);
+    hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+    hid_t ft = H5Aget_type(a);
+    int rc = 0;
+    if (H5Tget_class(ft) != H5T_STRING || H5Tis_variable_str(ft) > 0) {
+        rc = dl_err(e, "attribute '%s' is not a fixed-length string", name);
+    } else {
+        size_t sz = H5Tget_size(ft);
+        char *tmp = dl_calloc(sz + 1, 1);
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mt, sz + 1);
+        H5Tset_cset(mt, H5Tget_cset(ft));
+        if (H5Aread(a, mt, tmp) < 0) rc = dl_err(e, "cannot read attribute '%s'", name);
+        else snprintf(buf, n, "%s", tmp);
+        H5Tclose(mt);
+        free(tmp);
+    }
+    H5Tclose(ft);
+    H5Aclose(a);
+    return rc;
+}
+
 static int read_i(hid_t f, const char *name, int *v, DlErr *e) {
     int64_t x;
     if (h5u_attr_read_i64(f, ".", name, &x, e)) return -1;
@@ -79,16 +104,16 @@ int checkpoint_load(const char *path, Model *m, TrainState *st, SymbolResult *r,
     size_t cn = strlen(config_json) + 64;
     char *cfg = dl_malloc(cn);
     int64_t ver = 0;
-    if (h5u_attr_read_str(f, ".", "format", fmt, sizeof fmt, e) || strcmp(fmt, CKPT_FORMAT) != 0 ||
+    if (read_str(f, "format", fmt, sizeof fmt, e) || strcmp(fmt, CKPT_FORMAT) != 0 ||
         h5u_attr_read_i64(f, ".", "format_version", &ver, e) || ver != CKPT_VERSION) {
         dl_err(e, "%s: not a version-%d deeplob-mpi checkpoint", path, CKPT_VERSION);
         goto done;
     }
-    if (h5u_attr_read_str(f, ".", "symbol", sym, sizeof sym, e) || strcmp(sym, r->symbol) != 0) {
+    if (read_str(f, "symbol", sym, sizeof sym, e) || strcmp(sym, r->symbol) != 0) {
         dl_err(e, "%s: checkpoint is for symbol '%s', not '%s'", path, sym, r->symbol);
         goto done;
     }
-    if (h5u_attr_read_str(f, ".", "config", cfg, cn, e) || strcmp(cfg, config_json) != 0) {
+    if (read_str(f, "config", cfg, cn, e) || strcmp(cfg, config_json) != 0) {
         dl_err(e, "%s: checkpoint was written with a different training config; use a new run "
                   "(or --force to start over)", path);
         goto done;

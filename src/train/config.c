@@ -49,6 +49,7 @@ static const Key KEYS[] = {
     {"dropout", K_DBL, OFF(dropout), 0, 0, 0.99, 1, "dropout probability"},
     {"clip", K_DBL, OFF(clip), 0, 0, 1e9, 1, "gradient total-norm clip (0 = off)"},
     {"max_train_samples", K_I64, OFF(max_train_samples), 0, 0, 9e15, 1, "0 = all; else the most recent N"},
+    {"control_shuffle_targets", K_BOOL, OFF(control_shuffle_targets), 0, 0, 1, 1, "shuffled-target control run"},
     {"seed", K_U64, OFF(seed), 0, 0, 9007199254740992.0, 1, "seed of every random stream"},
     {"output_dir", K_STR, OFF(output_dir), SZ(output_dir), 0, 0, 0, "parent of the run directory"},
     {"run_name", K_STR, OFF(run_name), SZ(run_name), 0, 0, 0, "run directory name"},

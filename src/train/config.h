@@ -39,6 +39,7 @@ typedef struct {
     double dropout;
     double clip;                    /* total-norm clipping; 0 = off */
     int64_t max_train_samples;      /* 0 = all; else the most recent N training windows */
+    int control_shuffle_targets;    /* control experiment: train/val targets permuted across samples */
     uint64_t seed;
     char output_dir[CFG_PATH_MAX];
     char run_name[128];

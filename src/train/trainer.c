@@ -79,6 +79,21 @@ static double evaluate(Model *m, Work *w, const SymbolData *d, int split, const 
     return sum / (double)n;
 }
 
+/* control run: permute the train and val targets across their samples, so the
+ * book carries no information about them; the test targets stay real */
+static void shuffle_targets(SymbolData *d, uint64_t skey) {
+    for (int sp = SPLIT_TRAIN; sp <= SPLIT_VAL; sp++) {
+        int64_t n = d->n[sp];
+        int64_t *perm = dl_malloc(sizeof(int64_t) * (size_t)(n + 1));
+        float *v = dl_malloc(sizeof(float) * (size_t)(n + 1));
+        dataset_permutation(perm, n, dl_key(dl_key(skey, TAG_CONTROL), (uint64_t)sp));
+        for (int64_t i = 0; i < n; i++) v[i] = d->y_fit[d->idx[sp][perm[i]]];
+        for (int64_t i = 0; i < n; i++) d->y_fit[d->idx[sp][i]] = v[i];
+        free(perm);
+        free(v);
+    }
+}
+
 static void fmt_eta(char *buf, size_t n, double s) {
     if (!isfinite(s) || s < 0) s = 0;
     long t = (long)(s + 0.5);
@@ -166,6 +181,7 @@ int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, 
     DataOptions o = {cfg->seq_len, cfg->horizon, cfg->ema_alpha, cfg->standardize_targets, cfg->max_train_samples};
     SymbolData d;
     if (dataset_build(&d, sym, o, e)) return -1;
+    if (cfg->control_shuffle_targets) shuffle_targets(&d, trainer_symbol_key(cfg->seed, sym->symbol));
     int hk = -1;
     for (int k = 0; k < sym->n_horizons; k++)
         if (sym->horizons[k] == cfg->horizon) hk = k;

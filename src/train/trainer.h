@@ -24,6 +24,7 @@
 #define TAG_INIT 0x696e6974ULL
 #define TAG_SHUFFLE 0x73687566ULL
 #define TAG_DROPOUT 0x64726f70ULL
+#define TAG_CONTROL 0x63746c72ULL
 
 typedef struct {
     int epoch;              /* 1-based */

@@ -22,9 +22,19 @@ import models  # noqa: E402
 B, T, NF = 4, 100, 40
 STEPS = 5
 LR = 1e-3
+# Adam eps of the 5-step check. With the default 1e-8, Adam's first step is lr*sign(g) for
+# every element, so an element whose gradient is rounding noise (biases in front of a
+# training-mode BN: exactly 0 in exact arithmetic, 1e-9..1e-6 in float32) moves by +-lr at
+# random and float32 trajectories separate by design (torch fp32 vs fp64 differ by 1e-2 in
+# eval output). With eps = 1e-3 an update error is bounded by lr*|dg|/(4*eps): the 5-step
+# comparison becomes well-conditioned while still exercising every part of Adam (moments,
+# bias corrections, eps, clipping). The default eps is checked in tests/unit/test_optim.c.
+STEP_ADAM_EPS = 1e-3
 HUBER_DELTA = 1.0
 # target offsets y - out_train: two samples beyond the Huber delta, two inside, per column
 OFFSETS = torch.tensor([[2.0, -1.75], [-0.5, 0.6], [0.25, -0.3], [-1.5, 2.2]])
+# candidate scalings of OFFSETS (|mult| in [0.75, 1.3] keeps residuals on both sides of delta)
+TARGET_MULTS = (1.0, -1.0, 0.8, -0.8, 1.25, -1.25)
 
 
 def loss_fn(out, y):
@@ -38,6 +48,52 @@ def loss_fn(out, y):
 def buffers(model):
     return {k: v for k, v in model.state_dict().items()
             if k.endswith(("running_mean", "running_var", "num_batches_tracked"))}
+
+
+def reference(name, init, x, y, dtype, clip=None):
+    """Everything the fixture holds, computed in dtype from the init state_dict:
+    eval output, one train forward/backward (out, loss, grads, buffers, grad norm), then
+    STEPS Adam steps with clipping at clip (default 0.5 * first grad norm)."""
+    model = models.build(name, dropout=0.0)
+    model.load_state_dict(init)
+    model.to(dtype)
+    x, y = x.unsqueeze(1).to(dtype), y.to(dtype)
+    r = {}
+    model.eval()
+    with torch.no_grad():
+        r["eval_out"] = model(x).clone()
+    model.train()
+    model.zero_grad(set_to_none=False)
+    out = model(x)
+    loss = loss_fn(out, y)
+    loss.backward()
+    r["train_out"], r["loss"] = out.detach().clone(), float(loss)
+    r["grads"] = {k: p.grad.detach().clone() for k, p in model.named_parameters()}
+    gn = torch.norm(torch.stack([g.norm(2) for g in r["grads"].values()]), 2)
+    r["grad_norm"] = float(gn)
+    r["train_buffers"] = copy.deepcopy(buffers(model))
+    r["clip"] = 0.5 * r["grad_norm"] if clip is None else clip   # clipping active
+
+    model.load_state_dict(init)      # back to init (buffers included), still in dtype
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=LR, betas=(0.9, 0.999), eps=STEP_ADAM_EPS, weight_decay=0.0)
+    step_loss, step_norm = [], []
+    for _ in range(STEPS):
+        opt.zero_grad(set_to_none=False)
+        l = loss_fn(model(x), y)
+        l.backward()
+        step_norm.append(float(torch.nn.utils.clip_grad_norm_(params, r["clip"])))
+        opt.step()
+        step_loss.append(float(l))
+    assert abs(step_norm[0] - r["grad_norm"]) <= 1e-5 * r["grad_norm"], (step_norm[0], r["grad_norm"])
+    r["step_loss"] = np.array(step_loss, dtype=np.float64)
+    r["step_norm"] = np.array(step_norm, dtype=np.float64)
+    r["state"] = copy.deepcopy(model.state_dict())
+    model.eval()
+    with torch.no_grad():
+        r["steps_eval"] = model(x).clone()
+    return r
 
 
 def put(f, name, t):
@@ -68,48 +124,31 @@ def make(name, seed, outdir):
     models.perturb_bn(model, gen, torch.randn(16, 1, T, NF, generator=gen))
     n_out = models.N_OUT[name]
     init = copy.deepcopy(model.state_dict())
-
-    model.eval()
     with torch.no_grad():
-        eval_out = model(x.unsqueeze(1))
         # targets from the train-mode output of a copy (train forward moves BN buffers)
-        probe = copy.deepcopy(model).train()
-        y = probe(x.unsqueeze(1)) + OFFSETS[:, :n_out]
-    resid = (probe(x.unsqueeze(1)) - y).abs()
-    assert (resid > HUBER_DELTA).any() and (resid < HUBER_DELTA).any()
+        base = copy.deepcopy(model).train()(x.unsqueeze(1))
 
-    # one training forward/backward from init: outputs, loss, every gradient, buffers
-    model.train()
-    model.zero_grad(set_to_none=False)
-    train_out = model(x.unsqueeze(1))
-    loss = loss_fn(train_out, y)
-    loss.backward()
-    params = [p for p in model.parameters() if p.requires_grad]
-    grads = {k: p.grad.detach().clone() for k, p in model.named_parameters()}
-    grad_norm = torch.norm(torch.stack([g.norm(2) for g in grads.values()]), 2)
-    train_buffers = copy.deepcopy(buffers(model))
-    clip = 0.5 * float(grad_norm)   # clipping active on every step
-
-    # STEPS Adam steps from init on the same (x, y)
-    model.load_state_dict(init)
-    model.train()
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=LR, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
-    step_loss, step_norm = [], []
-    for _ in range(STEPS):
-        opt.zero_grad(set_to_none=False)
-        l = loss_fn(model(x.unsqueeze(1)), y)
-        l.backward()
-        gn = torch.nn.utils.clip_grad_norm_(params, clip)
-        opt.step()
-        step_loss.append(float(l))
-        step_norm.append(float(gn))
-    assert abs(step_norm[0] - float(grad_norm)) <= 1e-5 * float(grad_norm), \
-        (step_norm[0], float(grad_norm))
-    model.eval()
-    with torch.no_grad():
-        steps_eval = model(x.unsqueeze(1))
-
+    # Five Adam steps at B=4 can be chaotic: float32 rounding in gradients that are exactly
+    # zero in exact arithmetic (biases in front of train-mode BN) becomes +-lr updates, and a
+    # fast-fitting trajectory amplifies it. Among a fixed list of target scalings take the one
+    # whose float32 trajectory stays closest to float64 (step losses and grad norms).
+    best = None
+    for cand, mult in enumerate(TARGET_MULTS):
+        y = base + mult * OFFSETS[:, :n_out]
+        resid = (base - y).abs()
+        assert (resid > HUBER_DELTA).any() and (resid < HUBER_DELTA).any()
+        r32 = reference(name, init, x, y, torch.float32)
+        r64 = reference(name, init, x, y, torch.float64, clip=r32["clip"])
+        cond = max(float(np.max(np.abs(r32["step_loss"] - r64["step_loss"]) /
+                                np.abs(r64["step_loss"]))),
+                   float(np.max(np.abs(r32["step_norm"] - r64["step_norm"]) /
+                                np.abs(r64["step_norm"]))))
+        print(f"{name}: candidate {cand} (targets = train out + {mult} * offsets): "
+              f"float32 vs float64 step loss/norm rel diff {cond:.2e}")
+        if best is None or cond < best[0]:
+            best = (cond, cand, y, r32, r64)
+    cond, cand, y, r, r64 = best
+    print(f"{name}: using candidate {cand}")
     os.makedirs(outdir, exist_ok=True)
     path = os.path.join(outdir, f"{name}_ref.h5")
     tmp = path + ".tmp"
@@ -123,33 +162,53 @@ def make(name, seed, outdir):
         a["seed"] = seed
         a["huber_delta"] = HUBER_DELTA
         a["lr"] = LR
-        a["clip"] = clip
+        a["clip"] = r["clip"]
+        a["target_candidate"] = cand
+        a["f32_f64_step_rel_diff"] = cond
         a["steps"] = STEPS
         a["torch_version"] = str(torch.__version__)
         a["dropout"] = 0.0
         a["n_params"] = n
-        a["adam_beta1"], a["adam_beta2"], a["adam_eps"] = 0.9, 0.999, 1e-8
+        a["adam_beta1"], a["adam_beta2"], a["adam_eps"] = 0.9, 0.999, STEP_ADAM_EPS
         a["bn_eps"], a["bn_momentum"], a["leaky_slope"] = 1e-5, 0.1, models.LEAKY
         put(f, "x", x)
         put(f, "y", y)
         for k, v in init.items():
             put(f, "init/" + k, v)
-        put(f, "eval/out", eval_out)
-        put(f, "train/out", train_out)
-        put(f, "train/loss", np.float64(float(loss)))
-        for k, g in grads.items():
+        put(f, "eval/out", r["eval_out"])
+        put(f, "train/out", r["train_out"])
+        put(f, "train/loss", np.float64(r["loss"]))
+        for k, g in r["grads"].items():
             put(f, "train/grad/" + k, g)
-        for k, v in train_buffers.items():
+        for k, v in r["train_buffers"].items():
             put(f, "train/buffers/" + k, v)
-        put(f, "train/grad_norm", np.float64(float(grad_norm)))
-        put(f, "steps/loss", np.array(step_loss, dtype=np.float64))
-        put(f, "steps/grad_norm", np.array(step_norm, dtype=np.float64))
-        for k, v in model.state_dict().items():
+        put(f, "train/grad_norm", np.float64(r["grad_norm"]))
+        put(f, "steps/loss", r["step_loss"])
+        put(f, "steps/grad_norm", r["step_norm"])
+        for k, v in r["state"].items():
             put(f, "steps/state/" + k, v)
-        put(f, "steps/eval_out", steps_eval)
+        put(f, "steps/eval_out", r["steps_eval"])
+        # rounding floor: |torch float32 - torch float64| from the same init and data
+        d = lambda a, b: np.float64((a.double() - b.double()).abs().max()) if torch.is_tensor(a) \
+            else np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))
+        put(f, "noise/eval/out", d(r["eval_out"], r64["eval_out"]))
+        put(f, "noise/train/out", d(r["train_out"], r64["train_out"]))
+        put(f, "noise/train/loss", d(r["loss"], r64["loss"]))
+        for k in r["grads"]:
+            put(f, "noise/train/grad/" + k, d(r["grads"][k], r64["grads"][k]))
+        for k in r["train_buffers"]:
+            if not k.endswith("num_batches_tracked"):
+                put(f, "noise/train/buffers/" + k, d(r["train_buffers"][k], r64["train_buffers"][k]))
+        put(f, "noise/train/grad_norm", d(r["grad_norm"], r64["grad_norm"]))
+        put(f, "noise/steps/loss", d(r["step_loss"], r64["step_loss"]))
+        put(f, "noise/steps/grad_norm", d(r["step_norm"], r64["step_norm"]))
+        for k in r["state"]:
+            if not k.endswith("num_batches_tracked"):
+                put(f, "noise/steps/state/" + k, d(r["state"][k], r64["state"][k]))
+        put(f, "noise/steps/eval_out", d(r["steps_eval"], r64["steps_eval"]))
     os.replace(tmp, path)
-    print(f"{name}: wrote {path}: loss {float(loss):.6f} grad_norm {float(grad_norm):.6f} "
-          f"clip {clip:.6f} steps/loss {' '.join(f'{v:.6f}' for v in step_loss)}")
+    print(f"{name}: wrote {path}: loss {r['loss']:.6f} grad_norm {r['grad_norm']:.6f} "
+          f"clip {r['clip']:.6f} steps/loss {' '.join(f'{v:.6f}' for v in r['step_loss'])}")
 
 
 def verify(path):
@@ -192,7 +251,7 @@ def verify(path):
             check("buffer", v, "train/buffers/" + k)
         model.load_state_dict(init)
         params = list(model.parameters())
-        opt = torch.optim.Adam(params, lr=float(f.attrs["lr"]), betas=(0.9, 0.999), eps=1e-8)
+        opt = torch.optim.Adam(params, lr=float(f.attrs["lr"]), betas=(0.9, 0.999), eps=float(f.attrs["adam_eps"]))
         ls, ns = [], []
         for _ in range(steps):
             opt.zero_grad(set_to_none=False)

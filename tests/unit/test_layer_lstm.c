@@ -6,14 +6,12 @@
  * each value is a chain of at most T steps of dot products of length <= In+H
  * with O(1) terms, so rounding is ~T*sqrt(In+H)*6e-8 ~ 1e-6 here, while any
  * wrong index, gate or sign gives errors of order 1e-1. */
-#ifndef FORCE_OPENBLAS_COMPLEX_STRUCT /* keep <complex.h>'s macro I out: LinearDims has a field I */
-#define FORCE_OPENBLAS_COMPLEX_STRUCT
-#endif
 #include <cblas.h>
 #include <omp.h>
 
 #include "../../src/common/util.h"
 #include "../../src/engine/layers/layers_cpu.h"
+#include "../../src/engine/layers/lstm_cell.h"
 #include "gradcheck.h"
 
 #define TOL 1e-5
@@ -267,6 +265,23 @@ static void check_fd(Case c, uint64_t seed) {
     run_free(&r);
 }
 
+/* ---- the hand-written gate functions against double libm --------------------- */
+static void check_math(void) {
+    double me = 0, mt = 0, ms = 0;
+    for (int k = 0; k <= 1800000; k++) {
+        float x = -90.0f + 1e-4f * (float)k;
+        double t = tanh((double)x), sg = 1.0 / (1.0 + exp(-(double)x));
+        if (x > -87.0f && x < 87.0f) me = fmax(me, fabs(lstm_expf(x) - exp((double)x)) / exp((double)x));
+        if (t != 0) mt = fmax(mt, fabs(lstm_tanhf(x) - t) / fabs(t));
+        ms = fmax(ms, fabs(lstm_sigmoid(x) - sg));
+    }
+    printf("gate math on [-90, 90]: exp rel %.2e, tanh rel %.2e, sigmoid abs %.2e\n", me, mt, ms);
+    /* float rounding is 6e-8 relative: allow a few ulp */
+    CHECK(me <= 3e-7 && mt <= 3e-7 && ms <= 2e-7, "gate math error above a few ulp");
+    CHECK(lstm_sigmoid(-200.0f) >= 0.0f && lstm_sigmoid(200.0f) == 1.0f && lstm_tanhf(-200.0f) == -1.0f &&
+          lstm_tanhf(200.0f) == 1.0f && lstm_tanhf(0.0f) == 0.0f, "gate math saturation");
+}
+
 /* ---- same bits for 1 and 2 threads ------------------------------------------ */
 static void run_all(Run *r) {
     fwd(r);
@@ -298,6 +313,7 @@ static void check_threads(Case c, uint64_t seed) {
 int main(void) {
     openblas_set_num_threads(1); /* BLAS single-threaded inside OpenMP (backend.h) */
     omp_set_num_threads(2);
+    check_math();
     check_case((Case){3, 7, 5, 4, 5}, 11);    /* small, compact x */
     check_case((Case){3, 7, 5, 4, 9}, 12);    /* strided x: x_ld > In */
     check_case((Case){70, 9, 6, 5, 8}, 13);   /* 3 sample chunks, last one partial */

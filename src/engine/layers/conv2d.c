@@ -33,10 +33,16 @@
 /* Groups of samples: the unit of parallel work and of dW/db partial sums.
  * Fixed (not the thread count) so the summation order never changes. */
 #define CONV_GROUPS 16
-/* im2col tile: A tile + dcol tile per group, 2 x 128 KB, stays in a 512 KB+ L2. */
+/* im2col tile: A tile + dcol tile per group, 2 x 128 KB, stays in a 512 KB+ L2.
+ * The #ifndef knobs below may be set with -D when tuning with tests/bench/bench_conv.c
+ * (like CONV_GROUPS they change summation order, so bits, but never correctness). */
+#ifndef CONV_TILE_FLOATS
 #define CONV_TILE_FLOATS (32 * 1024)
+#endif
 /* rows per GEMM on the copy-free paths (bounds the bias prefill / out tile) */
+#ifndef CONV_FAST_ROWS
 #define CONV_FAST_ROWS 2048
+#endif
 
 enum { PATH_IM2COL = 0, PATH_1X1 = 1, PATH_ROWS = 2 };
 

@@ -16,14 +16,30 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../backend.h"
 #include "hd.h"
 
-/* ---- LeakyReLU (PyTorch: x > 0 ? x : x*slope; mask from the output's sign) ---- */
-DL_HD float dl_leaky(float x, float slope) { return x > 0.0f ? x : x * slope; }
+/* ---- LeakyReLU (PyTorch: x > 0 ? x : x*slope; mask from the output's sign) ----
+ * dl_sel_pos(x, a, b) = x > 0 ? a : b as an integer bit blend: for non-NaN x the
+ * int bits are > 0 iff x > 0. A branch-free select with both sides computed lets
+ * GCC vectorise the CPU loops under its default -ftrapping-math (it will not
+ * if-convert a conditional float multiply, and sinks x*slope into the branch). */
+DL_HD float dl_sel_pos(float x, float a, float b) {
+    int32_t ix, ia, ib, r;
+    memcpy(&ix, &x, sizeof ix);
+    memcpy(&ia, &a, sizeof ia);
+    memcpy(&ib, &b, sizeof ib);
+    int32_t m = -(int32_t)(ix > 0); /* all ones iff x > 0 */
+    r = (ia & m) | (ib & ~m);
+    float o;
+    memcpy(&o, &r, sizeof o);
+    return o;
+}
+DL_HD float dl_leaky(float x, float slope) { return dl_sel_pos(x, x, x * slope); }
 /* gradient through LeakyReLU given its output y (y > 0 iff input > 0 for slope > 0) */
-DL_HD float dl_leaky_grad(float dy, float y, float slope) { return y > 0.0f ? dy : dy * slope; }
+DL_HD float dl_leaky_grad(float dy, float y, float slope) { return dl_sel_pos(y, dy, dy * slope); }
 
 /* ---- dropout keep decision ------------------------------------------------------
  * Same bits as dl_rand_uniform() in common/rng.h (which is host-only: its
@@ -41,8 +57,9 @@ DL_HD float dl_rand_uniform_hd(uint64_t key, uint64_t i) {
 DL_HD uint8_t dl_dropout_keep(uint64_t key, uint64_t i, float p) {
     return dl_rand_uniform_hd(key, i) >= p ? (uint8_t)1 : (uint8_t)0;
 }
-/* forward/backward element: x * keep / (1-p); scale = dl_dropout_scale(p) */
-DL_HD float dl_dropout_elem(float x, uint8_t keep, float scale) { return keep ? x * scale : 0.0f; }
+/* forward/backward element: x * keep / (1-p); scale = dl_dropout_scale(p).
+ * A multiply, as torch's input * noise (an inf/nan input stays nan when dropped) */
+DL_HD float dl_dropout_elem(float x, uint8_t keep, float scale) { return x * (keep ? scale : 0.0f); }
 /* 1/(1-p) as PyTorch computes it (double, then float); p >= 1 drops everything */
 DL_HD float dl_dropout_scale(float p) { return p < 1.0f ? (float)(1.0 / (1.0 - (double)p)) : 0.0f; }
 

@@ -5,9 +5,6 @@
  * writes each chunk's dW/db into its own partial and reduces them in chunk
  * order, so the bits do not depend on the thread count. With one chunk the
  * GEMM accumulates straight into dW and no scratch is needed. */
-#ifndef FORCE_OPENBLAS_COMPLEX_STRUCT /* keep <complex.h>'s macro I out: LinearDims has a field I */
-#define FORCE_OPENBLAS_COMPLEX_STRUCT
-#endif
 #include <cblas.h>
 #include <string.h>
 

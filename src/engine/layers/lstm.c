@@ -8,9 +8,6 @@
  * weight gradients, reduced in chunk order: bits do not depend on the thread
  * count. BLAS runs single-threaded inside the OpenMP loops (backend.h).
  * Gate arithmetic: lstm_cell.h (shared with kernels/lstm.cu). */
-#ifndef FORCE_OPENBLAS_COMPLEX_STRUCT /* keep <complex.h>'s macro I out: LinearDims has a field I */
-#define FORCE_OPENBLAS_COMPLEX_STRUCT
-#endif
 #include <cblas.h>
 #include <omp.h>
 #include <string.h>
@@ -38,6 +35,32 @@ static size_t part_floats(LSTMDims d) {
 static size_t slot_floats(LSTMDims d) {
     size_t rows = (size_t)LSTM_CHUNK_B * d.T, H = d.H;
     return pad16(rows * 4 * H) + pad16(rows * H) + 2 * pad16(LSTM_CHUNK_B * H);
+}
+
+/* The pointwise cell over the H units of one sample at one step. The rows
+ * never overlap; "omp simd" says so to the compiler, which otherwise gives up
+ * vectorizing (too many run-time alias checks between the four gate blocks). */
+/* g (4H) in/out; c, h (H) out; b_ih, b_hh (4H); cp (H) = c_{t-1} or NULL at t = 0 */
+static void cell_forward_row(float *restrict g, float *restrict c, float *restrict h, const float *restrict b_ih,
+                             const float *restrict b_hh, const float *restrict cp, int H) {
+    if (cp)
+#pragma omp simd
+        for (int j = 0; j < H; j++) lstm_cell_forward_elem(g, c, h, b_ih, b_hh, cp[j], j, H);
+    else
+#pragma omp simd
+        for (int j = 0; j < H; j++) lstm_cell_forward_elem(g, c, h, b_ih, b_hh, 0.0f, j, H);
+}
+
+/* dg (4H) out; dc (H) carry in/out; a (4H), c (H) of this step; cp (H) = c_{t-1}
+ * or NULL at t = 0; dh (H) = dL/dh_t */
+static void cell_backward_row(float *restrict dg, float *restrict dc, const float *restrict a,
+                              const float *restrict c, const float *restrict cp, const float *restrict dh, int H) {
+    if (cp)
+#pragma omp simd
+        for (int j = 0; j < H; j++) dc[j] = lstm_cell_backward_elem(dg, a, c[j], cp[j], dh[j], dc[j], j, H);
+    else
+#pragma omp simd
+        for (int j = 0; j < H; j++) dc[j] = lstm_cell_backward_elem(dg, a, c[j], 0.0f, dh[j], dc[j], j, H);
 }
 
 size_t lstm_cache_floats_cpu(LSTMDims d) { return (size_t)d.B * d.T * 6 * d.H; }
@@ -74,13 +97,7 @@ void lstm_forward_cpu(float *h_last, float *cache, const float *x, const float *
                             hs + (r0 + t - 1) * H, T * H, w_hh, H, 1.0f, act + (r0 + t) * G, T * G);
             for (int b = 0; b < nb; b++) {
                 const size_t r = r0 + (size_t)b * T + t;
-                float *g = act + r * G, *c = cs + r * H, *h = hs + r * H;
-                if (t > 0) {
-                    const float *cp = c - H;
-                    for (int j = 0; j < H; j++) lstm_cell_forward_elem(g, c, h, b_ih, b_hh, cp[j], j, H);
-                } else {
-                    for (int j = 0; j < H; j++) lstm_cell_forward_elem(g, c, h, b_ih, b_hh, 0.0f, j, H);
-                }
+                cell_forward_row(act + r * G, cs + r * H, hs + r * H, b_ih, b_hh, t > 0 ? cs + (r - 1) * H : NULL, H);
             }
         }
         for (int b = 0; b < nb; b++)
@@ -99,14 +116,8 @@ static void bptt_chunk(float *dg, float *dh, float *dc, const float *dh_last, co
     for (int t = T - 1; t >= 0; t--) {
         for (int b = 0; b < nb; b++) {
             const size_t lr = (size_t)b * T + t, r = r0 + lr;
-            const float *a = act + r * G, *c = cs + r * H, *dhb = dh + (size_t)b * H;
-            float *dgr = dg + lr * G, *dcb = dc + (size_t)b * H;
-            if (t > 0) {
-                const float *cp = c - H;
-                for (int j = 0; j < H; j++) dcb[j] = lstm_cell_backward_elem(dgr, a, c[j], cp[j], dhb[j], dcb[j], j, H);
-            } else {
-                for (int j = 0; j < H; j++) dcb[j] = lstm_cell_backward_elem(dgr, a, c[j], 0.0f, dhb[j], dcb[j], j, H);
-            }
+            cell_backward_row(dg + lr * G, dc + (size_t)b * H, act + r * G, cs + r * H,
+                              t > 0 ? cs + (r - 1) * H : NULL, dh + (size_t)b * H, H);
         }
         /* dh_{t-1} = dz_t W_hh: the only path into earlier steps besides dc */
         if (t > 0)
@@ -129,6 +140,7 @@ void lstm_backward_cpu(float *dx, float *dw_ih, float *dw_hh, float *db_ih, floa
     const size_t pf = part_floats(d), sf = slot_floats(d);
     const size_t rows_max = (size_t)LSTM_CHUNK_B * T;
     float *parts = scratch, *slots = scratch + (size_t)nch * pf;
+    if (nch == 0) return; /* B = 0: no partials to reduce */
 
 #pragma omp parallel
     {

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# install_deps.sh: the Debian 12 packages deeplob-mpi needs (build, tests, Slurm CI).
+# Idempotent; skips apt when everything is already installed.
+set -euo pipefail
+PKGS=(build-essential cmake git pkg-config
+      openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
+      libcurl4-openssl-dev zlib1g-dev libopenblas-dev libopenblas0-pthread libcjson-dev libcmocka-dev
+      python3 python3-numpy python3-h5py python3-torch python3-pandas libjemalloc2
+      slurmctld slurmd slurm-client munge)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install_deps: all ${#PKGS[@]} packages present"
+  exit 0
+fi
+echo "install_deps: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

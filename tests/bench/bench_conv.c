@@ -1,0 +1,101 @@
+/* bench_conv.c: GFLOP/s of conv2d_forward_cpu / conv2d_backward_cpu on the DeepLOB
+ * hot shapes, at 1 and 2 OpenMP threads, next to a plain large sgemm. Not a ctest.
+ *
+ * Build and run from the repo root (OpenBLAS pinned to 1 thread inside the ops,
+ * as the backend does):
+ *   gcc -O3 -mavx2 -mfma -fopenmp -std=c11 -Isrc -I/usr/include/x86_64-linux-gnu/openblas-pthread \
+ *       tests/bench/bench_conv.c src/engine/layers/conv2d.c src/common/util.c -lopenblas -lm -o /tmp/bench_conv
+ *   nice /tmp/bench_conv [B=256] [reps=5]      (BENCH_HOT=1: only conv1b and conv2b)
+ * The machines are shared: numbers move by 2x under load; compare within one run.
+ *
+ * FLOPs: forward 2*M*Cout*K (M = B*Ho*Wo output rows, K = kh*kw*Cin); backward
+ * counts dW and din, 2 x forward (db and col2im are not counted). Best of reps.
+ */
+#include "../../src/engine/layers/layers_cpu.h"
+#include "../../src/common/util.h"
+
+#include <cblas.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+void openblas_set_num_threads(int);
+
+static float *rnd(size_t n, unsigned seed) {
+    float *x = dl_aligned_alloc(sizeof(float) * n);
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        x[i] = (float)(seed >> 8) * (1.0f / 16777216.0f) - 0.5f;
+    }
+    return x;
+}
+
+/* best-of-reps seconds of one sgemm M=N=K=n, BLAS on `threads` threads */
+static double sgemm_gflops(int n, int threads, int reps) {
+    openblas_set_num_threads(threads);
+    float *a = rnd((size_t)n * n, 1), *b = rnd((size_t)n * n, 2), *c = rnd((size_t)n * n, 3);
+    double best = 1e30;
+    for (int r = 0; r <= reps; r++) {
+        double t = dl_now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        t = dl_now() - t;
+        if (r > 0 && t < best) best = t;
+    }
+    free(a); free(b); free(c);
+    openblas_set_num_threads(1);
+    return 2.0 * n * n * (double)n / best * 1e-9;
+}
+
+static void bench(const char *name, ConvDims d, int reps) {
+    int Ho = conv_out_h(d), Wo = conv_out_w(d);
+    size_t ni = (size_t)d.B * d.H * d.W, no = (size_t)d.B * Ho * Wo, K = (size_t)d.kh * d.kw * d.Cin;
+    float *in = rnd(ni * d.in_ld, 4), *w = rnd(d.Cout * K, 5), *b = rnd(d.Cout, 6), *out = rnd(no * d.out_ld, 7);
+    float *dout = rnd(no * d.out_ld, 8), *din = rnd(ni * d.in_ld, 9), *dw = rnd(d.Cout * K, 10), *db = rnd(d.Cout, 11);
+    float *scratch = dl_aligned_alloc(sizeof(float) * conv2d_scratch_floats_cpu(d, 2));
+    double flop = 2.0 * (double)no * d.Cout * (double)K;
+    for (int th = 1; th <= 2; th++) {
+        omp_set_num_threads(th);
+        double bf = 1e30, bb = 1e30;
+        for (int r = 0; r <= reps; r++) {
+            double t0 = dl_now();
+            conv2d_forward_cpu(out, in, w, b, d, scratch);
+            double t1 = dl_now();
+            conv2d_backward_cpu(din, dw, db, dout, in, w, d, scratch);
+            double t2 = dl_now();
+            if (r > 0) { /* r = 0 warms caches and pages */
+                if (t1 - t0 < bf) bf = t1 - t0;
+                if (t2 - t1 < bb) bb = t2 - t1;
+            }
+        }
+        printf("%-10s B=%-4d H=%-3d W=%-2d Cin=%-3d Cout=%-3d k=%dx%d  %d thr: fwd %6.2f ms %6.1f GFLOP/s | "
+               "bwd %6.2f ms %6.1f GFLOP/s\n",
+               name, d.B, d.H, d.W, d.Cin, d.Cout, d.kh, d.kw, th, bf * 1e3, flop / bf * 1e-9, bb * 1e3,
+               2 * flop / bb * 1e-9);
+    }
+    free(in); free(w); free(b); free(out); free(dout); free(din); free(dw); free(db); free(scratch);
+}
+
+static ConvDims mk(int B, int H, int W, int Cin, int Cout, int kh, int kw, int sw, int dil, int pt, int pb,
+                   int in_ld, int out_ld) {
+    ConvDims d = {B, H, W, Cin, Cout, kh, kw, 1, sw, dil, pt, pb, in_ld, out_ld, 0};
+    return d;
+}
+
+int main(int argc, char **argv) {
+    int B = argc > 1 ? atoi(argv[1]) : 256, reps = argc > 2 ? atoi(argv[2]) : 5;
+    openblas_set_num_threads(1); /* the backend's caller pins BLAS; the ops run it inside OpenMP */
+    printf("sgemm 2048^3: 1 BLAS thread %.1f GFLOP/s, 2 BLAS threads %.1f GFLOP/s\n", sgemm_gflops(2048, 1, 3),
+           sgemm_gflops(2048, 2, 3));
+    bench("conv1b", mk(B, 100, 20, 32, 32, 4, 1, 1, 1, 0, 0, 32, 32), reps);
+    bench("conv2b", mk(B, 94, 10, 32, 32, 4, 1, 1, 1, 0, 0, 32, 32), reps);
+    if (getenv("BENCH_HOT")) return 0;
+    bench("conv1c", mk(B, 97, 20, 32, 32, 4, 1, 1, 1, 0, 0, 32, 32), reps);
+    bench("conv2c", mk(B, 91, 10, 32, 32, 4, 1, 1, 1, 0, 0, 32, 32), reps);
+    bench("conv1a", mk(B, 100, 40, 1, 32, 1, 2, 2, 1, 0, 0, 1, 32), reps);
+    bench("conv2a", mk(B, 94, 20, 32, 32, 1, 2, 2, 1, 0, 0, 32, 32), reps);
+    bench("conv3a", mk(B, 88, 10, 32, 32, 1, 10, 1, 1, 0, 0, 32, 32), reps);
+    bench("inc1x1", mk(B, 88, 1, 32, 64, 1, 1, 1, 1, 0, 0, 32, 256), reps);
+    bench("inc3x1", mk(B, 88, 1, 64, 64, 3, 1, 1, 1, 1, 1, 64, 256), reps);
+    bench("tcn_d4", mk(B, 88, 1, 64, 64, 3, 1, 1, 4, 8, 0, 64, 64), reps);
+    return 0;
+}

@@ -1,0 +1,123 @@
+/* test_config.c: defaults, JSON loading, every kind of error names its key,
+ * command-line overrides, canonical JSON round trip. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train/config.h"
+
+static int fails = 0;
+#define CHECK(c, ...) do { if (!(c)) { printf("FAIL %s:%d: ", __FILE__, __LINE__); printf(__VA_ARGS__); printf("\n"); fails++; } } while (0)
+
+/* the JSON must be rejected with a message containing `want` */
+static void expect_err(const char *json, const char *want) {
+    TrainConfig c;
+    config_defaults(&c);
+    DlErr e = {{0}};
+    int rc = config_load_json_text(&c, json, "t.json", &e);
+    printf("  %-48s -> %s\n", json, rc ? e.msg : "(accepted)");
+    CHECK(rc == -1, "accepted: %s", json);
+    CHECK(rc == -1 && strstr(e.msg, want) && strstr(e.msg, "t.json"), "message '%s' lacks '%s' or the file name", e.msg, want);
+    config_free(&c);
+}
+
+static void expect_set_err(const char *k, const char *v, const char *want) {
+    TrainConfig c;
+    config_defaults(&c);
+    DlErr e = {{0}};
+    int rc = config_set(&c, k, v, &e);
+    printf("  --set %s=%-30s -> %s\n", k, v, rc ? e.msg : "(accepted)");
+    CHECK(rc == -1 && strstr(e.msg, want), "override %s=%s: '%s' lacks '%s'", k, v, e.msg, want);
+    config_free(&c);
+}
+
+int main(void) {
+    TrainConfig c;
+    config_defaults(&c);
+    printf("defaults: batch %d lr %g epochs %d patience %d plateau %d/%g/%g huber %g clip %g dropout %g T %d h %d\n",
+           c.batch, c.lr, c.epochs, c.patience, c.plateau_patience, c.plateau_factor, c.plateau_threshold,
+           c.huber_delta, c.clip, c.dropout, c.seq_len, c.horizon);
+    CHECK(c.batch == 2048 && c.lr == 1e-3 && c.epochs == 20 && c.patience == 5 && c.plateau_patience == 3 &&
+          c.plateau_factor == 0.5 && c.plateau_threshold == 1e-4 && c.huber_delta == 1.0 && c.clip == 1.0 &&
+          c.dropout == 0.3 && c.seq_len == 100 && c.horizon == 10 && c.ema_alpha == 0 && c.all_symbols &&
+          c.threads == 0 && c.kind == MODEL_DEEPLOB, "seed defaults");
+
+    DlErr e = {{0}};
+    const char *good = "{\"_comment\": \"x\", \"dataset\": \"d.h5\", \"symbols\": [\"AAA\", \"BBB\"], \"model\": "
+                       "\"deeplob_tcn\", \"batch\": 256, \"lr\": 0.002, \"ema_alpha\": 0.25, \"seed\": 7, "
+                       "\"standardize_targets\": true, \"run_name\": \"r1\"}";
+    int rc = config_load_json_text(&c, good, "good.json", &e);
+    CHECK(rc == 0, "good config rejected: %s", e.msg);
+    CHECK(!strcmp(c.dataset, "d.h5") && !c.all_symbols && c.n_symbols == 2 && !strcmp(c.symbols[1], "BBB") &&
+          c.kind == MODEL_DEEPLOB_TCN && c.batch == 256 && c.lr == 0.002 && c.ema_alpha == 0.25 && c.seed == 7 &&
+          c.standardize_targets == 1 && c.epochs == 20, "values after loading");
+
+    /* overrides: --set key=value and --key value share one parser */
+    CHECK(config_set_kv(&c, "batch=64", &e) == 0 && c.batch == 64, "--set batch=64");
+    CHECK(config_set(&c, "symbols", "all", &e) == 0 && c.all_symbols && c.n_symbols == 0, "symbols=all");
+    CHECK(config_set(&c, "symbols", "X,Y,Z", &e) == 0 && !c.all_symbols && c.n_symbols == 3 && !strcmp(c.symbols[2], "Z"),
+          "symbols list override");
+    CHECK(config_set(&c, "model", "deeplob", &e) == 0 && c.kind == MODEL_DEEPLOB, "model override");
+    CHECK(config_set(&c, "standardize_targets", "false", &e) == 0 && c.standardize_targets == 0, "bool override");
+    CHECK(config_set(&c, "lr", "1e-4", &e) == 0 && c.lr == 1e-4, "lr override");
+
+    /* canonical JSON round-trips */
+    char *j = config_to_json(&c);
+    TrainConfig c2;
+    config_defaults(&c2);
+    rc = config_load_json_text(&c2, j, "roundtrip", &e);
+    char *j2 = config_to_json(&c2);
+    printf("canonical: %s\n", j);
+    CHECK(rc == 0 && !strcmp(j, j2), "round trip differs:\n%s\n%s", j, j2);
+    char *t1 = config_training_json(&c);
+    CHECK(!strstr(t1, "threads") && !strstr(t1, "run_name") && strstr(t1, "\"lr\""), "training json keys");
+    free(t1);
+    free(j);
+    free(j2);
+    config_free(&c2);
+    config_free(&c);
+
+    printf("errors name the key:\n");
+    expect_err("{\"batchsize\": 10}", "unknown key 'batchsize'");
+    expect_err("{\"batch\": \"10\"}", "key 'batch': expected a number");
+    expect_err("{\"batch\": 0}", "key 'batch': 0 is out of range");
+    expect_err("{\"batch\": 2.5}", "key 'batch': 2.5 is not an integer");
+    expect_err("{\"lr\": -1}", "key 'lr'");
+    expect_err("{\"ema_alpha\": 1.5}", "key 'ema_alpha'");
+    expect_err("{\"dropout\": 1}", "key 'dropout'");
+    expect_err("{\"model\": \"resnet\"}", "key 'model'");
+    expect_err("{\"model\": 3}", "key 'model': expected a string");
+    expect_err("{\"symbols\": \"BTC\"}", "key 'symbols'");
+    expect_err("{\"symbols\": [\"A\", 1]}", "key 'symbols'");
+    expect_err("{\"symbols\": [\"../etc\"]}", "key 'symbols'");
+    expect_err("{\"symbols\": [\"A\", \"A\"]}", "listed twice");
+    expect_err("{\"symbols\": []}", "key 'symbols': empty list");
+    expect_err("{\"standardize_targets\": 1}", "key 'standardize_targets': expected true or false");
+    expect_err("{\"run_name\": \"a/b\"}", "key 'run_name'");
+    expect_err("{\"seq_len\": 8}", "key 'seq_len'");
+    expect_err("{\"batch\": 10,}", "invalid JSON");
+    expect_err("[1, 2]", "top level must be a JSON object");
+    expect_set_err("nope", "1", "unknown key 'nope'");
+    expect_set_err("epochs", "ten", "key 'epochs': 'ten' is not a number");
+    expect_set_err("epochs", "", "key 'epochs'");
+    expect_set_err("checkpoint", "maybe", "key 'checkpoint'");
+    expect_set_err("plateau_factor", "2", "key 'plateau_factor'");
+
+    config_defaults(&c);
+    rc = config_set_kv(&c, "=3", &e);
+    CHECK(rc == -1 && strstr(e.msg, "key=value"), "malformed --set");
+    rc = config_load_file(&c, "/nonexistent/x.json", &e);
+    CHECK(rc == -1 && strstr(e.msg, "/nonexistent/x.json"), "missing file named: %s", e.msg);
+    /* the shipped configs load */
+    const char *shipped[] = {"inputs/quickstart.json", "inputs/train_all.json"};
+    for (int i = 0; i < 2; i++) {
+        TrainConfig s;
+        config_defaults(&s);
+        rc = config_load_file(&s, shipped[i], &e);
+        CHECK(rc == 0 && config_validate(&s, &e) == 0, "%s: %s", shipped[i], e.msg);
+        config_free(&s);
+    }
+    config_free(&c);
+    printf(fails ? "test_config: %d FAILED\n" : "test_config: all passed\n", fails);
+    return fails ? 1 : 0;
+}

@@ -7,6 +7,7 @@
 
 #include "app/cmd_common.h"
 #include "app/commands.h"
+#include "engine/device.h"
 #include "engine/model.h"
 #include "io/npy.h"
 #include "io/weights_h5.h"
@@ -31,6 +32,9 @@ int cmd_info(int argc, char **argv) {
     cfg.seq_len = T;
     Model *m = model_create(cfg, 1, backend_cpu());
     model_print_table(m, stdout);
+    char dev[256];
+    dl_gpu_bind(0, dev, sizeof dev);
+    printf("device: %s; model ops run on the %s backend\n", dev, m->be->name);
     model_free(m);
     return 0;
 }

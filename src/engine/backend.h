@@ -101,6 +101,21 @@ typedef struct {
     int accumulate_dx;
 } PoolDims;
 
+/* ---- Attention (deeplob_hier): per sample b, batched over B ----------------
+ * scores: S (B, Lq, Lk) contiguous = scale * Q K^T
+ *         Q (B, Lq, D) row stride q_ld; K (B, Lk, D) row stride k_ld
+ * apply:  O (B, Lq, D) row stride o_ld = P V
+ *         P (B, Lq, Lk) contiguous; V (B, Lk, D) row stride v_ld
+ * Backward gradients have the layout of their input (dQ: q_ld, ...); they
+ * accumulate iff accumulate_din (dS/dP of the scores/apply ops included).
+ * Samples are independent: bits do not depend on the thread count.           */
+typedef struct {
+    int B, Lq, Lk, D;
+    int q_ld, k_ld, v_ld, o_ld;
+    float scale;
+    int accumulate_din;
+} AttnDims;
+
 typedef struct Backend {
     const char *name;
 
@@ -163,6 +178,28 @@ typedef struct Backend {
     /* Adam (PyTorch semantics, bias-corrected, no weight decay); t = step count >= 1 */
     void (*adam_update)(float *p, const float *g, float *m, float *v, size_t n, float lr,
                         float beta1, float beta2, float eps, int t);
+
+    /* ---- attention ops (deeplob_hier); dims and layouts: AttnDims above ---- */
+    void (*attn_scores_forward)(float *S, const float *Q, const float *K, AttnDims d);
+    /* dQ (B,Lq,D; q_ld), dK (B,Lk,D; k_ld) (+)= ; either may be NULL; dS (B,Lq,Lk) */
+    void (*attn_scores_backward)(float *dQ, float *dK, const float *dS, const float *Q, const float *K,
+                                 AttnDims d);
+    void (*attn_apply_forward)(float *O, const float *P, const float *V, AttnDims d);
+    /* dP (B,Lq,Lk), dV (B,Lk,D; v_ld) (+)= ; either may be NULL; dO (B,Lq,D; o_ld) */
+    void (*attn_apply_backward)(float *dP, float *dV, const float *dO, const float *P, const float *V,
+                                AttnDims d);
+    /* softmax over each contiguous row: P (rows, n) = softmax(S (rows, n)); P may be S */
+    void (*softmax_forward)(float *P, const float *S, int rows, int n);
+    /* dS (rows, n) = P * (dP - rowsum(dP * P)), overwritten; dS may be dP */
+    void (*softmax_backward)(float *dS, const float *dP, const float *P, int rows, int n);
+    /* gated product: y (n) = sigmoid(g (n)) * t (n) */
+    void (*gate_mul_forward)(float *y, const float *g, const float *t, size_t n);
+    /* dg (n) = dy*t*s*(1-s), dt (n) = dy*s, s = sigmoid(g); overwritten;
+     * dg may alias g and dt may alias t */
+    void (*gate_mul_backward)(float *dg, float *dt, const float *dy, const float *g, const float *t, size_t n);
+    /* strided row copy (concat on the last axis and its gradient):
+     * y (rows, C; ld_y) (+)= x (rows, C; ld_x), += iff accumulate */
+    void (*copy_rows)(float *y, const float *x, int rows, int C, int ld_y, int ld_x, int accumulate);
 } Backend;
 
 const Backend *backend_cpu(void);

@@ -48,6 +48,15 @@ static const Backend cpu = {
     /* .sumsq = */ sumsq_cpu,
     /* .scale = */ scale_cpu,
     /* .adam_update = */ adam_update_cpu,
+    /* .attn_scores_forward = */ attn_scores_forward_cpu,
+    /* .attn_scores_backward = */ attn_scores_backward_cpu,
+    /* .attn_apply_forward = */ attn_apply_forward_cpu,
+    /* .attn_apply_backward = */ attn_apply_backward_cpu,
+    /* .softmax_forward = */ softmax_forward_cpu,
+    /* .softmax_backward = */ softmax_backward_cpu,
+    /* .gate_mul_forward = */ gate_mul_forward_cpu,
+    /* .gate_mul_backward = */ gate_mul_backward_cpu,
+    /* .copy_rows = */ copy_rows_cpu,
 };
 
 const Backend *backend_cpu(void) {

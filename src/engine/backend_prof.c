@@ -45,6 +45,23 @@ static double ssq(const float *x, size_t n) { double r; TIMED(P_NORM, r = g_prof
 static void scl(float *x, size_t n, float s) { TIMED(P_NORM, g_prof.in->scale(x, n, s)); }
 static void adm(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1, float b2, float e, int t) { TIMED(P_ADAM, g_prof.in->adam_update(p, g, m, v, n, lr, b1, b2, e, t)); }
 
+/* attention ops (deeplob_hier): their own counters, printed after the others */
+enum { PA_BMM_F, PA_BMM_B, PA_SOFTMAX, PA_GATE, PA_COPY, PA_COUNT };
+static const char *prof_att_names[PA_COUNT] = {"attn bmm forward", "attn bmm backward", "softmax",
+    "sigmoid gate", "concat/copy rows"};
+static double g_att_t[PA_COUNT];
+static long g_att_n[PA_COUNT];
+#define TIMED_A(slot, call) do { double t0_ = dl_now(); call; g_att_t[slot] += dl_now() - t0_; g_att_n[slot]++; } while (0)
+static void as_f(float *S, const float *Q, const float *K, AttnDims d) { TIMED_A(PA_BMM_F, g_prof.in->attn_scores_forward(S, Q, K, d)); }
+static void as_b(float *dQ, float *dK, const float *dS, const float *Q, const float *K, AttnDims d) { TIMED_A(PA_BMM_B, g_prof.in->attn_scores_backward(dQ, dK, dS, Q, K, d)); }
+static void aa_f(float *O, const float *P, const float *V, AttnDims d) { TIMED_A(PA_BMM_F, g_prof.in->attn_apply_forward(O, P, V, d)); }
+static void aa_b(float *dP, float *dV, const float *dO, const float *P, const float *V, AttnDims d) { TIMED_A(PA_BMM_B, g_prof.in->attn_apply_backward(dP, dV, dO, P, V, d)); }
+static void sm_f(float *P, const float *S, int r, int n) { TIMED_A(PA_SOFTMAX, g_prof.in->softmax_forward(P, S, r, n)); }
+static void sm_b(float *dS, const float *dP, const float *P, int r, int n) { TIMED_A(PA_SOFTMAX, g_prof.in->softmax_backward(dS, dP, P, r, n)); }
+static void gm_f(float *y, const float *g, const float *t, size_t n) { TIMED_A(PA_GATE, g_prof.in->gate_mul_forward(y, g, t, n)); }
+static void gm_b(float *dg, float *dt, const float *dy, const float *g, const float *t, size_t n) { TIMED_A(PA_GATE, g_prof.in->gate_mul_backward(dg, dt, dy, g, t, n)); }
+static void cp_r(float *y, const float *x, int r, int C, int ly, int lx, int acc_) { TIMED_A(PA_COPY, g_prof.in->copy_rows(y, x, r, C, ly, lx, acc_)); }
+
 const Backend *backend_profiled(const Backend *inner) {
     g_prof.in = inner;
     g_prof.be = *inner;
@@ -58,6 +75,13 @@ const Backend *backend_profiled(const Backend *inner) {
     g_prof.be.dropout_forward = dr_f; g_prof.be.dropout_backward = dr_b;
     g_prof.be.add = ad; g_prof.be.accumulate = acc;
     g_prof.be.huber_loss = hub; g_prof.be.sumsq = ssq; g_prof.be.scale = scl; g_prof.be.adam_update = adm;
+    g_prof.be.attn_scores_forward = as_f; g_prof.be.attn_scores_backward = as_b;
+    g_prof.be.attn_apply_forward = aa_f; g_prof.be.attn_apply_backward = aa_b;
+    g_prof.be.softmax_forward = sm_f; g_prof.be.softmax_backward = sm_b;
+    g_prof.be.gate_mul_forward = gm_f; g_prof.be.gate_mul_backward = gm_b;
+    g_prof.be.copy_rows = cp_r;
+    memset(g_att_t, 0, sizeof g_att_t);
+    memset(g_att_n, 0, sizeof g_att_n);
     memset(g_prof.t, 0, sizeof g_prof.t);
     memset(g_prof.n, 0, sizeof g_prof.n);
     return &g_prof.be;
@@ -66,15 +90,22 @@ const Backend *backend_profiled(const Backend *inner) {
 void backend_profile_reset(void) {
     memset(g_prof.t, 0, sizeof g_prof.t);
     memset(g_prof.n, 0, sizeof g_prof.n);
+    memset(g_att_t, 0, sizeof g_att_t);
+    memset(g_att_n, 0, sizeof g_att_n);
 }
 
 void backend_profile_print(FILE *f, int steps) {
     double tot = 0;
     for (int i = 0; i < P_COUNT; i++) tot += g_prof.t[i];
+    for (int i = 0; i < PA_COUNT; i++) tot += g_att_t[i];
     fprintf(f, "  per-op time per step (%d steps):\n", steps);
     for (int i = 0; i < P_COUNT; i++)
         if (g_prof.n[i])
             fprintf(f, "    %-20s %8.2f ms  %5.1f %%  (%ld calls)\n", prof_names[i], 1e3 * g_prof.t[i] / steps,
                     100 * g_prof.t[i] / tot, g_prof.n[i] / steps);
+    for (int i = 0; i < PA_COUNT; i++)
+        if (g_att_n[i])
+            fprintf(f, "    %-20s %8.2f ms  %5.1f %%  (%ld calls)\n", prof_att_names[i], 1e3 * g_att_t[i] / steps,
+                    100 * g_att_t[i] / tot, g_att_n[i] / steps);
     fprintf(f, "    %-20s %8.2f ms\n", "total in ops", 1e3 * tot / steps);
 }

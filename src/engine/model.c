@@ -13,7 +13,7 @@
 #define MAX_ENTRIES 512
 
 static const ModelOps *model_ops(ModelKind k) {
-    static const ModelOps *ops[MODEL_KIND_COUNT] = {&deeplob_ops, &deeplob_tcn_ops, NULL};
+    static const ModelOps *ops[MODEL_KIND_COUNT] = {&deeplob_ops, &deeplob_tcn_ops, &deeplob_hier_ops};
     return (k >= 0 && k < MODEL_KIND_COUNT) ? ops[k] : NULL;
 }
 

@@ -158,6 +158,7 @@ typedef struct {
 } ModelOps;
 
 extern const ModelOps deeplob_ops, deeplob_tcn_ops;
+extern const ModelOps deeplob_hier_ops;
 
 /* dropout key of one layer inside a step */
 static inline uint64_t layer_key(uint64_t key, int layer) { return dl_key(key, (uint64_t)layer); }

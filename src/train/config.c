@@ -35,6 +35,7 @@ static const Key KEYS[] = {
     {"model", K_MODEL, OFF(model), SZ(model), 0, 0, 1, "deeplob | deeplob_tcn"},
     {"horizon", K_INT, OFF(horizon), 0, 1, 86400, 1, "target horizon in seconds"},
     {"ema_alpha", K_DBL, OFF(ema_alpha), 0, 0, 1, 1, "EMA of train/val targets (0 = off)"},
+    {"price_features", K_STR, OFF(price_features), SZ(price_features), 0, 0, 1, "zscore | mid_relative"},
     {"standardize_targets", K_BOOL, OFF(standardize_targets), 0, 0, 1, 1, "train on z-scored targets"},
     {"seq_len", K_INT, OFF(seq_len), 0, 16, 100000, 1, "window length T"},
     {"batch", K_INT, OFF(batch), 0, 1, 65536, 1, "training batch size"},
@@ -66,6 +67,7 @@ void config_defaults(TrainConfig *c) {
     c->kind = MODEL_DEEPLOB;
     c->horizon = 10;
     c->ema_alpha = 0.0;
+    snprintf(c->price_features, sizeof c->price_features, "zscore");
     c->seq_len = 100;
     c->batch = 2048;
     c->epochs = 20;
@@ -129,6 +131,9 @@ static int set_string(TrainConfig *c, const Key *k, const char *s, const char *w
         if (model_kind_parse(s, &mk) != 0 || (mk != MODEL_DEEPLOB && mk != MODEL_DEEPLOB_TCN))
             return dl_err(e, "%s: key 'model': '%s' is not one of deeplob, deeplob_tcn", where, s);
         c->kind = mk;
+    } else if (!strcmp(k->name, "price_features")) {
+        if (strcmp(s, "zscore") && strcmp(s, "mid_relative"))
+            return dl_err(e, "%s: key 'price_features': '%s' is not one of zscore, mid_relative", where, s);
     } else if (!strcmp(k->name, "run_name")) {
         if (!s[0] || !lobds_symbol_ok(s))
             return dl_err(e, "%s: key 'run_name': '%s' is not a safe directory name", where, s);

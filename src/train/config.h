@@ -25,6 +25,7 @@ typedef struct {
     ModelKind kind;
     int horizon;                    /* target horizon in seconds (must exist in the dataset) */
     double ema_alpha;               /* 0 = off; smoothing of train/val targets */
+    char price_features[16];        /* "zscore" (seed) | "mid_relative" (see dataset.h) */
     int standardize_targets;        /* 0: train on bps; 1: on z-scored bps (metrics stay in bps) */
     int seq_len;                    /* T */
     int batch;

@@ -73,17 +73,33 @@ int dataset_build(SymbolData *d, const LobSymbol *s, DataOptions o, DlErr *e) {
     d->n_rows = N;
     dataset_split_bounds(d->split_start, N);
 
+    /* feature matrix the model sees before the z-score: the dataset's, or a copy
+     * with row-relative prices (columns 0..9 ask prices, 20..29 bid prices) */
+    const float *feat = s->features;
+    float *rel = NULL;
+    if (o.price_mid_relative) {
+        rel = dl_malloc(sizeof(float) * (size_t)N * F);
+        for (int64_t t = 0; t < N; t++) {
+            const float *r = s->features + t * F;
+            double mid = 0.5 * ((double)r[0] + (double)r[20]);
+            for (int f = 0; f < F; f++) {
+                int is_price = f < 10 || (f >= 20 && f < 30);
+                rel[t * F + f] = is_price ? (mid > 0 ? (float)(1e4 * (r[f] / mid - 1.0)) : NAN) : r[f];
+            }
+        }
+        feat = rel;
+    }
     unsigned char *bad = dl_calloc((size_t)N + 1, 1);
     int64_t *bad_cum = dl_malloc(sizeof(int64_t) * ((size_t)N + 1));
     bad_cum[0] = 0;
     for (int64_t t = 0; t < N; t++) {
         for (int f = 0; f < F; f++)
-            if (!isfinite(s->features[t * F + f])) { bad[t] = 1; break; }
+            if (!isfinite(feat[t * F + f])) { bad[t] = 1; break; }
         bad_cum[t + 1] = bad_cum[t] + bad[t];
     }
-    fit_zscore(d, s->features, bad, d->split_start[1]);
+    fit_zscore(d, feat, bad, d->split_start[1]);
     if (d->n_fit_rows == 0) {
-        free(bad); free(bad_cum);
+        free(bad); free(bad_cum); free(rel);
         return dl_err(e, "symbol %s: no finite training rows to fit the normalisation", s->symbol);
     }
 
@@ -91,7 +107,8 @@ int dataset_build(SymbolData *d, const LobSymbol *s, DataOptions o, DlErr *e) {
     float inv[LOBDS_NFEAT], mu[LOBDS_NFEAT];
     for (int f = 0; f < F; f++) { inv[f] = (float)(1.0 / d->std[f]); mu[f] = (float)d->mean[f]; }
     for (int64_t t = 0; t < N; t++)
-        for (int f = 0; f < F; f++) d->xn[t * F + f] = (s->features[t * F + f] - mu[f]) * inv[f];
+        for (int f = 0; f < F; f++) d->xn[t * F + f] = (feat[t * F + f] - mu[f]) * inv[f];
+    free(rel);
 
     d->y_raw = dl_malloc(sizeof(float) * ((size_t)N + 1));
     d->y_fit = dl_malloc(sizeof(float) * ((size_t)N + 1));

@@ -6,6 +6,10 @@
  * Windows whose target is NaN (t+h leaves the segment) are not samples (counted
  * as nan_targets); windows containing a non-finite feature are skipped and counted.
  *
+ * Price features (price_mid_relative = 0, the seed): raw prices. With 1 each row's
+ * 20 price columns become 1e4*(p/mid - 1), mid = (ask_price0 + bid_price0)/2 of the
+ * same row (a per-row transform: no look-ahead), so the inputs stay stationary when
+ * the price level drifts out of the training range.
  * Normalisation: per-feature z-score fitted on the finite training rows (rows whose
  * 40 features are all finite; population std, double sums; std 0 -> 1), applied once
  * to the whole matrix (xn), never per batch.
@@ -54,6 +58,7 @@ typedef struct {
     double ema_alpha;
     int standardize_targets;
     int64_t max_train_samples;  /* 0 = all */
+    int price_mid_relative;     /* 1: prices as bps from the row's mid */
 } DataOptions;
 
 /* row bounds of the split (pure; used by the results layout too) */

@@ -165,7 +165,7 @@ static double train_epoch(Model *m, Work *w, const SymbolData *d, const TrainCon
         model_adam_step(m, lr);
         if (io->bar && io->progress && dl_now() - last_bar > 1.0) {
             last_bar = dl_now();
-            fprintf(io->progress, "\r  %s epoch %d: %3.0f%%  %.0f samples/s ", d->n_rows ? "" : "", epoch,
+            fprintf(io->progress, "\r  epoch %d: %3.0f%%  %.0f samples/s ", epoch,
                     100.0 * (double)(i0 + B) / (double)n, (double)(i0 + B) / (last_bar - t0));
             fflush(io->progress);
         }
@@ -178,7 +178,8 @@ static double train_epoch(Model *m, Work *w, const SymbolData *d, const TrainCon
 
 int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, const TrainIO *io, DlErr *e) {
     const double t_start = dl_now();
-    DataOptions o = {cfg->seq_len, cfg->horizon, cfg->ema_alpha, cfg->standardize_targets, cfg->max_train_samples};
+    DataOptions o = {cfg->seq_len, cfg->horizon, cfg->ema_alpha, cfg->standardize_targets, cfg->max_train_samples,
+                     !strcmp(cfg->price_features, "mid_relative")};
     SymbolData d;
     if (dataset_build(&d, sym, o, e)) return -1;
     if (cfg->control_shuffle_targets) shuffle_targets(&d, trainer_symbol_key(cfg->seed, sym->symbol));

@@ -30,6 +30,11 @@ LR = 1e-3
 # comparison becomes well-conditioned while still exercising every part of Adam (moments,
 # bias corrections, eps, clipping). The default eps is checked in tests/unit/test_optim.c.
 STEP_ADAM_EPS = 1e-3
+# Per-model seed offsets. A LeakyReLU input within float32 rounding of 0 takes a different
+# slope in two correct float32 engines and moves the gradients of every layer below it by
+# 1e-4..5e-3 (seen with the hier model at seed 1234: one element of tcn_long.network.2 at
+# -7.5e-6 in float64, +5.7e-7 in ours). 1236 - 1234 = 2 is a seed with no such element.
+SEED_OFFSET = {"deeplob_hier": 2}
 HUBER_DELTA = 1.0
 # target offsets y - out_train: two samples beyond the Huber delta, two inside, per column
 OFFSETS = torch.tensor([[2.0, -1.75], [-0.5, 0.6], [0.25, -0.3], [-1.5, 2.2]])
@@ -289,7 +294,7 @@ def main():
         if a.verify:
             fails += verify(os.path.join(os.path.normpath(a.outdir), f"{name}_ref.h5"))
         else:
-            make(name, a.seed, os.path.normpath(a.outdir))
+            make(name, a.seed + SEED_OFFSET.get(name, 0), os.path.normpath(a.outdir))
     sys.exit(1 if fails else 0)
 
 

@@ -95,6 +95,7 @@ int main(void) {
     expect_err("{\"standardize_targets\": 1}", "key 'standardize_targets': expected true or false");
     expect_err("{\"run_name\": \"a/b\"}", "key 'run_name'");
     expect_err("{\"seq_len\": 8}", "key 'seq_len'");
+    expect_err("{\"price_features\": \"log\"}", "key 'price_features'");
     expect_err("{\"batch\": 10,}", "invalid JSON");
     expect_err("[1, 2]", "top level must be a JSON object");
     expect_set_err("nope", "1", "unknown key 'nope'");

@@ -54,7 +54,7 @@ int main(void) {
     LobSymbol s;
     int64_t segs[4];
     make_symbol(&s, segs);
-    DataOptions o = {T, 3, 0.5, 0, 0};
+    DataOptions o = {T, 3, 0.5, 0, 0, 0};
     SymbolData d;
     DlErr e = {{0}};
     int rc = dataset_build(&d, &s, o, &e);
@@ -153,7 +153,7 @@ int main(void) {
     dataset_free(&d);
 
     /* no smoothing: y_fit == raw everywhere; max_train_samples keeps the latest; standardisation */
-    DataOptions o2 = {T, 1, 0.0, 1, 10};
+    DataOptions o2 = {T, 1, 0.0, 1, 10, 0};
     rc = dataset_build(&d, &s, o2, &e);
     CHECK(rc == 0, "%s", e.msg);
     /* horizon 1 has no NaN targets: 24 + 2 train samples, the oldest 16 dropped */
@@ -166,11 +166,27 @@ int main(void) {
     CHECK(fabs(d.y_fit[50] * d.y_sd + d.y_mu - s.targets[50 * 2]) < 1e-5, "standardisation inverts to bps");
     dataset_free(&d);
 
+    /* mid-relative prices: column f of row t becomes 1e4*(p/mid_t - 1) before the z-score */
+    DataOptions o5 = {T, 1, 0.0, 0, 0, 1};
+    rc = dataset_build(&d, &s, o5, &e);
+    CHECK(rc == 0, "%s", e.msg);
+    {
+        int t = 20, f = 5, g = 25; /* an ask and a bid price column */
+        double mid = 0.5 * ((double)s.features[t * F + 0] + (double)s.features[t * F + 20]);
+        float ra = (float)(1e4 * (s.features[t * F + f] / mid - 1.0)), rb = (float)(1e4 * (s.features[t * F + g] / mid - 1.0));
+        float za = (ra - (float)d.mean[f]) * (float)(1.0 / d.std[f]), zb = (rb - (float)d.mean[g]) * (float)(1.0 / d.std[g]);
+        CHECK(d.xn[t * F + f] == za && d.xn[t * F + g] == zb, "mid-relative price at row %d: %g %g vs %g %g", t,
+              d.xn[t * F + f], d.xn[t * F + g], za, zb);
+        float zv = (s.features[t * F + 12] - (float)d.mean[12]) * (float)(1.0 / d.std[12]);
+        CHECK(d.xn[t * F + 12] == zv, "volumes are left as they are");
+    }
+    dataset_free(&d);
+
     /* errors name the symbol */
-    DataOptions o3 = {T, 60, 0, 0, 0};
+    DataOptions o3 = {T, 60, 0, 0, 0, 0};
     rc = dataset_build(&d, &s, o3, &e);
     CHECK(rc == -1 && strstr(e.msg, "TEST") && strstr(e.msg, "horizon 60"), "missing horizon: %s", e.msg);
-    DataOptions o4 = {20, 1, 0, 0, 0};
+    DataOptions o4 = {20, 1, 0, 0, 0, 0};
     rc = dataset_build(&d, &s, o4, &e);
     CHECK(rc == -1 && strstr(e.msg, "no train samples"), "too-long windows: %s", e.msg);
     printf("errors: %s\n", e.msg);

@@ -9,7 +9,9 @@
  *  - outputs, loss: 2e-5. A forward pass is ~15 layers of K<=320 dot products and
  *    BN normalisations; each adds ~1e-7..1e-6 relative rounding, so 1e-5 is what
  *    fp32 can promise, with 2x headroom.
- *  - gradients: 5e-5 per tensor. Backward doubles the depth, and weight gradients
+ *  - gradients: 5e-5 per tensor, or 10x the fixture's fp32 rounding floor when
+ *    that is larger (the hier model's 30-layer backward: torch fp32 itself is
+ *    3-4e-5 from fp64 there). Backward doubles the depth, and weight gradients
  *    are sums over B*T*W (up to 8,000) products: their rounding is ~sqrt(n)*eps
  *    relative to the largest element.
  *  - after 5 Adam steps: 1e-4 of the tensor's scale. Adam divides by sqrt(v): an
@@ -17,7 +19,7 @@
  *    whose true gradient is 0) moves by up to lr*g/(|g|+eps) either way; the
  *    floor 1e-2 (the parameters' scale) bounds that at 5*lr*|g|/eps/1e-2.
  *  - BN running statistics: 2e-5; num_batches_tracked: exact.
- *  - Every tolerance of the 5-step part is at least 4x the fixture's rounding
+ *  - Every tolerance of the 5-step part is at least 10x the fixture's rounding
  *    floor: /noise/<path> holds |torch fp32 - torch fp64| for the same steps, and
  *    no fp32 engine can be closer to the reference than that (late steps at
  *    loss ~1e-3 are where it matters). The steps use Adam eps 1e-3 (see
@@ -189,7 +191,7 @@ static void run_model(const char *name) {
                 continue;
             }
             err = cmp_entry(f, rp, p, p->grad, 1e-8);
-            verbose_fail(name, "grad", p->name, err, 5e-5);
+            verbose_fail(name, "grad", p->name, err, fmax(5e-5, 10 * noise_at(f, rp, -1) / fmax(ref_max(f, rp), 1e-8)));
             n_grads++;
             if (err > worst) { worst = err; worst_name = p->name; }
         } else {
@@ -203,7 +205,7 @@ static void run_model(const char *name) {
     double norm = sqrt(m->be->sumsq(m->grads, m->n_params)), ref_norm;
     h5u_read_f64(f, "train/grad_norm", &ref_norm, 1, path, &e);
     err = fabs(norm - ref_norm) / ref_norm;
-    verbose_fail(name, "train", "grad_norm", err, 2e-5);
+    verbose_fail(name, "train", "grad_norm", err, fmax(2e-5, 10 * noise_at(f, "train/grad_norm", -1) / ref_norm));
 
     /* 5 Adam steps from init with clipping */
     g = H5Gopen2(f, "init", H5P_DEFAULT);
@@ -226,8 +228,8 @@ static void run_model(const char *name) {
         double en = fabs(nrm - ref_norms[s]) / ref_norms[s];
         printf("%-13s step %d loss %.6f (ref %.6f, rel %.1e) norm %.5f (ref %.5f, rel %.1e)%s\n", name, s + 1, l,
                ref_losses[s], el, nrm, ref_norms[s], en, nrm > clip ? " clipped" : "");
-        double tl = fmax(5e-5, 4 * noise_at(f, "steps/loss", s) / fabs(ref_losses[s]));
-        double tn = fmax(1e-4, 4 * noise_at(f, "steps/grad_norm", s) / ref_norms[s]);
+        double tl = fmax(5e-5, 10 * noise_at(f, "steps/loss", s) / fabs(ref_losses[s]));
+        double tn = fmax(1e-4, 10 * noise_at(f, "steps/grad_norm", s) / ref_norms[s]);
         verbose_fail(name, "step loss", "", el, tl);
         verbose_fail(name, "step grad_norm", "", en, tn);
     }
@@ -237,7 +239,7 @@ static void run_model(const char *name) {
         char rp[160];
         snprintf(rp, sizeof rp, "steps/state/%s", p->name);
         err = cmp_entry(f, rp, p, p->data, 1e-2);
-        double tol = p->kind == PT_COUNTER ? 0 : fmax(1e-4, 4 * noise_at(f, rp, -1) / fmax(ref_max(f, rp), 1e-2));
+        double tol = p->kind == PT_COUNTER ? 0 : fmax(1e-4, 10 * noise_at(f, rp, -1) / fmax(ref_max(f, rp), 1e-2));
         verbose_fail(name, "after 5 steps", p->name, err, tol);
         if (err > worst) { worst = err; worst_name = p->name; }
     }
@@ -246,7 +248,7 @@ static void run_model(const char *name) {
     h5u_read_f32(f, "steps/eval_out", ref, (size_t)B * n_out, path, &e);
     err = gc_rel_err(m->out, ref, (size_t)B * n_out, 1e-3);
     verbose_fail(name, "after 5 steps", "eval out",
-                 err, fmax(1e-4, 4 * noise_at(f, "steps/eval_out", -1) / fmax(ref_max(f, "steps/eval_out"), 1e-3)));
+                 err, fmax(1e-4, 10 * noise_at(f, "steps/eval_out", -1) / fmax(ref_max(f, "steps/eval_out"), 1e-3)));
     printf("%-13s eval out after steps rel err %.2e\n", name, err);
     free(x); free(y); free(ref);
     model_free(m);

@@ -165,9 +165,10 @@ size_t conv2d_scratch_floats_cpu(ConvDims d, int nthreads) {
     return (size_t)p.G * (2 * p.tile + p.part);
 }
 
-/* out (B,Ho,Wo,Cout) ld out_ld = conv(in (B,H,W,Cin) ld in_ld, w (Cout,kh,kw,Cin)) + b (Cout or NULL).
- * scratch: conv2d_scratch_floats_cpu(d) floats. Columns >= Cout of out rows untouched. */
-void conv2d_forward_cpu(float *out, const float *in, const float *w, const float *b, ConvDims d, float *scratch) {
+/* out (B,Ho,Wo,Cout) ld out_ld = conv(in, w) + b, or, with b == NULL,
+ * out = beta0*out + conv(in, w) (beta0 1: accumulate, used by the backward) */
+static void forward_impl(float *out, const float *in, const float *w, const float *b, ConvDims d, float *scratch,
+                         float beta0) {
     const ConvPlan p = conv_plan(d);
 #pragma omp parallel for schedule(dynamic, 1)
     for (int g = 0; g < p.G; g++) {
@@ -179,7 +180,7 @@ void conv2d_forward_cpu(float *out, const float *in, const float *w, const float
             int mt = (int)(m1 - m0), lda;
             const float *A = a_rows(tile, &lda, in, d, &p, m0, m1);
             float *C = out + m0 * d.out_ld;
-            float beta = 0.0f;
+            float beta = beta0;
             if (b) { /* bias prefill, then the GEMM accumulates onto it */
                 for (int r = 0; r < mt; r++) memcpy(C + (long)r * d.out_ld, b, sizeof(float) * d.Cout);
                 beta = 1.0f;
@@ -190,6 +191,33 @@ void conv2d_forward_cpu(float *out, const float *in, const float *w, const float
     }
 }
 
+/* out (B,Ho,Wo,Cout) ld out_ld = conv(in (B,H,W,Cin) ld in_ld, w (Cout,kh,kw,Cin)) + b (Cout or NULL).
+ * scratch: conv2d_scratch_floats_cpu(d) floats. Columns >= Cout of out rows untouched. */
+void conv2d_forward_cpu(float *out, const float *in, const float *w, const float *b, ConvDims d, float *scratch) {
+    forward_impl(out, in, w, b, d, scratch, 0.0f);
+}
+
+/* The input gradient of a stride-1 (kh x 1) conv is itself a conv: of dout, zero
+ * padded by dil*(kh-1) - pad on each side, with the kernel flipped in time and
+ * Cin/Cout swapped. Computing it that way is a K = kh*Cout GEMM written straight
+ * into din (no K = Cout GEMM into a tile followed by a col2im scatter-add). */
+static int transposed_ok(ConvDims d) {
+    return d.kw == 1 && d.stride_h == 1 && d.stride_w == 1 && d.kh > 1 && d.pad_top <= d.dil_h * (d.kh - 1) &&
+           d.pad_bottom <= d.dil_h * (d.kh - 1);
+}
+
+static ConvDims transposed_dims(ConvDims d, int Ho) {
+    ConvDims t = d;
+    t.H = Ho;
+    t.Cin = d.Cout;
+    t.Cout = d.Cin;
+    t.pad_top = d.dil_h * (d.kh - 1) - d.pad_top;
+    t.pad_bottom = d.dil_h * (d.kh - 1) - d.pad_bottom;
+    t.in_ld = d.out_ld;
+    t.out_ld = d.in_ld;
+    return t;
+}
+
 /* dw (Cout,kh,kw,Cin) += dout^T @ patches; db (Cout, or NULL) += column sums of dout;
  * din (B,H,W,Cin) ld in_ld (+)= col2im(dout @ w), or skipped when din is NULL.
  * dout (B,Ho,Wo,Cout) ld out_ld; in as in forward. scratch as forward. */
@@ -198,6 +226,8 @@ void conv2d_backward_cpu(float *din, float *dw, float *db, const float *dout, co
     const ConvPlan p = conv_plan(d);
     const int K = p.K, Cout = d.Cout;
     float *parts = scratch + (size_t)p.G * 2 * p.tile;
+    const int transposed = din && p.path == PATH_IM2COL && transposed_ok(d);
+    float *din_scatter = transposed ? NULL : din;  /* din of the tile-and-scatter route */
 #pragma omp parallel for schedule(dynamic, 1)
     for (int g = 0; g < p.G; g++) {
         float *tile = scratch + (size_t)g * 2 * p.tile, *dtile = tile + p.tile;
@@ -206,7 +236,7 @@ void conv2d_backward_cpu(float *din, float *dw, float *db, const float *dout, co
         int s0, s1;
         group_range(g, p.G, d.B, &s0, &s1);
         /* im2col path scatters with +=, so clear this group's own din rows first */
-        if (din && !d.accumulate_din && p.path == PATH_IM2COL) {
+        if (din_scatter && !d.accumulate_din && p.path == PATH_IM2COL) {
             for (long r = (long)s0 * d.H * d.W; r < (long)s1 * d.H * d.W; r++)
                 memset(din + r * d.in_ld, 0, sizeof(float) * d.Cin);
         }
@@ -222,7 +252,7 @@ void conv2d_backward_cpu(float *din, float *dw, float *db, const float *dout, co
             /* dW (Cout, K) += D^T (Cout, mt) @ A (mt, K) */
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Cout, K, mt, 1.0f, D, d.out_ld, A, lda, 1.0f, dwp,
                         K);
-            if (!din) continue;
+            if (!din_scatter) continue;
             /* dA (mt, K) = D (mt, Cout) @ w (Cout, K): straight into din on the copy-free
              * paths (each input element is in exactly one patch there) */
             if (p.path == PATH_IM2COL) {
@@ -244,4 +274,17 @@ void conv2d_backward_cpu(float *din, float *dw, float *db, const float *dout, co
         if (i < nw) dw[i] += s;
         else db[i - nw] += s;
     }
+    if (!transposed) return;
+    /* din (+)= conv(dout, flipped w): wt (Cin, kh, 1, Cout) goes where the partials
+     * were (free now), the transposed conv's tiles where ours were */
+    ConvDims t = transposed_dims(d, p.Ho);
+    ConvPlan tp = conv_plan(t);
+    DL_CHECK(conv_out_h(t) == d.H && (size_t)tp.G * tp.tile <= (size_t)p.G * 2 * p.tile && (size_t)nw <= p.part * p.G,
+             "conv2d: transposed-conv scratch plan");
+    float *wt = parts;
+    for (int co = 0; co < Cout; co++)
+        for (int i = 0; i < d.kh; i++)
+            for (int ci = 0; ci < d.Cin; ci++)
+                wt[((size_t)ci * d.kh + (d.kh - 1 - i)) * Cout + co] = w[((size_t)co * d.kh + i) * d.Cin + ci];
+    forward_impl(din, dout, wt, NULL, t, scratch, d.accumulate_din ? 1.0f : 0.0f);
 }

@@ -51,4 +51,15 @@ void linear_forward_cpu(float *y, const float *x, const float *w, const float *b
 void linear_backward_cpu(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                          LinearDims d, float *scratch);
 
+/* attention.c: batched attention products, softmax, sigmoid gate, strided row copy */
+void attn_scores_forward_cpu(float *S, const float *Q, const float *K, AttnDims d);
+void attn_scores_backward_cpu(float *dQ, float *dK, const float *dS, const float *Q, const float *K, AttnDims d);
+void attn_apply_forward_cpu(float *O, const float *P, const float *V, AttnDims d);
+void attn_apply_backward_cpu(float *dP, float *dV, const float *dO, const float *P, const float *V, AttnDims d);
+void softmax_forward_cpu(float *P, const float *S, int rows, int n);
+void softmax_backward_cpu(float *dS, const float *dP, const float *P, int rows, int n);
+void gate_mul_forward_cpu(float *y, const float *g, const float *t, size_t n);
+void gate_mul_backward_cpu(float *dg, float *dt, const float *dy, const float *g, const float *t, size_t n);
+void copy_rows_cpu(float *y, const float *x, int rows, int C, int ld_y, int ld_x, int accumulate);
+
 #endif

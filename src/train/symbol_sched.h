@@ -1,0 +1,78 @@
+/* symbol_sched.h: which rank trains which symbol.
+ *
+ * Symbols are handed out dynamically, largest first (by training windows): a
+ * rank that finishes takes the next symbol in the order, so one big symbol
+ * does not leave the other ranks idle at the end. Which rank trains a symbol
+ * changes nothing in its results (every random stream derives from seed and
+ * symbol, never from the rank), so the dynamic hand-out keeps runs bit-exact.
+ *
+ * Pure part (no MPI; compile with -DDL_SCHED_NO_MPI to leave the MPI part out):
+ * the order, a simulation of the greedy hand-out, the lower bound, a report.
+ * MPI part: SymbolQueue, a shared counter on rank 0 that every rank (rank 0
+ * too) bumps with MPI_Fetch_and_op; and the node layout (local rank/size). */
+#ifndef DL_SYMBOL_SCHED_H
+#define DL_SYMBOL_SCHED_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#ifndef DL_SCHED_NO_MPI
+#include <mpi.h>
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* order (n): symbol indices, largest windows first, ties by name (strcmp), then
+ * by index; names may be NULL (ties by index). Deterministic. */
+void sched_order(const int64_t *windows, const char *const *names, int n, int *order);
+
+/* Greedy list scheduling: ranks start at time 0; the rank free earliest (lowest
+ * rank on a tie) takes the next symbol of `order`.
+ * cost (n): seconds per symbol, indexed by symbol; order (n): a permutation.
+ * Outputs: *makespan = latest finish; owner (n, by symbol; may be NULL).
+ * Returns 0, or -1 for bad arguments (n < 0, ranks < 1, order not a permutation). */
+int sched_simulate(const double *cost, const int *order, int n, int ranks, double *makespan, int *owner);
+
+/* max(max cost, sum cost / ranks): no schedule of whole symbols can beat it. */
+double sched_lower_bound(const double *cost, int n, int ranks);
+
+/* busy (ranks): summed seconds of the symbols each rank trained.
+ * owner (n): rank per symbol (-1 = not trained, skipped); seconds (n). */
+void sched_rank_busy(double *busy, const int *owner, const double *seconds, int n, int ranks);
+
+/* Prints the schedule (one line per symbol in hand-out order: rank, windows,
+ * start, seconds) and each rank's busy/idle time against `wall` seconds.
+ * names, windows, owner, start, seconds: (n), by symbol; order (n). */
+void sched_print_report(FILE *f, const char *const *names, const int64_t *windows, const int *order,
+                        const int *owner, const double *start, const double *seconds, int n, int ranks,
+                        double wall);
+
+/* threads per rank: cores of the node shared by the ranks on it, at least 1 */
+int sched_threads_per_rank(int cores_on_node, int ranks_on_node);
+
+#ifndef DL_SCHED_NO_MPI
+/* Dynamic queue over the indices 0..n-1 of an order. Collective create/free. */
+typedef struct {
+    MPI_Win win;      /* one int64 counter, in rank 0's window */
+    int64_t *counter; /* rank 0: the counter's memory; NULL elsewhere */
+    int64_t n;        /* number of items */
+} SymbolQueue;
+
+/* collective over comm; n >= 0 (n = 0: every squeue_next returns -1) */
+SymbolQueue squeue_create(MPI_Comm comm, int n);
+/* next index into the order, or -1 when all are taken; any rank, any time */
+int squeue_next(SymbolQueue *q);
+/* collective; call when every rank has drawn its -1 */
+void squeue_free(SymbolQueue *q);
+
+/* local rank and ranks on this node (MPI_Comm_split_type SHARED): the GPU to
+ * use is local_rank, the threads per rank cores / local_size */
+void sched_node_layout(MPI_Comm comm, int *local_rank, int *local_size);
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif

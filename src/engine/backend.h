@@ -159,7 +159,7 @@ typedef struct Backend {
                             const float *w, LinearDims d, float *scratch);
 
     /* Dropout: keep with prob 1-p, scale 1/(1-p). mask (n bytes) written by forward.
-     * Random draws: dl_rand_uniform(key, i) for element i (see common/rng.h). */
+     * Random draws: dl_dropout_keep(key, i, p) (layers/elementwise.h): one splitmix64 output per pair. */
     void (*dropout_forward)(float *y, uint8_t *mask, const float *x, size_t n, float p, uint64_t key);
     void (*dropout_backward)(float *dx, const float *dy, const uint8_t *mask, size_t n, float p);
 

@@ -61,29 +61,8 @@ int checkpoint_save(const char *path, const Model *m, const TrainState *st, cons
     return rc;
 }
 
-/* string attribute on the root; the memory type takes the file's character set
- * (HDF5 has no ASCII <-> UTF-8 conversion path) */
 static int read_str(hid_t f, const char *name, char *buf, size_t n, DlErr *e) {
-    if (H5Aexists(f, name) <= 0) return dl_err(e, "attribute '%s' missing", name);
-    hid_t a = H5Aopen(f, name, H5P_DEFAULT);
-    hid_t ft = H5Aget_type(a);
-    int rc = 0;
-    if (H5Tget_class(ft) != H5T_STRING || H5Tis_variable_str(ft) > 0) {
-        rc = dl_err(e, "attribute '%s' is not a fixed-length string", name);
-    } else {
-        size_t sz = H5Tget_size(ft);
-        char *tmp = dl_calloc(sz + 1, 1);
-        hid_t mt = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mt, sz + 1);
-        H5Tset_cset(mt, H5Tget_cset(ft));
-        if (H5Aread(a, mt, tmp) < 0) rc = dl_err(e, "cannot read attribute '%s'", name);
-        else snprintf(buf, n, "%s", tmp);
-        H5Tclose(mt);
-        free(tmp);
-    }
-    H5Tclose(ft);
-    H5Aclose(a);
-    return rc;
+    return h5u_attr_read_str(f, ".", name, buf, n, e);
 }
 
 static int read_i(hid_t f, const char *name, int *v, DlErr *e) {

@@ -1,12 +1,7 @@
 /* config.c: the key table, JSON parsing (cJSON) and command-line overrides. */
 #include "train/config.h"
 
-/* CMake's find_path is pre-empted by cJSONConfig.cmake (CJSON_INCLUDE_DIR=/usr/include) */
-#if __has_include(<cJSON.h>)
 #include <cJSON.h>
-#else
-#include <cjson/cJSON.h>
-#endif
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>

@@ -55,7 +55,7 @@ static int dir_is_empty(const char *dir) {
     return empty;
 }
 
-/* delete only what a run writes: results.h5, summary.csv, checkpoints/*.h5 */
+/* delete only what a run writes: results.h5, summary.csv, config.json, checkpoints/<sym>.h5 */
 static int clear_outputs(const char *dir, DlErr *e) {
     char p[4200];
     const char *files[] = {"results.h5", "summary.csv", "config.json"};

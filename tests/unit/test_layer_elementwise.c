@@ -84,7 +84,7 @@ static void test_dropout(void) {
     const float scale = (float)(1.0 / (1.0 - 0.3f));
     for (size_t i = 0; i < n; i++) {
         bad += m[i] > 1;
-        bad += m[i] != (dl_rand_uniform(key, i) >= p);
+        bad += m[i] != dl_dropout_keep(key, i, p); /* the documented draw, element by element */
         bad += y[i] != (m[i] ? x[i] * scale : 0.0f);
         kept += m[i];
     }

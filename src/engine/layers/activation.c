@@ -51,7 +51,7 @@ void leaky_backward_cpu(float *dx, const float *dy, const float *y, int rows, in
 }
 
 /* y (n) = x (n) * keep / (1-p), mask (n) = keep (0/1); keep iff
- * dl_rand_uniform(key, i) >= p. p == 0: copy, mask all 1. y may be x. */
+ * dl_dropout_keep(key, i, p). p == 0: copy, mask all 1. y may be x. */
 void dropout_forward_cpu(float *y, uint8_t *mask, const float *x, size_t n, float p, uint64_t key) {
     DL_CHECK(p >= 0.0f && p <= 1.0f, "dropout: p=%g outside [0,1]", (double)p);
     if (p == 0.0f) {
@@ -60,11 +60,20 @@ void dropout_forward_cpu(float *y, uint8_t *mask, const float *x, size_t n, floa
         return;
     }
     const float scale = dl_dropout_scale(p);
+    const size_t npair = n / 2;
 #pragma omp parallel for schedule(static) if (n > EW_PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        uint8_t k = dl_dropout_keep(key, i, p);
-        mask[i] = k;
-        y[i] = dl_dropout_elem(x[i], k, scale);
+    for (size_t j = 0; j < npair; j++) { /* one hash per pair (dl_dropout_keep) */
+        uint64_t r = dl_dropout_hash(key, j);
+        uint8_t k0 = dl_dropout_keep_bits(r, 0, p), k1 = dl_dropout_keep_bits(r, 1, p);
+        mask[2 * j] = k0;
+        mask[2 * j + 1] = k1;
+        y[2 * j] = dl_dropout_elem(x[2 * j], k0, scale);
+        y[2 * j + 1] = dl_dropout_elem(x[2 * j + 1], k1, scale);
+    }
+    if (n & 1) {
+        uint8_t k = dl_dropout_keep(key, n - 1, p);
+        mask[n - 1] = k;
+        y[n - 1] = dl_dropout_elem(x[n - 1], k, scale);
     }
 }
 

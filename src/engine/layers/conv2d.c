@@ -102,6 +102,15 @@ static void group_range(int g, int G, int B, int *s0, int *s1) {
     *s1 = (int)((long)B * (g + 1) / G);
 }
 
+/* short row copies (32..256 floats): an inlined, vectorised loop; a memcpy call
+ * per row segment cost 10 % of a training step in call overhead */
+static inline void copy_row(float *restrict dst, const float *restrict src, int n) {
+    for (int i = 0; i < n; i++) dst[i] = src[i];
+}
+static inline void zero_row(float *restrict dst, int n) {
+    for (int i = 0; i < n; i++) dst[i] = 0.0f;
+}
+
 /* col (m1-m0, K): patches of output rows [m0, m1); zero where time padding */
 static void im2col(float *col, const float *in, ConvDims d, const ConvPlan *p, long m0, long m1) {
     const int K = p->K, seg = d.kw * d.Cin;
@@ -114,14 +123,14 @@ static void im2col(float *col, const float *in, ConvDims d, const ConvPlan *p, l
         for (int i = 0; i < d.kh; i++, dst += seg) {
             int h = ho * d.stride_h - d.pad_top + i * d.dil_h;
             if (h < 0 || h >= d.H) {
-                memset(dst, 0, sizeof(float) * seg);
+                zero_row(dst, seg);
                 continue;
             }
             const float *src = in + ((b * d.H + h) * d.W + (long)wo * d.stride_w) * d.in_ld;
             if (dense) {
-                memcpy(dst, src, sizeof(float) * seg);
+                copy_row(dst, src, seg);
             } else {
-                for (int j = 0; j < d.kw; j++) memcpy(dst + j * d.Cin, src + (long)j * d.in_ld, sizeof(float) * d.Cin);
+                for (int j = 0; j < d.kw; j++) copy_row(dst + j * d.Cin, src + (long)j * d.in_ld, d.Cin);
             }
         }
     }
@@ -182,7 +191,7 @@ static void forward_impl(float *out, const float *in, const float *w, const floa
             float *C = out + m0 * d.out_ld;
             float beta = beta0;
             if (b) { /* bias prefill, then the GEMM accumulates onto it */
-                for (int r = 0; r < mt; r++) memcpy(C + (long)r * d.out_ld, b, sizeof(float) * d.Cout);
+                for (int r = 0; r < mt; r++) copy_row(C + (long)r * d.out_ld, b, d.Cout);
                 beta = 1.0f;
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, mt, d.Cout, p.K, 1.0f, A, lda, w, p.K, beta, C,

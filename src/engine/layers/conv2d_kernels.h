@@ -1,0 +1,37 @@
+/* conv2d_kernels.h: AVX2+FMA register-blocked kernels for conv2d.c's direct path.
+ *
+ * A conv output row is a sum over taps t of (input row segment t) . (weight slice t):
+ * the segment of tap t for output row m starts at rows[t][m] (a pointer into the
+ * channels-last input, or to a zero row where the tap falls in the time padding), so
+ * no patch matrix (im2col) is ever built and nothing is packed per call but the
+ * weights, once. Output columns come in panels of CONVK_NR; rows in blocks of up to
+ * CONVK_MR. Each output element is one fixed-order sum over k: the result does not
+ * depend on the blocking of other rows, nor on threads.
+ */
+#ifndef DL_CONV2D_KERNELS_H
+#define DL_CONV2D_KERNELS_H
+
+#if defined(__AVX2__) && defined(__FMA__)
+#define CONVK_AVAILABLE 1
+#else
+#define CONVK_AVAILABLE 0
+#endif
+
+#define CONVK_NR 16 /* output columns per panel: 2 ymm */
+#define CONVK_MR 6  /* rows per register block: 6 x 2 accumulators */
+
+/* wp (N/16, K, 16): weight panels. w is (N, K) row-major (trans 0) or (K, N) (trans 1).
+ * N % 16 == 0. */
+void convk_pack(float *wp, const float *w, int N, int K, int trans);
+
+/* out (mr, N) rows of stride out_ld = [out +] bias + sum_t a_t (mr, L) @ w_t^T, where
+ * row r of a_t starts at rows[t * CONVK_MR + r] and wp is convk_pack of w (N, ntaps*L).
+ * bias (N) or NULL; accumulate 1: add onto out. 1 <= mr <= CONVK_MR, N % 16 == 0. */
+void convk_forward_rows(float *out, int out_ld, const float *const *rows, int ntaps, int L, const float *wp, int N,
+                        const float *bias, int accumulate, int mr);
+
+/* dwt (L, N) += sum_{m < mt} a(m)^T d(m): a(m) (L) starts at rows[m], d(m) (N) at
+ * d + m*d_ld. One tap's slice of a transposed weight gradient (K, N). N % 16 == 0. */
+void convk_dw_tap(float *dwt, const float *const *rows, const float *d, int d_ld, int mt, int L, int N);
+
+#endif

@@ -138,36 +138,9 @@ int64_t lobds_segments_from_time(int64_t *segments, const int64_t *time, int64_t
 
 /* ----------------------------------------------------------------- reader */
 
-/* String attribute, fixed or variable length, ASCII or UTF-8: the memory type takes
- * the file type's character set because HDF5 does not convert between the two. */
+/* string attribute (fixed or variable length, ASCII or UTF-8) into buf */
 static int attr_str(hid_t f, const char *obj, const char *name, char *buf, size_t n, DlErr *e) {
-    if (H5Aexists_by_name(f, obj, name, H5P_DEFAULT) <= 0) return dl_err(e, "attribute '%s' is missing", name);
-    hid_t a = H5Aopen_by_name(f, obj, name, H5P_DEFAULT, H5P_DEFAULT);
-    if (a < 0) return dl_err(e, "cannot open attribute '%s'", name);
-    hid_t ft = H5Aget_type(a), mt = H5Tcopy(H5T_C_S1);
-    int rc = 0;
-    if (H5Tget_class(ft) != H5T_STRING) {
-        rc = dl_err(e, "attribute '%s' is not a string", name);
-    } else if (H5Tis_variable_str(ft) > 0) {
-        char *p = NULL;
-        H5Tset_size(mt, H5T_VARIABLE);
-        H5Tset_cset(mt, H5Tget_cset(ft));
-        if (H5Aread(a, mt, &p) < 0 || !p) rc = dl_err(e, "cannot read attribute '%s'", name);
-        else snprintf(buf, n, "%s", p);
-        if (p) H5free_memory(p);
-    } else {
-        size_t sz = H5Tget_size(ft);
-        char *tmp = dl_calloc(sz + 1, 1);
-        H5Tset_size(mt, sz + 1);
-        H5Tset_cset(mt, H5Tget_cset(ft));
-        if (H5Aread(a, mt, tmp) < 0) rc = dl_err(e, "cannot read attribute '%s'", name);
-        else snprintf(buf, n, "%s", tmp);
-        free(tmp);
-    }
-    H5Tclose(mt);
-    H5Tclose(ft);
-    H5Aclose(a);
-    return rc;
+    return h5u_attr_read_str(f, obj, name, buf, n, e);
 }
 
 /* open + check the root attributes (format string and version) */

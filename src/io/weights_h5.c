@@ -15,27 +15,24 @@ static void conv_dims(const ParamEntry *p, int *O, int *I, int *kh, int *kw) {
     *kw = p->ndim == 4 ? p->shape[3] : 1;
 }
 
-void weights_to_torch(const ParamEntry *p, const float *in, float *out) {
+/* internal (O,kh,kw,I) index <-> PyTorch (O,I,kh,kw) index, one loop for both ways */
+static void conv_permute(const ParamEntry *p, const float *in, float *out, int to_torch) {
     if (p->kind != PT_CONV) { memcpy(out, in, p->numel * sizeof(float)); return; }
     int O, I, kh, kw;
     conv_dims(p, &O, &I, &kh, &kw);
     for (int o = 0; o < O; o++)
         for (int h = 0; h < kh; h++)
             for (int w = 0; w < kw; w++)
-                for (int i = 0; i < I; i++)
-                    out[((size_t)(o * I + i) * kh + h) * kw + w] = in[((size_t)(o * kh + h) * kw + w) * I + i];
+                for (int i = 0; i < I; i++) {
+                    size_t ours = ((size_t)(o * kh + h) * kw + w) * I + i;
+                    size_t torch = ((size_t)(o * I + i) * kh + h) * kw + w;
+                    if (to_torch) out[torch] = in[ours];
+                    else out[ours] = in[torch];
+                }
 }
 
-void weights_from_torch(const ParamEntry *p, const float *in, float *out) {
-    if (p->kind != PT_CONV) { memcpy(out, in, p->numel * sizeof(float)); return; }
-    int O, I, kh, kw;
-    conv_dims(p, &O, &I, &kh, &kw);
-    for (int o = 0; o < O; o++)
-        for (int h = 0; h < kh; h++)
-            for (int w = 0; w < kw; w++)
-                for (int i = 0; i < I; i++)
-                    out[((size_t)(o * kh + h) * kw + w) * I + i] = in[((size_t)(o * I + i) * kh + h) * kw + w];
-}
+void weights_to_torch(const ParamEntry *p, const float *in, float *out) { conv_permute(p, in, out, 1); }
+void weights_from_torch(const ParamEntry *p, const float *in, float *out) { conv_permute(p, in, out, 0); }
 
 int weights_save_h5(const Model *m, hid_t loc, DlErr *e) {
     size_t maxn = 1;

@@ -12,9 +12,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/backend.h"
 #include "io/h5util.h"
 #include "io/weights_h5.h"
 #include "train/metrics.h"
+
+#include <cJSON.h>
 
 #ifndef DL_VERSION
 #define DL_VERSION "unknown"
@@ -58,8 +61,8 @@ static int dir_is_empty(const char *dir) {
 /* delete only what a run writes: results.h5, summary.csv, config.json, checkpoints/<sym>.h5 */
 static int clear_outputs(const char *dir, DlErr *e) {
     char p[4200];
-    const char *files[] = {"results.h5", "summary.csv", "config.json"};
-    for (int i = 0; i < 3; i++) {
+    const char *files[] = {"results.h5", "results.h5.tmp", "summary.csv", "config.json"};
+    for (int i = 0; i < 4; i++) {
         snprintf(p, sizeof p, "%s/%s", dir, files[i]);
         if (unlink(p) != 0 && errno != ENOENT) return dl_err(e, "%s: cannot delete: %s", p, strerror(errno));
     }
@@ -156,28 +159,17 @@ static hid_t summary_type(void) {
 }
 
 /* create + write a compound dataset of n records (rank 0 = scalar when n == 0) */
-static int write_compound(hid_t loc, const char *name, hid_t type, const void *buf, hsize_t n, int scalar, DlErr *e) {
-    hid_t s = scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, NULL);
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-    H5Pset_create_intermediate_group(lcpl, 1);
-    hid_t d = H5Dcreate2(loc, name, type, s, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = 0;
-    if (d < 0) rc = dl_err(e, "cannot create dataset '%s'", name);
-    else if ((scalar || n > 0) && H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
-        rc = dl_err(e, "cannot write dataset '%s'", name);
-    if (d >= 0) H5Dclose(d);
-    H5Pclose(lcpl);
-    H5Sclose(s);
-    return rc;
-}
-
-/* ---- writers ------------------------------------------------------------------ */
+/* ---- manifest ----------------------------------------------------------------- */
 int results_write_manifest(hid_t f, const TrainConfig *cfg, const RunInfo *ri, DlErr *e) {
     char *cj = config_to_json(cfg);
     char ver[64];
     unsigned maj, min, rel;
     H5get_libversion(&maj, &min, &rel);
     snprintf(ver, sizeof ver, "%u.%u.%u", maj, min, rel);
+    int mv = 0, msv = 0;
+    MPI_Get_version(&mv, &msv);
+    char mpistd[32];
+    snprintf(mpistd, sizeof mpistd, "%d.%d", mv, msv);
     int rc = h5u_attr_write_str(f, ".", "format", RESULTS_FORMAT, e) ||
              h5u_attr_write_i64(f, ".", "format_version", RESULTS_VERSION, e) ||
              h5u_attr_write_str(f, ".", "created_by", "deeplob_mpi " DL_VERSION, e) ||
@@ -194,64 +186,215 @@ int results_write_manifest(hid_t f, const TrainConfig *cfg, const RunInfo *ri, D
              h5u_attr_write_str(f, ".", "start_time", ri->start_time, e) ||
              h5u_attr_write_str(f, ".", "end_time", ri->end_time, e) ||
              h5u_attr_write_str(f, ".", "hdf5_version", ver, e) ||
+             h5u_attr_write_str(f, ".", "mpi_version", ri->mpi_version, e) ||
+             h5u_attr_write_str(f, ".", "mpi_standard", mpistd, e) ||
+             h5u_attr_write_str(f, ".", "cjson_version", cJSON_Version(), e) ||
              h5u_attr_write_str(f, ".", "openblas_config", openblas_get_config(), e);
     free(cj);
     return rc ? -1 : 0;
 }
 
-int results_write_symbol(hid_t f, const SymbolResult *r, const TrainConfig *cfg, DlErr *e) {
+/* ---- parallel results file ---------------------------------------------------- */
+/* every rank's flag -> the same answer everywhere (before and after collective steps) */
+static int any_failed(int mine, MPI_Comm comm) {
+    int any = 0;
+    MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, comm);
+    return any;
+}
+
+/* collective creation of one dataset; early allocation (parallel HDF5's rule),
+ * no fill except where asked: every byte is written before the file is renamed */
+static hid_t create_ds(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims, int fill_zero) {
+    hid_t s = rank ? H5Screate_simple(rank, dims, NULL) : H5Screate(H5S_SCALAR);
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
+    H5Pset_fill_time(dcpl, fill_zero ? H5D_FILL_TIME_ALLOC : H5D_FILL_TIME_NEVER);
+    hid_t d = H5Dcreate2(loc, name, type, s, lcpl, dcpl, H5P_DEFAULT);
+    H5Pclose(dcpl);
+    H5Pclose(lcpl);
+    H5Sclose(s);
+    return d;
+}
+
+static void close_all(ResultsFile *rf) {
+    for (int i = 0; rf->ds && i < rf->n * rf->stride; i++)
+        if (rf->ds[i] >= 0) H5Dclose(rf->ds[i]);
+    free(rf->ds);
+    rf->ds = NULL;
+    if (rf->summary >= 0) H5Dclose(rf->summary);
+    rf->summary = -1;
+    if (rf->file >= 0) H5Fclose(rf->file);
+    rf->file = -1;
+}
+
+/* one symbol's objects; identical calls on every rank */
+static int create_symbol(ResultsFile *rf, int i, const char *name, int64_t n_rows, const TrainConfig *cfg,
+                         const Model *m, hid_t ti, hid_t tm, hid_t th) {
     char g[128];
-    snprintf(g, sizeof g, "symbols/%s", r->symbol);
+    snprintf(g, sizeof g, "symbols/%s", name);
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     H5Pset_create_intermediate_group(lcpl, 1);
-    hid_t grp = H5Gcreate2(f, g, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t grp = H5Gcreate2(rf->file, g, lcpl, H5P_DEFAULT, H5P_DEFAULT);
     H5Pclose(lcpl);
-    if (grp < 0) return dl_err(e, "cannot create group '/%s'", g);
-    int rc = -1;
-    if (h5u_attr_write_str(grp, ".", "symbol", r->symbol, e) || h5u_attr_write_str(grp, ".", "model", cfg->model, e) ||
-        h5u_attr_write_i64(grp, ".", "horizon", cfg->horizon, e))
-        goto done;
+    if (grp < 0) return -1;
+    DlErr e2;
+    int bad = h5u_attr_write_str(grp, ".", "symbol", name, &e2) || h5u_attr_write_str(grp, ".", "model", cfg->model, &e2) ||
+              h5u_attr_write_i64(grp, ".", "horizon", cfg->horizon, &e2);
+    int64_t b[4];
+    b[2] = (n_rows * 4) / 5;   /* test split start: dataset_split_bounds */
+    hsize_t nt = (hsize_t)(n_rows - b[2]), nf = LOBDS_NFEAT, ne = (hsize_t)cfg->epochs;
+    const int smooth = cfg->ema_alpha > 0, two = rf->n_heads > 1;
+    hid_t *d = rf->ds + (size_t)i * rf->stride;
+    d[RD_INFO] = create_ds(grp, "info", ti, 0, NULL, 0);
+    d[RD_METRICS_RAW] = create_ds(grp, "metrics_raw", tm, 0, NULL, 0);
+    if (smooth) d[RD_METRICS_SMOOTH] = create_ds(grp, "metrics_smoothed", tm, 0, NULL, 0);
+    d[RD_HISTORY] = create_ds(grp, "history", th, 1, &ne, 0);
+    d[RD_TIME] = create_ds(grp, "test/time", H5T_STD_I64LE, 1, &nt, 0);
+    d[RD_PRED] = create_ds(grp, "test/pred", H5T_IEEE_F32LE, 1, &nt, 0);
+    d[RD_TARGET_RAW] = create_ds(grp, "test/target_raw", H5T_IEEE_F32LE, 1, &nt, 0);
+    if (smooth) d[RD_TARGET_SMOOTH] = create_ds(grp, "test/target_smoothed", H5T_IEEE_F32LE, 1, &nt, 0);
+    d[RD_FEAT_MEAN] = create_ds(grp, "norm/feature_mean", H5T_IEEE_F64LE, 1, &nf, 0);
+    d[RD_FEAT_STD] = create_ds(grp, "norm/feature_std", H5T_IEEE_F64LE, 1, &nf, 0);
+    if (two) {
+        bad |= h5u_attr_write_i64(grp, ".", "horizon2", cfg->horizon2, &e2);
+        d[RD_H2_METRICS_RAW] = create_ds(grp, "head2/metrics_raw", tm, 0, NULL, 0);
+        if (smooth) d[RD_H2_METRICS_SMOOTH] = create_ds(grp, "head2/metrics_smoothed", tm, 0, NULL, 0);
+        d[RD_H2_PRED] = create_ds(grp, "head2/test/pred", H5T_IEEE_F32LE, 1, &nt, 0);
+        d[RD_H2_TARGET_RAW] = create_ds(grp, "head2/test/target_raw", H5T_IEEE_F32LE, 1, &nt, 0);
+        if (smooth) d[RD_H2_TARGET_SMOOTH] = create_ds(grp, "head2/test/target_smoothed", H5T_IEEE_F32LE, 1, &nt, 0);
+        d[RD_H2_ORACLE] = create_ds(grp, "head2/oracle_corr", H5T_IEEE_F64LE, 0, NULL, 0);
+        d[RD_H2_MEAN] = create_ds(grp, "head2/target_mean", H5T_IEEE_F64LE, 0, NULL, 0);
+        d[RD_H2_STD] = create_ds(grp, "head2/target_std", H5T_IEEE_F64LE, 0, NULL, 0);
+    }
+    for (int k = 0; k < m->n_entries; k++) {
+        const ParamEntry *p = &m->entries[k];
+        char wn[128];
+        snprintf(wn, sizeof wn, "weights/%s", p->name);
+        hsize_t dims[4];
+        for (int j = 0; j < p->ndim; j++) dims[j] = (hsize_t)p->shape[j];
+        d[RD_N + k] = p->kind == PT_COUNTER ? create_ds(grp, wn, H5T_STD_I64LE, 0, NULL, 0)
+                                            : create_ds(grp, wn, H5T_IEEE_F32LE, p->ndim, dims, 0);
+        bad |= d[RD_N + k] < 0;
+    }
+    /* 0 until the owner writes 1 after everything else */
+    d[RD_COMPLETE] = create_ds(grp, "complete", H5T_STD_I64LE, 0, NULL, 1);
+    for (int k = 0; k < RD_N; k++) {
+        const int h2 = k >= RD_H2_METRICS_RAW && k <= RD_H2_STD;
+        const int sm = k == RD_METRICS_SMOOTH || k == RD_TARGET_SMOOTH || k == RD_H2_METRICS_SMOOTH || k == RD_H2_TARGET_SMOOTH;
+        if ((!h2 || two) && (!sm || smooth)) bad |= d[k] < 0;
+    }
+    H5Gclose(grp);
+    return bad ? -1 : 0;
+}
+
+int results_par_create(ResultsFile *rf, const char *path, MPI_Comm comm, const TrainConfig *cfg,
+                       const char *const *names, const int64_t *n_rows, int n, DlErr *e) {
+    memset(rf, 0, sizeof *rf);
+    rf->file = rf->summary = -1;
+    rf->comm = comm;
+    rf->n = n;
+    rf->epochs = cfg->epochs;
+    snprintf(rf->path, sizeof rf->path, "%s", path);
+    snprintf(rf->tmp, sizeof rf->tmp, "%s.tmp", path);
+    h5u_quiet();
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
+    rf->file = H5Fcreate(rf->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    if (any_failed(rf->file < 0, comm)) {
+        if (rf->file >= 0) H5Fclose(rf->file);
+        rf->file = -1;
+        return dl_err(e, "%s: cannot create with MPI-IO (directory missing or not writable?)", rf->tmp);
+    }
+    Model *m = model_create(trainer_model_config(cfg), 1, backend_cpu());
+    rf->stride = RD_N + m->n_entries;
+    rf->n_heads = m->n_out;
+    rf->ds = dl_malloc(sizeof(hid_t) * ((size_t)n * rf->stride + 1));
+    for (int i = 0; i < n * rf->stride; i++) rf->ds[i] = -1;
+    hid_t ti = info_type(), tm = metrics_type(), th = history_type(), ts = summary_type();
+    int bad = 0;
+    for (int i = 0; i < n && !bad; i++) bad = create_symbol(rf, i, names[i], n_rows[i], cfg, m, ti, tm, th) != 0;
+    if (!bad) {
+        hsize_t ns = (hsize_t)n;
+        rf->summary = create_ds(rf->file, "summary", ts, 1, &ns, 0);
+        bad = rf->summary < 0;
+    }
+    H5Tclose(ti); H5Tclose(tm); H5Tclose(th); H5Tclose(ts);
+    model_free(m);
+    /* creation is the same sequence of calls on every rank: failures agree, but say so anyway */
+    if (any_failed(bad, comm)) {
+        close_all(rf);
+        int rank;
+        MPI_Comm_rank(comm, &rank);
+        if (rank == 0) unlink(rf->tmp);
+        return dl_err(e, "%s: creating the results objects failed", rf->tmp);
+    }
+    return 0;
+}
+
+static int wr(hid_t d, hid_t mt, const void *buf) {
+    return d >= 0 && H5Dwrite(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0;
+}
+
+int results_par_write_symbol(ResultsFile *rf, int i, const SymbolResult *r, const TrainConfig *cfg, DlErr *e) {
+    if (i < 0 || i >= rf->n) return dl_err(e, "%s: symbol index %d out of range", rf->tmp, i);
+    hid_t *d = rf->ds + (size_t)i * rf->stride;
     InfoRec info = {r->n_rows, r->n_samples[0], r->n_samples[1], r->n_samples[2], r->skipped[0], r->skipped[1],
                     r->skipped[2], r->nan_targets[0], r->nan_targets[1], r->nan_targets[2], r->dropped_train,
                     r->n_fit_rows, r->epochs_run, r->best_epoch, r->stopped_early, r->resumed_from,
                     r->best_val_loss, r->oracle_corr, r->wall_s, r->train_seconds, r->samples_per_s, r->y_mu, r->y_sd};
     hid_t ti = info_type(), tm = metrics_type(), th = history_type();
     /* history has room for every epoch; rows past epochs_run keep epoch 0 and NaN */
-    EpochRecord *hist = dl_malloc(sizeof(EpochRecord) * ((size_t)cfg->epochs + 1));
-    for (int i = 0; i < cfg->epochs; i++)
-        hist[i] = i < r->epochs_run ? r->history[i] : (EpochRecord){0, NAN, NAN, NAN, NAN, NAN, NAN};
-    int w = write_compound(grp, "info", ti, &info, 0, 1, e) || write_compound(grp, "metrics_raw", tm, &r->test_raw, 0, 1, e) ||
-            (r->has_smooth && write_compound(grp, "metrics_smoothed", tm, &r->test_smooth, 0, 1, e)) ||
-            write_compound(grp, "history", th, hist, (hsize_t)cfg->epochs, 0, e);
+    EpochRecord *hist = dl_malloc(sizeof(EpochRecord) * ((size_t)rf->epochs + 1));
+    for (int k = 0; k < rf->epochs; k++)
+        hist[k] = k < r->epochs_run ? r->history[k] : (EpochRecord){0, NAN, NAN, NAN, NAN, NAN, NAN};
+    hssize_t nt = -1;
+    {
+        hid_t s = H5Dget_space(d[RD_PRED]);
+        nt = H5Sget_simple_extent_npoints(s);
+        H5Sclose(s);
+    }
+    const int heads = r->n_heads > 1 ? 2 : 1;
+    int bad = nt != r->n_test_rows || heads != rf->n_heads;
+    if (bad) dl_err(e, "%s: symbol %s: %lld test rows and %d head(s), the layout has %lld and %d", rf->tmp,
+                    r->symbol, (long long)r->n_test_rows, heads, (long long)nt, rf->n_heads);
+    if (!bad)
+        bad = wr(d[RD_INFO], ti, &info) || wr(d[RD_METRICS_RAW], tm, &r->test_raw) ||
+              wr(d[RD_METRICS_SMOOTH], tm, &r->test_smooth) || wr(d[RD_HISTORY], th, hist) ||
+              (nt > 0 && (wr(d[RD_TIME], H5T_NATIVE_INT64, r->test_time) || wr(d[RD_PRED], H5T_NATIVE_FLOAT, r->test_pred) ||
+                          wr(d[RD_TARGET_RAW], H5T_NATIVE_FLOAT, r->test_target_raw) ||
+                          wr(d[RD_TARGET_SMOOTH], H5T_NATIVE_FLOAT, r->test_target_smooth))) ||
+              wr(d[RD_FEAT_MEAN], H5T_NATIVE_DOUBLE, r->feat_mean) || wr(d[RD_FEAT_STD], H5T_NATIVE_DOUBLE, r->feat_std);
+    if (!bad && heads > 1)   /* head 2: absent slots are -1 and skipped by wr */
+        bad = wr(d[RD_H2_METRICS_RAW], tm, &r->test_raw2) || wr(d[RD_H2_METRICS_SMOOTH], tm, &r->test_smooth2) ||
+              (nt > 0 && (wr(d[RD_H2_PRED], H5T_NATIVE_FLOAT, r->test_pred2) ||
+                          wr(d[RD_H2_TARGET_RAW], H5T_NATIVE_FLOAT, r->test_target_raw2) ||
+                          wr(d[RD_H2_TARGET_SMOOTH], H5T_NATIVE_FLOAT, r->test_target_smooth2))) ||
+              wr(d[RD_H2_ORACLE], H5T_NATIVE_DOUBLE, &r->oracle_corr2) || wr(d[RD_H2_MEAN], H5T_NATIVE_DOUBLE, &r->y_mu2) ||
+              wr(d[RD_H2_STD], H5T_NATIVE_DOUBLE, &r->y_sd2);
     free(hist);
     H5Tclose(ti); H5Tclose(tm); H5Tclose(th);
-    if (w) goto done;
-    hsize_t nt = (hsize_t)r->n_test_rows, nf = LOBDS_NFEAT;
-    if (h5u_write_i64(grp, "test/time", r->test_time, 1, &nt, e) || h5u_write_f32(grp, "test/pred", r->test_pred, 1, &nt, e) ||
-        h5u_write_f32(grp, "test/target_raw", r->test_target_raw, 1, &nt, e) ||
-        (r->has_smooth && h5u_write_f32(grp, "test/target_smoothed", r->test_target_smooth, 1, &nt, e)) ||
-        h5u_write_f64(grp, "norm/feature_mean", r->feat_mean, 1, &nf, e) ||
-        h5u_write_f64(grp, "norm/feature_std", r->feat_std, 1, &nf, e))
-        goto done;
-    {
+    if (!bad) {
+        /* best weights in PyTorch layout, one tensor at a time */
         Model *m = symbol_result_model(r, cfg);
-        hid_t wg = H5Gcreate2(grp, "weights", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        int bad = wg < 0 || weights_save_h5(m, wg, e);
-        if (wg >= 0) H5Gclose(wg);
+        size_t maxn = 1;
+        for (int k = 0; k < m->n_entries; k++)
+            if (m->entries[k].numel > maxn) maxn = m->entries[k].numel;
+        float *tmp = dl_malloc(maxn * sizeof(float));
+        for (int k = 0; k < m->n_entries && !bad; k++) {
+            const ParamEntry *p = &m->entries[k];
+            if (p->kind == PT_COUNTER) { bad = wr(d[RD_N + k], H5T_NATIVE_INT64, p->counter); continue; }
+            weights_to_torch(p, p->data, tmp);
+            bad = wr(d[RD_N + k], H5T_NATIVE_FLOAT, tmp);
+        }
+        free(tmp);
         model_free(m);
-        if (bad) goto done;
     }
-    int64_t one = 1;
-    if (h5u_write_i64(grp, "complete", &one, 0, NULL, e)) goto done;   /* last: the completion mark */
-    rc = 0;
-done:
-    H5Gclose(grp);
-    if (rc) {
-        char msg[sizeof e->msg];
-        snprintf(msg, sizeof msg, "%s", e->msg);
-        dl_err(e, "symbol %s: %s", r->symbol, msg);
-    }
-    return rc;
+    const int64_t one = 1;
+    if (!bad) bad = wr(d[RD_COMPLETE], H5T_NATIVE_INT64, &one);   /* last: the completion mark */
+    if (bad && nt == r->n_test_rows && heads == rf->n_heads) dl_err(e, "%s: symbol %s: writing its results failed (disk full?)", rf->tmp, r->symbol);
+    return bad ? -1 : 0;
 }
 
 static void summary_rec(SummaryRec *s, const SymbolResult *r) {
@@ -271,92 +414,40 @@ static void summary_rec(SummaryRec *s, const SymbolResult *r) {
     s->samples_per_s = r->samples_per_s;
 }
 
-int results_write_summary(hid_t f, const SymbolResult *rs, int n, DlErr *e) {
-    SummaryRec *v = dl_calloc((size_t)n + 1, sizeof(SummaryRec));
-    for (int i = 0; i < n; i++) summary_rec(&v[i], &rs[i]);
-    hid_t t = summary_type();
-    int rc = write_compound(f, "summary", t, v, (hsize_t)n, 0, e);
-    H5Tclose(t);
-    free(v);
-    return rc;
-}
-
-int results_write_file(const char *path, const TrainConfig *cfg, const RunInfo *ri,
-                       const SymbolResult *rs, int n, DlErr *e) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    h5u_quiet();
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) return dl_err(e, "%s: cannot create", tmp);
-    int rc = results_write_manifest(f, cfg, ri, e);
-    for (int i = 0; i < n && !rc; i++) rc = results_write_symbol(f, &rs[i], cfg, e);
-    if (!rc) rc = results_write_summary(f, rs, n, e);
-    if (H5Fclose(f) < 0 && !rc) rc = dl_err(e, "closing failed");
-    if (!rc) rc = dl_commit_file(tmp, path, e);
-    if (rc) {
-        char msg[sizeof e->msg];
-        snprintf(msg, sizeof msg, "%s", e->msg);
-        dl_err(e, "%s: %s", path, msg);
-        unlink(tmp);
+int results_par_finish(ResultsFile *rf, int ok, const TrainConfig *cfg, const RunInfo *ri,
+                       const SymbolResult *rs, DlErr *e) {
+    int rank;
+    MPI_Comm_rank(rf->comm, &rank);
+    int bad = 0;
+    DlErr e2 = {{0}};
+    if (ok) {
+        bad = results_write_manifest(rf->file, cfg, ri, &e2) != 0;   /* collective: same values everywhere */
+        if (rank == 0 && !bad && rf->n > 0) {
+            SummaryRec *v = dl_calloc((size_t)rf->n, sizeof(SummaryRec));
+            for (int i = 0; i < rf->n; i++) summary_rec(&v[i], &rs[i]);
+            hid_t t = summary_type();
+            bad = wr(rf->summary, t, v);
+            if (bad) dl_err(&e2, "cannot write /summary");
+            H5Tclose(t);
+            free(v);
+        }
     }
-    return rc;
-}
-
-/* ---- text outputs ------------------------------------------------------------- */
-int results_write_csv(const char *path, const SymbolResult *rs, int n, DlErr *e) {
-    size_t cap = 4096 + (size_t)n * 512, len = 0;
-    char *buf = dl_malloc(cap);
-    len += (size_t)snprintf(buf + len, cap - len,
-                            "symbol,oracle_corr,corr,corr_over_oracle,mae_bps,rmse_bps,r2,corr_smoothed,mae_smoothed,"
-                            "rmse_smoothed,r2_smoothed,n_train,n_val,n_test,skipped_windows,epochs,best_epoch,"
-                            "best_val_loss,wall_s,samples_per_s\n");
-    for (int i = 0; i < n; i++) {
-        const SymbolResult *r = &rs[i];
-        double nan = NAN;
-        const Metrics *s = &r->test_smooth;
-        len += (size_t)snprintf(buf + len, cap - len,
-                                "\"%s\",%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%lld,%lld,%lld,%lld,%d,%d,%.6g,%.3f,%.1f\n",
-                                r->symbol, r->oracle_corr, r->test_raw.corr, r->test_raw.corr / r->oracle_corr,
-                                r->test_raw.mae, r->test_raw.rmse, r->test_raw.r2, r->has_smooth ? s->corr : nan,
-                                r->has_smooth ? s->mae : nan, r->has_smooth ? s->rmse : nan, r->has_smooth ? s->r2 : nan,
-                                (long long)r->n_samples[0], (long long)r->n_samples[1], (long long)r->n_samples[2],
-                                (long long)(r->skipped[0] + r->skipped[1] + r->skipped[2]), r->epochs_run, r->best_epoch,
-                                r->best_val_loss, r->wall_s, r->samples_per_s);
+    if (rf->file >= 0) {
+        for (int i = 0; i < rf->n * rf->stride; i++)
+            if (rf->ds[i] >= 0) H5Dclose(rf->ds[i]);
+        free(rf->ds);
+        rf->ds = NULL;
+        if (rf->summary >= 0) H5Dclose(rf->summary);
+        rf->summary = -1;
+        if (H5Fclose(rf->file) < 0 && !bad) { bad = 1; dl_err(&e2, "closing failed"); }
+        rf->file = -1;
     }
-    int rc = dl_write_file_atomic(path, buf, len, e);
-    free(buf);
-    return rc;
-}
-
-void results_print_table(FILE *f, const SymbolResult *rs, int n) {
-    int smooth = n > 0 && rs[0].has_smooth;
-    fprintf(f, "\n%-14s %7s %7s %6s %9s %9s %8s %s%6s %5s %9s %10s\n", "symbol", "oracle", "corr", "ratio", "MAE_bps",
-            "RMSE_bps", "R2", smooth ? "corr_smoothed " : "", "epochs", "best", "n_test", "samples/s");
-    double *corr = dl_malloc(sizeof(double) * ((size_t)n + 1)), *ratio = dl_malloc(sizeof(double) * ((size_t)n + 1));
-    for (int i = 0; i < n; i++) {
-        const SymbolResult *r = &rs[i];
-        corr[i] = r->test_raw.corr;
-        ratio[i] = r->test_raw.corr / r->oracle_corr;
-        fprintf(f, "%-14s %7.4f %7.4f %6.3f %9.4f %9.4f %8.4f ", r->symbol, r->oracle_corr, corr[i], ratio[i],
-                r->test_raw.mae, r->test_raw.rmse, r->test_raw.r2);
-        if (smooth) fprintf(f, "%13.4f ", r->test_smooth.corr);
-        fprintf(f, "%6d %5d %9lld %10.1f\n", r->epochs_run, r->best_epoch, (long long)r->test_raw.n, r->samples_per_s);
+    int failed = any_failed(bad, rf->comm);
+    if (ok && !failed && rank == 0) failed = dl_commit_file(rf->tmp, rf->path, &e2) != 0;
+    MPI_Bcast(&failed, 1, MPI_INT, 0, rf->comm);
+    if (failed || !ok) {
+        if (rank == 0) unlink(rf->tmp);
+        if (failed) return dl_err(e, "%s: %s", rf->path, e2.msg[0] ? e2.msg : "another rank failed while finishing");
     }
-    Aggregate ac, ar;
-    metrics_aggregate(&ac, corr, n);
-    metrics_aggregate(&ar, ratio, n);
-    fprintf(f, "\ntest correlation (raw targets) over %d symbols: mean %.4f  median %.4f  std %.4f (sample, n-1)"
-               "  min %.4f  max %.4f\n", ac.n, ac.mean, ac.median, ac.std, ac.min, ac.max);
-    if (ar.n > 0)
-        fprintf(f, "correlation / oracle: mean %.3f  median %.3f  min %.3f\n", ar.mean, ar.median, ar.min);
-    int top[5];
-    int k = metrics_top_k(top, corr, n, 5);
-    fprintf(f, "top %d by correlation:", k);
-    for (int i = 0; i < k; i++) fprintf(f, " %s (%.4f)%s", rs[top[i]].symbol, corr[top[i]], i + 1 < k ? "," : "");
-    fprintf(f, "\n");
-    if (smooth)
-        fprintf(f, "(corr_smoothed: against EMA-smoothed test targets, for comparison with the seed's table only)\n");
-    fflush(f);
-    free(corr);
-    free(ratio);
+    return 0;
 }

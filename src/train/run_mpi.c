@@ -1,0 +1,344 @@
+/* run_mpi.c: symbols over MPI ranks (see run_mpi.h).
+ *
+ * Dataset reads: each rank opens the dataset on its own (H5P_DEFAULT, the sec2
+ * driver) for each symbol it draws. An MPI-IO fapl makes H5Fopen collective over
+ * its communicator, which the dynamic queue cannot honour (ranks read different
+ * symbols at different times); an MPI-IO fapl on MPI_COMM_SELF would be legal but
+ * adds nothing for one whole contiguous dataset read per symbol. Reads are
+ * read-only opens, so any number of ranks may hold the file at once. */
+#include "train/run_mpi.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/backend.h"
+#include "io/h5util.h"
+#include "io/lobds.h"
+#include "train/results.h"
+#include "train/symbol_sched.h"
+#include "train/trainer.h"
+
+typedef char SymName[64];
+
+/* one finished symbol as sent to rank 0 (bytes: one build on every rank). Only the
+ * scalar fields mean anything there; pointers are cleared where known and are never
+ * dereferenced or freed on rank 0 (the table and summary.csv read scalars only). */
+typedef struct {
+    int idx, rank;
+    double start, seconds;   /* since the common start, by the owner's clock */
+    SymbolResult r;
+} DoneRec;
+
+int run_threads_per_rank(const TrainConfig *cfg, int ranks_on_node, char *why, size_t n) {
+    const char *env = getenv("OMP_NUM_THREADS");
+    int t = env ? atoi(env) : 0;
+    if (t > 0) { snprintf(why, n, "OMP_NUM_THREADS"); return t; }
+    if (cfg->threads > 0) { snprintf(why, n, "config key 'threads'"); return cfg->threads; }
+    int cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    snprintf(why, n, "%d cores / %d rank(s) on this node", cores, ranks_on_node);
+    return sched_threads_per_rank(cores, ranks_on_node);
+}
+
+/* symbols to train, validated against the dataset (rank 0) */
+static int resolve_symbols(const TrainConfig *cfg, char ***names, int *n, DlErr *e) {
+    char **all = NULL;
+    int na = 0;
+    if (lobds_list(cfg->dataset, &all, &na, e)) return -1;
+    if (cfg->all_symbols) { *names = all; *n = na; return 0; }
+    char **sel = dl_calloc((size_t)cfg->n_symbols + 1, sizeof(char *));
+    for (int i = 0; i < cfg->n_symbols; i++) {
+        int found = 0;
+        for (int j = 0; j < na; j++) found |= !strcmp(all[j], cfg->symbols[i]);
+        if (!found) {
+            lobds_free_names(all, na);
+            lobds_free_names(sel, i);
+            return dl_err(e, "config: key 'symbols': '%s' is not in %s", cfg->symbols[i], cfg->dataset);
+        }
+        sel[i] = strdup(cfg->symbols[i]);
+    }
+    lobds_free_names(all, na);
+    *names = sel;
+    *n = cfg->n_symbols;
+    return 0;
+}
+
+/* rank 0: symbols, their sizes (shapes and horizon checked), run directory, config.json */
+static int plan_rank0(const TrainConfig *cfg, const RunOptions *o, SymName **names, int64_t **n_rows, int *n, DlErr *e) {
+    char **syms = NULL;
+    int ns = 0;
+    if (resolve_symbols(cfg, &syms, &ns, e)) return -1;
+    if (ns == 0) { lobds_free_names(syms, ns); return dl_err(e, "%s: no symbols to train", cfg->dataset); }
+    *names = dl_calloc((size_t)ns, sizeof(SymName));
+    *n_rows = dl_calloc((size_t)ns, sizeof(int64_t));
+    *n = ns;
+    int rc = 0;
+    for (int i = 0; i < ns && !rc; i++) {
+        LobSymbol s;
+        snprintf((*names)[i], sizeof(SymName), "%s", syms[i]);
+        if (lobds_read_symbol_meta(cfg->dataset, H5P_DEFAULT, syms[i], &s, e)) { rc = -1; break; }
+        /* the horizons the model is trained on: deeplob_hier has a second head */
+        const int two = !strcmp(cfg->model, "deeplob_hier");
+        int hk = -1, hk2 = -1;
+        for (int k = 0; k < s.n_horizons; k++) {
+            if (s.horizons[k] == cfg->horizon) hk = k;
+            if (s.horizons[k] == cfg->horizon2) hk2 = k;
+        }
+        (*n_rows)[i] = s.n_rows;
+        lobds_symbol_free(&s);
+        if (hk < 0) rc = dl_err(e, "%s: /symbols/%s has no target for horizon %d s (config key 'horizon')",
+                                cfg->dataset, syms[i], cfg->horizon);
+        else if (two && hk2 < 0)
+            rc = dl_err(e, "%s: /symbols/%s has no target for horizon %d s (config key 'horizon2')",
+                        cfg->dataset, syms[i], cfg->horizon2);
+    }
+    lobds_free_names(syms, ns);
+    if (rc) return -1;
+    if (results_prepare_run_dir(o->run_dir, o->resume, o->force, e)) return -1;
+    char path[4400];
+    char *cj = config_to_json(cfg);
+    snprintf(path, sizeof path, "%s/config.json", o->run_dir);
+    rc = dl_write_file_atomic(path, cj, strlen(cj), e);
+    free(cj);
+    return rc;
+}
+
+/* manifest facts every rank must agree on (attributes are written collectively) */
+static void run_info(RunInfo *ri, MPI_Comm comm) {
+    int rank, size, len = 0;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    char me[MPI_MAX_PROCESSOR_NAME] = {0};
+    MPI_Get_processor_name(me, &len);
+    char *all = rank == 0 ? dl_calloc((size_t)size, MPI_MAX_PROCESSOR_NAME) : NULL;
+    MPI_Gather(me, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, all, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, 0, comm);
+    memset(ri, 0, sizeof *ri);
+    if (rank == 0) {
+        results_utc_now(ri->start_time);
+        ri->ranks = size;
+        size_t used = 0;
+        for (int r = 0; r < size; r++) {
+            const char *h = all + (size_t)r * MPI_MAX_PROCESSOR_NAME;
+            int seen = 0;
+            for (int q = 0; q < r && !seen; q++) seen = !strcmp(h, all + (size_t)q * MPI_MAX_PROCESSOR_NAME);
+            if (!seen && used + strlen(h) + 2 < sizeof ri->hosts)
+                used += (size_t)snprintf(ri->hosts + used, sizeof ri->hosts - used, "%s%s", used ? "," : "", h);
+        }
+        char lib[MPI_MAX_LIBRARY_VERSION_STRING];
+        MPI_Get_library_version(lib, &len);
+        lib[strcspn(lib, "\n,")] = '\0';
+        snprintf(ri->mpi_version, sizeof ri->mpi_version, "%s", lib);
+        free(all);
+    }
+    MPI_Bcast(ri, sizeof *ri, MPI_BYTE, 0, comm);
+}
+
+/* training windows by the split rule: the cost proxy for largest-first ordering */
+static int64_t train_windows(int64_t n_rows, const TrainConfig *cfg) {
+    int64_t w = (n_rows * 3) / 5 - (cfg->seq_len - 1);
+    if (w < 0) w = 0;
+    if (cfg->max_train_samples > 0 && w > cfg->max_train_samples) w = cfg->max_train_samples;
+    return w;
+}
+
+static void lite_copy(DoneRec *d, const SymbolResult *r) {
+    d->r = *r;
+    d->r.test_time = NULL;
+    d->r.test_pred = d->r.test_target_raw = d->r.test_target_smooth = NULL;
+    d->r.test_pred2 = d->r.test_target_raw2 = d->r.test_target_smooth2 = NULL;
+    d->r.history = NULL;
+    d->r.best_params = d->r.best_buffers = NULL;
+    d->r.best_counters = NULL;
+}
+
+/* train what the queue hands this rank; *err / *stopped say why it left early */
+static void work_loop(DoneRec *done, int *n_done, int *err, int *stopped, ResultsFile *rf, const TrainConfig *cfg,
+                      const RunOptions *o, SymName *names, const int *order, int n, double t0, MPI_Comm comm, DlErr *e) {
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    SymbolQueue q = squeue_create(comm, n);
+    char path[4400];
+    /* the in-epoch bar only for a person at a terminal: mpirun gives ranks a pty even into a file */
+    const int bar = size == 1 && isatty(fileno(stdout)) && !getenv("OMPI_COMM_WORLD_SIZE") && !getenv("PMIX_RANK");
+    int j;
+    while (!*err && !*stopped && (j = squeue_next(&q)) >= 0) {
+        const int i = order[j];
+        const double ts = MPI_Wtime() - t0;
+        LobSymbol s;
+        if (lobds_read_symbol(cfg->dataset, H5P_DEFAULT, names[i], &s, e)) { *err = 1; break; }
+        snprintf(path, sizeof path, "%s/checkpoints/%s.h5", o->run_dir, names[i]);
+        TrainIO io = {cfg->checkpoint ? path : NULL, o->resume, stdout, bar, o->stop_after_epoch};
+        if (size > 1) printf("[rank %d] [%d/%d] %s: %lld rows\n", rank, j + 1, n, names[i], (long long)s.n_rows);
+        else printf("[%d/%d] %s: %lld rows\n", j + 1, n, names[i], (long long)s.n_rows);
+        fflush(stdout);
+        SymbolResult r;
+        memset(&r, 0, sizeof r);
+        int t = train_symbol(&r, cfg, &s, &io, e);
+        lobds_symbol_free(&s);
+        if (t == -2) { symbol_result_free(&r); *stopped = 1; break; }
+        if (t) { *err = 1; break; }
+        if (results_par_write_symbol(rf, i, &r, cfg, e)) { symbol_result_free(&r); *err = 1; break; }
+        DoneRec *d = &done[(*n_done)++];
+        d->idx = i;
+        d->rank = rank;
+        d->start = ts;
+        d->seconds = MPI_Wtime() - t0 - ts;
+        lite_copy(d, &r);
+        printf("  %s: test corr %.4f (oracle %.4f), MAE %.4f bps, RMSE %.4f bps, R2 %.4f, best epoch %d/%d, %.1f s\n",
+               r.symbol, r.test_raw.corr, r.oracle_corr, r.test_raw.mae, r.test_raw.rmse, r.test_raw.r2,
+               r.best_epoch, r.epochs_run, r.wall_s);
+        fflush(stdout);
+        symbol_result_free(&r);
+    }
+    squeue_free(&q);
+}
+
+/* every rank's DoneRecs to rank 0 (all: (n) by symbol there, NULL elsewhere) */
+static DoneRec *gather_done(const DoneRec *done, int n_done, int n, MPI_Comm comm) {
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    int bytes = n_done * (int)sizeof(DoneRec);
+    int *counts = rank == 0 ? dl_calloc((size_t)size, sizeof(int)) : NULL;
+    int *displs = rank == 0 ? dl_calloc((size_t)size, sizeof(int)) : NULL;
+    MPI_Gather(&bytes, 1, MPI_INT, counts, 1, MPI_INT, 0, comm);
+    int total = 0;
+    if (rank == 0)
+        for (int r = 0; r < size; r++) { displs[r] = total; total += counts[r]; }
+    DoneRec *flat = rank == 0 ? dl_calloc((size_t)total / sizeof(DoneRec) + 1, sizeof(DoneRec)) : NULL;
+    MPI_Gatherv(done, bytes, MPI_BYTE, flat, counts, displs, MPI_BYTE, 0, comm);
+    DoneRec *all = NULL;
+    if (rank == 0) {
+        all = dl_calloc((size_t)n + 1, sizeof(DoneRec));
+        for (int i = 0; i < n; i++) all[i].rank = -1;
+        for (int k = 0; k < total / (int)sizeof(DoneRec); k++) all[flat[k].idx] = flat[k];
+    }
+    free(flat);
+    free(counts);
+    free(displs);
+    return all;
+}
+
+/* rank 0: summary.csv, table, schedule */
+static int report(const DoneRec *all, SymName *names, const int64_t *windows, const int *order, int n, int size,
+                  double wall, const SymbolResult *rs, const RunOptions *o, DlErr *e) {
+    char path[4400];
+    snprintf(path, sizeof path, "%s/summary.csv", o->run_dir);
+    if (results_write_csv(path, rs, n, e)) return -1;
+    results_print_table(stdout, rs, n);
+    const char **nm = dl_calloc((size_t)n, sizeof(char *));
+    int *owner = dl_calloc((size_t)n, sizeof(int));
+    double *start = dl_calloc((size_t)n, sizeof(double)), *secs = dl_calloc((size_t)n, sizeof(double));
+    for (int i = 0; i < n; i++) {
+        nm[i] = names[i];
+        owner[i] = all[i].rank;
+        start[i] = all[i].start;
+        secs[i] = all[i].seconds;
+    }
+    printf("\n");
+    sched_print_report(stdout, nm, windows, order, owner, start, secs, n, size, wall);
+    printf("outputs: %s/results.h5, %s/summary.csv\n", o->run_dir, o->run_dir);
+    fflush(stdout);
+    free(nm);
+    free(owner);
+    free(start);
+    free(secs);
+    return 0;
+}
+
+int run_train_mpi(const TrainConfig *cfg, const RunOptions *o, MPI_Comm comm, DlErr *e) {
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    h5u_quiet();
+    SymName *names = NULL;
+    int64_t *n_rows = NULL;
+    int n = 0;
+    /* rank 0 alone judges the dataset; everyone learns the verdict before any collective HDF5 call */
+    int bad = rank == 0 ? plan_rank0(cfg, o, &names, &n_rows, &n, e) != 0 : 0;
+    MPI_Bcast(&bad, 1, MPI_INT, 0, comm);
+    if (bad) { free(names); free(n_rows); return 1; }
+    MPI_Bcast(&n, 1, MPI_INT, 0, comm);
+    if (rank != 0) {
+        names = dl_calloc((size_t)n, sizeof(SymName));
+        n_rows = dl_calloc((size_t)n, sizeof(int64_t));
+    }
+    MPI_Bcast(names, n * (int)sizeof(SymName), MPI_CHAR, 0, comm);
+    MPI_Bcast(n_rows, n, MPI_INT64_T, 0, comm);
+
+    int64_t *windows = dl_calloc((size_t)n, sizeof(int64_t));
+    int *order = dl_calloc((size_t)n, sizeof(int));
+    const char **nm = dl_calloc((size_t)n, sizeof(char *));
+    for (int i = 0; i < n; i++) { windows[i] = train_windows(n_rows[i], cfg); nm[i] = names[i]; }
+    sched_order(windows, nm, n, order);
+    free(nm);
+    RunInfo ri;
+    run_info(&ri, comm);
+    if (rank == 0) {
+        Model *probe = model_create(trainer_model_config(cfg), 1, backend_cpu());
+        printf("deeplob_mpi train: %s, model %s (%zu parameters), %d symbol(s) on %d rank(s) [%s], horizon %d s, "
+               "seq_len %d, batch %d, epochs %d, seed %llu\n  dataset %s -> %s/\n",
+               o->cfg_path, cfg->model, model_count_params(probe), n, size, ri.hosts, cfg->horizon, cfg->seq_len,
+               cfg->batch, cfg->epochs, (unsigned long long)cfg->seed, cfg->dataset, o->run_dir);
+        fflush(stdout);
+        model_free(probe);
+    }
+
+    char path[4400];
+    snprintf(path, sizeof path, "%s/results.h5", o->run_dir);
+    ResultsFile rf;
+    const char *const *cn = (const char *const *)dl_calloc((size_t)n, sizeof(char *));
+    for (int i = 0; i < n; i++) ((const char **)cn)[i] = names[i];
+    int rc = results_par_create(&rf, path, comm, cfg, cn, n_rows, n, e);
+    free((void *)cn);
+    if (rc) {   /* the same failure on every rank */
+        free(names); free(n_rows); free(windows); free(order);
+        return 1;
+    }
+
+    MPI_Barrier(comm);
+    const double t0 = MPI_Wtime();
+    DoneRec *done = dl_calloc((size_t)n + 1, sizeof(DoneRec));
+    int n_done = 0, err = 0, stopped = 0;
+    work_loop(done, &n_done, &err, &stopped, &rf, cfg, o, names, order, n, t0, comm, e);
+    const double wall = MPI_Wtime() - t0;
+
+    /* agree on the outcome; the lowest failing rank's message goes to rank 0 */
+    int err_rank = err ? rank : size, first = size, any_stop = 0;
+    MPI_Allreduce(&err_rank, &first, 1, MPI_INT, MPI_MIN, comm);
+    MPI_Allreduce(&stopped, &any_stop, 1, MPI_INT, MPI_MAX, comm);
+    if (first < size) {
+        MPI_Bcast(e->msg, sizeof e->msg, MPI_CHAR, first, comm);
+        if (size > 1 && rank == 0) {
+            char msg[sizeof e->msg];
+            snprintf(msg, sizeof msg, "%s", e->msg);
+            dl_err(e, "%s (rank %d)", msg, first);
+        }
+    }
+    DoneRec *all = gather_done(done, n_done, n, comm);
+    free(done);
+    SymbolResult *rs = NULL;
+    if (rank == 0) {
+        rs = dl_calloc((size_t)n + 1, sizeof(SymbolResult));
+        for (int i = 0; i < n; i++) rs[i] = all[i].r;
+        results_utc_now(ri.end_time);
+    }
+    MPI_Bcast(ri.end_time, sizeof ri.end_time, MPI_CHAR, 0, comm);
+    const int ok = first == size && !any_stop;
+    DlErr ef = {{0}};
+    int fin = results_par_finish(&rf, ok, cfg, &ri, rs, &ef);
+    if (ok && fin) { *e = ef; rc = 1; }
+    else if (!ok) rc = first < size ? 1 : 3;
+    if (rc == 0 && rank == 0 && report(all, names, windows, order, n, size, wall, rs, o, e)) rc = 1;
+    if (rc == 3 && rank == 0)
+        printf("train: stopped after epoch %d as asked (--stop-after-epoch); --resume continues\n", o->stop_after_epoch);
+    MPI_Bcast(&rc, 1, MPI_INT, 0, comm);
+    free(all);
+    free(rs);
+    free(names);
+    free(n_rows);
+    free(windows);
+    free(order);
+    return rc;
+}

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "app/commands.h"
+#include "engine/device.h"
 #include "common/util.h"
 #include "engine/backend.h"
 #include "train/config.h"
@@ -86,8 +87,12 @@ int cmd_train(int argc, char **argv) {
     backend_cpu_set_threads(threads);
     char host[256] = "";
     gethostname(host, sizeof host - 1);
-    printf("[rank %d/%d] %s (local rank %d of %d): CPU, %d thread(s) (%s)\n", rank, size, host, local_rank,
-           local_size, backend_cpu_threads(), why);
+    /* one rank per GPU: device = node-local rank; the model ops run on the CPU
+     * backend until a CUDA backend table exists, and the line says so */
+    char dev[256];
+    dl_gpu_bind(local_rank, dev, sizeof dev);
+    printf("[rank %d/%d] %s (local rank %d of %d): %s; ops on the CPU backend, %d thread(s) (%s)\n", rank, size,
+           host, local_rank, local_size, dev, backend_cpu_threads(), why);
     fflush(stdout);
 
     char run_dir[2200];

@@ -29,7 +29,7 @@ static void usage(FILE *f) {
             "Keys: dataset symbols model horizon ema_alpha standardize_targets seq_len batch eval_batch\n"
             "      epochs patience plateau_patience plateau_factor plateau_threshold lr huber_delta\n"
             "      dropout clip max_train_samples control_shuffle_targets seed output_dir run_name\n"
-            "      threads checkpoint\n"
+            "      threads checkpoint horizon2 price_features volume_features\n"
             "See docs/training.md.\n");
 }
 

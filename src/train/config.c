@@ -27,10 +27,12 @@ typedef struct {
 static const Key KEYS[] = {
     {"dataset", K_STR, OFF(dataset), SZ(dataset), 0, 0, 1, "LOB dataset file (HDF5)"},
     {"symbols", K_SYMBOLS, 0, 0, 0, 0, 0, "\"all\" or a list of symbol names"},
-    {"model", K_MODEL, OFF(model), SZ(model), 0, 0, 1, "deeplob | deeplob_tcn"},
-    {"horizon", K_INT, OFF(horizon), 0, 1, 86400, 1, "target horizon in seconds"},
+    {"model", K_MODEL, OFF(model), SZ(model), 0, 0, 1, "deeplob | deeplob_tcn | deeplob_hier"},
+    {"horizon", K_INT, OFF(horizon), 0, 1, 86400, 1, "target horizon in seconds (deeplob_hier: short head)"},
+    {"horizon2", K_INT, OFF(horizon2), 0, 1, 86400, 1, "deeplob_hier: long head's horizon in seconds"},
     {"ema_alpha", K_DBL, OFF(ema_alpha), 0, 0, 1, 1, "EMA of train/val targets (0 = off)"},
     {"price_features", K_STR, OFF(price_features), SZ(price_features), 0, 0, 1, "zscore | mid_relative"},
+    {"volume_features", K_STR, OFF(volume_features), SZ(volume_features), 0, 0, 1, "raw | log"},
     {"standardize_targets", K_BOOL, OFF(standardize_targets), 0, 0, 1, 1, "train on z-scored targets"},
     {"seq_len", K_INT, OFF(seq_len), 0, 16, 100000, 1, "window length T"},
     {"batch", K_INT, OFF(batch), 0, 1, 65536, 1, "training batch size"},
@@ -61,8 +63,10 @@ void config_defaults(TrainConfig *c) {
     snprintf(c->model, sizeof c->model, "deeplob");
     c->kind = MODEL_DEEPLOB;
     c->horizon = 10;
+    c->horizon2 = 60;
     c->ema_alpha = 0.0;
     snprintf(c->price_features, sizeof c->price_features, "zscore");
+    snprintf(c->volume_features, sizeof c->volume_features, "raw");
     c->seq_len = 100;
     c->batch = 2048;
     c->epochs = 20;
@@ -123,12 +127,15 @@ static int set_string(TrainConfig *c, const Key *k, const char *s, const char *w
         return dl_err(e, "%s: key '%s': value longer than %zu bytes", where, k->name, k->size - 1);
     if (k->type == K_MODEL) {
         ModelKind mk;
-        if (model_kind_parse(s, &mk) != 0 || (mk != MODEL_DEEPLOB && mk != MODEL_DEEPLOB_TCN))
-            return dl_err(e, "%s: key 'model': '%s' is not one of deeplob, deeplob_tcn", where, s);
+        if (model_kind_parse(s, &mk) != 0 || (mk != MODEL_DEEPLOB && mk != MODEL_DEEPLOB_TCN && mk != MODEL_DEEPLOB_HIER))
+            return dl_err(e, "%s: key 'model': '%s' is not one of deeplob, deeplob_tcn, deeplob_hier", where, s);
         c->kind = mk;
     } else if (!strcmp(k->name, "price_features")) {
         if (strcmp(s, "zscore") && strcmp(s, "mid_relative"))
             return dl_err(e, "%s: key 'price_features': '%s' is not one of zscore, mid_relative", where, s);
+    } else if (!strcmp(k->name, "volume_features")) {
+        if (strcmp(s, "raw") && strcmp(s, "log"))
+            return dl_err(e, "%s: key 'volume_features': '%s' is not one of raw, log", where, s);
     } else if (!strcmp(k->name, "run_name")) {
         if (!s[0] || !lobds_symbol_ok(s))
             return dl_err(e, "%s: key 'run_name': '%s' is not a safe directory name", where, s);
@@ -272,6 +279,9 @@ int config_validate(const TrainConfig *c, DlErr *e) {
     /* the front end shrinks time by 12 rows (three (4,1) convs twice) */
     if (c->seq_len < 16) return dl_err(e, "config: key 'seq_len': %d is too short (>= 16)", c->seq_len);
     if (!c->all_symbols && c->n_symbols == 0) return dl_err(e, "config: key 'symbols': empty list");
+    if (c->kind == MODEL_DEEPLOB_HIER && c->horizon2 <= c->horizon)
+        return dl_err(e, "config: key 'horizon2': %d must be longer than 'horizon' (%d) for deeplob_hier",
+                      c->horizon2, c->horizon);
     return 0;
 }
 

@@ -21,11 +21,14 @@ typedef struct {
     int all_symbols;                /* 1: every symbol of the dataset */
     int n_symbols;                  /* explicit list when all_symbols == 0 */
     char (*symbols)[64];            /* (n_symbols) names; owned, free with config_free */
-    char model[32];                 /* deeplob | deeplob_tcn */
+    char model[32];                 /* deeplob | deeplob_tcn | deeplob_hier */
     ModelKind kind;
-    int horizon;                    /* target horizon in seconds (must exist in the dataset) */
+    int horizon;                    /* target horizon in seconds (must exist in the dataset);
+                                       deeplob_hier: the short head's horizon */
+    int horizon2;                   /* deeplob_hier only: the long head's horizon (> horizon) */
     double ema_alpha;               /* 0 = off; smoothing of train/val targets */
     char price_features[16];        /* "zscore" (seed) | "mid_relative" (see dataset.h) */
+    char volume_features[16];       /* "raw" (seed) | "log" (see dataset.h) */
     int standardize_targets;        /* 0: train on bps; 1: on z-scored bps (metrics stay in bps) */
     int seq_len;                    /* T */
     int batch;

@@ -15,15 +15,21 @@ void dataset_split_bounds(int64_t b[N_SPLITS + 1], int64_t n) {
     b[3] = n;
 }
 
-void dataset_ema(float *out, const float *y, int64_t lo, int64_t hi, double a) {
+/* EMA over rows [lo, hi) of column `col` of a (N, stride) array */
+static void ema_strided(float *out, const float *y, int64_t lo, int64_t hi, double a, int stride, int col) {
     double s = 0;
     int have = 0;
     for (int64_t t = lo; t < hi; t++) {
-        if (!isfinite(y[t])) { out[t] = NAN; continue; }   /* state carries over the gap */
-        s = have ? a * (double)y[t] + (1.0 - a) * s : (double)y[t];
+        size_t i = (size_t)t * (size_t)stride + (size_t)col;
+        if (!isfinite(y[i])) { out[i] = NAN; continue; }   /* state carries over the gap */
+        s = have ? a * (double)y[i] + (1.0 - a) * s : (double)y[i];
         have = 1;
-        out[t] = (float)s;
+        out[i] = (float)s;
     }
+}
+
+void dataset_ema(float *out, const float *y, int64_t lo, int64_t hi, double a) {
+    ema_strided(out, y, lo, hi, a, 1, 0);
 }
 
 void dataset_free(SymbolData *d) {
@@ -64,30 +70,59 @@ int dataset_build(SymbolData *d, const LobSymbol *s, DataOptions o, DlErr *e) {
     memset(d, 0, sizeof *d);
     const int F = LOBDS_NFEAT, T = o.seq_len;
     const int64_t N = s->n_rows;
-    int hk = -1;
-    for (int k = 0; k < s->n_horizons; k++)
-        if (s->horizons[k] == o.horizon) hk = k;
-    if (hk < 0) return dl_err(e, "symbol %s: horizon %d s is not in the dataset", s->symbol, o.horizon);
+    const int ny = o.horizon2 > 0 ? 2 : 1;
+    const int want[2] = {o.horizon, o.horizon2};
+    int hk[2] = {-1, -1};
+    for (int j = 0; j < ny; j++) {
+        for (int k = 0; k < s->n_horizons; k++)
+            if (s->horizons[k] == want[j]) hk[j] = k;
+        if (hk[j] < 0) return dl_err(e, "symbol %s: horizon %d s is not in the dataset", s->symbol, want[j]);
+    }
+    d->n_y = ny;
     d->T = T;
     d->F = F;
     d->n_rows = N;
     dataset_split_bounds(d->split_start, N);
 
     /* feature matrix the model sees before the z-score: the dataset's, or a copy
-     * with row-relative prices (columns 0..9 ask prices, 20..29 bid prices) */
+     * with row-relative prices (columns 0..9 ask prices, 20..29 bid prices) and/or
+     * log amounts (10..19 ask amounts, 30..39 bid amounts) */
     const float *feat = s->features;
     float *rel = NULL;
-    if (o.price_mid_relative) {
+    if (o.price_mid_relative || o.volume_log) {
         rel = dl_malloc(sizeof(float) * (size_t)N * F);
-        for (int64_t t = 0; t < N; t++) {
-            const float *r = s->features + t * F;
-            double mid = 0.5 * ((double)r[0] + (double)r[20]);
-            for (int f = 0; f < F; f++) {
-                int is_price = f < 10 || (f >= 20 && f < 30);
-                rel[t * F + f] = is_price ? (mid > 0 ? (float)(1e4 * (r[f] / mid - 1.0)) : NAN) : r[f];
-            }
-        }
+        memcpy(rel, s->features, sizeof(float) * (size_t)N * F);
         feat = rel;
+    }
+    if (o.price_mid_relative)
+        for (int64_t t = 0; t < N; t++) {
+            float *r = rel + t * F;
+            double mid = 0.5 * ((double)r[0] + (double)r[20]);
+            for (int f = 0; f < F; f++)
+                if (f < 10 || (f >= 20 && f < 30)) r[f] = mid > 0 ? (float)(1e4 * (r[f] / mid - 1.0)) : NAN;
+        }
+    if (o.volume_log) {
+        /* c_f from the finite training rows only (no look-ahead into val/test) */
+        double sum[LOBDS_NFEAT] = {0};
+        int64_t k = 0;
+        for (int64_t t = 0; t < d->split_start[1]; t++) {
+            const float *r = s->features + t * F;
+            int ok = 1;
+            for (int f = 0; f < F && ok; f++) ok = isfinite(r[f]);
+            if (!ok) continue;
+            for (int f = 0; f < F; f++) sum[f] += r[f];
+            k++;
+        }
+        for (int f = 0; f < F; f++) {
+            int is_amount = (f >= 10 && f < 20) || f >= 30;
+            double m = k ? sum[f] / (double)k : 0.0;
+            d->vol_scale[f] = is_amount ? (m > 0 ? 1e-3 * m : 1.0) : 0.0;
+        }
+        for (int64_t t = 0; t < N; t++) {
+            float *r = rel + t * F;
+            for (int f = 0; f < F; f++)
+                if (d->vol_scale[f] > 0) r[f] = r[f] >= 0 ? (float)log1p((double)r[f] / d->vol_scale[f]) : NAN;
+        }
     }
     unsigned char *bad = dl_calloc((size_t)N + 1, 1);
     int64_t *bad_cum = dl_malloc(sizeof(int64_t) * ((size_t)N + 1));
@@ -110,10 +145,12 @@ int dataset_build(SymbolData *d, const LobSymbol *s, DataOptions o, DlErr *e) {
         for (int f = 0; f < F; f++) d->xn[t * F + f] = (feat[t * F + f] - mu[f]) * inv[f];
     free(rel);
 
-    d->y_raw = dl_malloc(sizeof(float) * ((size_t)N + 1));
-    d->y_fit = dl_malloc(sizeof(float) * ((size_t)N + 1));
-    d->y_smooth = dl_malloc(sizeof(float) * ((size_t)N + 1));
-    for (int64_t t = 0; t < N; t++) d->y_raw[t] = s->targets[t * s->n_horizons + hk];
+    const size_t ny_sz = (size_t)ny;
+    d->y_raw = dl_malloc(sizeof(float) * ((size_t)N + 1) * ny_sz);
+    d->y_fit = dl_malloc(sizeof(float) * ((size_t)N + 1) * ny_sz);
+    d->y_smooth = dl_malloc(sizeof(float) * ((size_t)N + 1) * ny_sz);
+    for (int64_t t = 0; t < N; t++)
+        for (int j = 0; j < ny; j++) d->y_raw[(size_t)t * ny_sz + j] = s->targets[t * s->n_horizons + hk[j]];
 
     /* pieces = split x segment; windows and EMA never cross a piece boundary */
     int64_t one_seg[2] = {0, N};
@@ -125,10 +162,14 @@ int dataset_build(SymbolData *d, const LobSymbol *s, DataOptions o, DlErr *e) {
             int64_t lo = segs[2 * g] > d->split_start[sp] ? segs[2 * g] : d->split_start[sp];
             int64_t hi = segs[2 * g + 1] < d->split_start[sp + 1] ? segs[2 * g + 1] : d->split_start[sp + 1];
             if (lo >= hi) continue;
-            if (o.ema_alpha > 0) dataset_ema(d->y_smooth, d->y_raw, lo, hi, o.ema_alpha);
-            else memcpy(d->y_smooth + lo, d->y_raw + lo, sizeof(float) * (size_t)(hi - lo));
+            for (int j = 0; j < ny; j++)
+                if (o.ema_alpha > 0) ema_strided(d->y_smooth, d->y_raw, lo, hi, o.ema_alpha, ny, j);
+            if (!(o.ema_alpha > 0))
+                memcpy(d->y_smooth + (size_t)lo * ny_sz, d->y_raw + (size_t)lo * ny_sz, sizeof(float) * (size_t)(hi - lo) * ny_sz);
             for (int64_t t = lo + T - 1; t < hi; t++) {
-                if (!isfinite(d->y_raw[t])) { d->nan_targets[sp]++; continue; }
+                int fin = 1;
+                for (int j = 0; j < ny; j++) fin = fin && isfinite(d->y_raw[(size_t)t * ny_sz + j]);
+                if (!fin) { d->nan_targets[sp]++; continue; }
                 if (bad_cum[t + 1] - bad_cum[t + 1 - T] > 0) { d->skipped[sp]++; continue; }
                 d->idx[sp][d->n[sp]++] = t;
             }
@@ -138,8 +179,8 @@ int dataset_build(SymbolData *d, const LobSymbol *s, DataOptions o, DlErr *e) {
     free(bad_cum);
     /* train/val fit on the smoothed targets, test keeps the raw ones */
     int64_t ts = d->split_start[2];
-    memcpy(d->y_fit, d->y_smooth, sizeof(float) * (size_t)ts);
-    memcpy(d->y_fit + ts, d->y_raw + ts, sizeof(float) * (size_t)(N - ts));
+    memcpy(d->y_fit, d->y_smooth, sizeof(float) * (size_t)ts * ny_sz);
+    memcpy(d->y_fit + (size_t)ts * ny_sz, d->y_raw + (size_t)ts * ny_sz, sizeof(float) * (size_t)(N - ts) * ny_sz);
 
     if (o.max_train_samples > 0 && d->n[SPLIT_TRAIN] > o.max_train_samples) {
         int64_t drop = d->n[SPLIT_TRAIN] - o.max_train_samples;   /* keep the most recent */
@@ -156,22 +197,25 @@ int dataset_build(SymbolData *d, const LobSymbol *s, DataOptions o, DlErr *e) {
                           names[sp], (long long)rows, T);
         }
 
-    d->y_mu = 0.0;
-    d->y_sd = 1.0;
-    if (o.standardize_targets) {
-        double sum = 0, ss = 0;
-        int64_t n = d->n[SPLIT_TRAIN];
-        for (int64_t i = 0; i < n; i++) sum += d->y_fit[d->idx[SPLIT_TRAIN][i]];
-        double m = sum / (double)n;
-        for (int64_t i = 0; i < n; i++) {
-            double c = d->y_fit[d->idx[SPLIT_TRAIN][i]] - m;
-            ss += c * c;
+    for (int j = 0; j < 2; j++) { d->y_mu[j] = 0.0; d->y_sd[j] = 1.0; }
+    if (o.standardize_targets)
+        for (int j = 0; j < ny; j++) {
+            double sum = 0, ss = 0;
+            int64_t n = d->n[SPLIT_TRAIN];
+            for (int64_t i = 0; i < n; i++) sum += d->y_fit[(size_t)d->idx[SPLIT_TRAIN][i] * ny_sz + j];
+            double m = sum / (double)n;
+            for (int64_t i = 0; i < n; i++) {
+                double c = d->y_fit[(size_t)d->idx[SPLIT_TRAIN][i] * ny_sz + j] - m;
+                ss += c * c;
+            }
+            double sd = sqrt(ss / (double)n);
+            d->y_mu[j] = m;
+            d->y_sd[j] = sd > 0 ? sd : 1.0;
+            for (int64_t t = 0; t < N; t++) {
+                float *v = &d->y_fit[(size_t)t * ny_sz + j];
+                *v = (float)((*v - d->y_mu[j]) / d->y_sd[j]);
+            }
         }
-        double sd = sqrt(ss / (double)n);
-        d->y_mu = m;
-        d->y_sd = sd > 0 ? sd : 1.0;
-        for (int64_t t = 0; t < N; t++) d->y_fit[t] = (float)((d->y_fit[t] - d->y_mu) / d->y_sd);
-    }
     return 0;
 }
 
@@ -181,7 +225,8 @@ void dataset_fill_batch(float *x, float *y, const SymbolData *d, const float *ys
     for (int b = 0; b < B; b++) {
         int64_t t = rows[b];
         memcpy(x + (size_t)b * win, d->xn + (size_t)(t - d->T + 1) * d->F, sizeof(float) * win);
-        if (y) y[b] = ysrc[t];
+        if (y)
+            for (int j = 0; j < d->n_y; j++) y[(size_t)b * d->n_y + j] = ysrc[(size_t)t * d->n_y + j];
     }
 }
 

@@ -10,11 +10,18 @@
  * 20 price columns become 1e4*(p/mid - 1), mid = (ask_price0 + bid_price0)/2 of the
  * same row (a per-row transform: no look-ahead), so the inputs stay stationary when
  * the price level drifts out of the training range.
+ * Volume features (volume_log = 0, the seed): raw amounts. With 1 the 20 amount
+ * columns become log1p(v / c_f), c_f = 1e-3 * the mean of column f over the finite
+ * training rows (fitted on train only): log(v) up to a constant for every
+ * realistic amount, finite at 0, independent of the symbol's unit of quantity.
+ * Order-book imbalance signals are log-ratios and real volumes are heavy-tailed.
  * Normalisation: per-feature z-score fitted on the finite training rows (rows whose
  * 40 features are all finite; population std, double sums; std 0 -> 1), applied once
  * to the whole matrix (xn), never per batch.
  *
- * Targets (bps, float): y_raw = the dataset's target at the horizon.
+ * Targets (bps, float), n_y per row (1, or 2 for a two-head model: [horizon, horizon2]):
+ *   y_raw = the dataset's target at the horizon(s). A row is a sample only when
+ *   all its n_y targets are finite.
  *   y_fit: what the model is trained and validated on: EMA-smoothed on train and
  *          val rows when alpha > 0, and raw on test rows (never used for fitting).
  *   y_smooth: the same EMA on every split (the test part is the labelled
@@ -41,10 +48,12 @@ typedef struct {
     float *xn;                      /* (N, F) normalised features (non-finite stay non-finite) */
     double mean[LOBDS_NFEAT], std[LOBDS_NFEAT]; /* z-score fitted on train rows */
     int64_t n_fit_rows;             /* finite train rows used for the fit */
-    float *y_raw;                   /* (N) bps */
-    float *y_fit;                   /* (N) training target (see above), scaled if standardised */
-    float *y_smooth;                /* (N) EMA everywhere (== y_raw when alpha == 0) */
-    double y_mu, y_sd;              /* target standardisation (0, 1 when off) */
+    int n_y;                        /* targets per row: 1, or 2 (deeplob_hier) */
+    double vol_scale[LOBDS_NFEAT];  /* c_f of the log volume transform (0 for unused columns) */
+    float *y_raw;                   /* (N, n_y) bps */
+    float *y_fit;                   /* (N, n_y) training target (see above), scaled if standardised */
+    float *y_smooth;                /* (N, n_y) EMA everywhere (== y_raw when alpha == 0) */
+    double y_mu[2], y_sd[2];        /* per target column: standardisation (0, 1 when off) */
     int64_t *idx[N_SPLITS];         /* sample rows t per split, increasing */
     int64_t n[N_SPLITS];
     int64_t skipped[N_SPLITS];      /* windows with a non-finite feature */
@@ -59,6 +68,8 @@ typedef struct {
     int standardize_targets;
     int64_t max_train_samples;  /* 0 = all */
     int price_mid_relative;     /* 1: prices as bps from the row's mid */
+    int volume_log;             /* 1: amounts as log1p(v / c_f) (above) */
+    int horizon2;               /* 0 = one target; else a second target column (seconds) */
 } DataOptions;
 
 /* row bounds of the split (pure; used by the results layout too) */
@@ -70,7 +81,8 @@ void dataset_ema(float *out, const float *y, int64_t lo, int64_t hi, double alph
 int dataset_build(SymbolData *d, const LobSymbol *s, DataOptions o, DlErr *e);
 void dataset_free(SymbolData *d);
 
-/* x (B, T, F), y (B, 1) from the normalised matrix for sample rows rows[0..B) */
+/* x (B, T, F), y (B, n_y) from the normalised matrix for sample rows rows[0..B);
+ * ysrc (N, n_y) is one of d's target arrays; y may be NULL */
 void dataset_fill_batch(float *x, float *y, const SymbolData *d, const float *ysrc,
                         const int64_t *rows, int B);
 

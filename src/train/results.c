@@ -256,6 +256,8 @@ static int create_symbol(ResultsFile *rf, int i, const char *name, int64_t n_row
     if (smooth) d[RD_TARGET_SMOOTH] = create_ds(grp, "test/target_smoothed", H5T_IEEE_F32LE, 1, &nt, 0);
     d[RD_FEAT_MEAN] = create_ds(grp, "norm/feature_mean", H5T_IEEE_F64LE, 1, &nf, 0);
     d[RD_FEAT_STD] = create_ds(grp, "norm/feature_std", H5T_IEEE_F64LE, 1, &nf, 0);
+    /* volume_features "log": x -> log1p(x / c_f) before the z-score; c_f = 0: raw */
+    d[RD_VOL_SCALE] = create_ds(grp, "norm/volume_scale", H5T_IEEE_F64LE, 1, &nf, 0);
     if (two) {
         bad |= h5u_attr_write_i64(grp, ".", "horizon2", cfg->horizon2, &e2);
         d[RD_H2_METRICS_RAW] = create_ds(grp, "head2/metrics_raw", tm, 0, NULL, 0);
@@ -365,7 +367,8 @@ int results_par_write_symbol(ResultsFile *rf, int i, const SymbolResult *r, cons
               (nt > 0 && (wr(d[RD_TIME], H5T_NATIVE_INT64, r->test_time) || wr(d[RD_PRED], H5T_NATIVE_FLOAT, r->test_pred) ||
                           wr(d[RD_TARGET_RAW], H5T_NATIVE_FLOAT, r->test_target_raw) ||
                           wr(d[RD_TARGET_SMOOTH], H5T_NATIVE_FLOAT, r->test_target_smooth))) ||
-              wr(d[RD_FEAT_MEAN], H5T_NATIVE_DOUBLE, r->feat_mean) || wr(d[RD_FEAT_STD], H5T_NATIVE_DOUBLE, r->feat_std);
+              wr(d[RD_FEAT_MEAN], H5T_NATIVE_DOUBLE, r->feat_mean) || wr(d[RD_FEAT_STD], H5T_NATIVE_DOUBLE, r->feat_std) ||
+              wr(d[RD_VOL_SCALE], H5T_NATIVE_DOUBLE, r->feat_vol_scale);
     if (!bad && heads > 1)   /* head 2: absent slots are -1 and skipped by wr */
         bad = wr(d[RD_H2_METRICS_RAW], tm, &r->test_raw2) || wr(d[RD_H2_METRICS_SMOOTH], tm, &r->test_smooth2) ||
               (nt > 0 && (wr(d[RD_H2_PRED], H5T_NATIVE_FLOAT, r->test_pred2) ||

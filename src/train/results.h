@@ -47,7 +47,7 @@ int results_write_manifest(hid_t file, const TrainConfig *cfg, const RunInfo *ri
 /* dataset slots of one symbol in ResultsFile.ds (weights follow at RD_N..);
  * RD_H2_*: head 2 of a two-head model (deeplob_hier), absent otherwise */
 enum { RD_INFO, RD_METRICS_RAW, RD_METRICS_SMOOTH, RD_HISTORY, RD_TIME, RD_PRED, RD_TARGET_RAW,
-       RD_TARGET_SMOOTH, RD_FEAT_MEAN, RD_FEAT_STD, RD_H2_METRICS_RAW, RD_H2_METRICS_SMOOTH, RD_H2_PRED,
+       RD_TARGET_SMOOTH, RD_FEAT_MEAN, RD_FEAT_STD, RD_VOL_SCALE, RD_H2_METRICS_RAW, RD_H2_METRICS_SMOOTH, RD_H2_PRED,
        RD_H2_TARGET_RAW, RD_H2_TARGET_SMOOTH, RD_H2_ORACLE, RD_H2_MEAN, RD_H2_STD, RD_COMPLETE, RD_N };
 
 typedef struct {

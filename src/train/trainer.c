@@ -27,6 +27,9 @@ void symbol_result_free(SymbolResult *r) {
     free(r->test_pred);
     free(r->test_target_raw);
     free(r->test_target_smooth);
+    free(r->test_pred2);
+    free(r->test_target_raw2);
+    free(r->test_target_smooth2);
     free(r->history);
     free(r->best_params);
     free(r->best_buffers);
@@ -57,14 +60,14 @@ Model *symbol_result_model(const SymbolResult *r, const TrainConfig *cfg) {
 /* Working buffers of one symbol's run: allocated once, never inside the loop. */
 typedef struct {
     float *x;        /* (max_batch, T, F) */
-    float *y;        /* (max_batch, 1) */
+    float *y;        /* (max_batch, n_y) */
     int64_t *rows;   /* (max_batch) */
     int64_t *perm;   /* (n_train) */
     int max_batch;
 } Work;
 
-/* eval-mode pass over a split: mean Huber loss vs ysrc; predictions (in model
- * units) into pred[i] for sample i when pred != NULL */
+/* eval-mode pass over a split: mean loss vs ysrc (N, n_y); predictions (in model
+ * units) into pred (n, n_out) for sample i when pred != NULL */
 static double evaluate(Model *m, Work *w, const SymbolData *d, int split, const float *ysrc, float *pred) {
     const int64_t n = d->n[split];
     double sum = 0;
@@ -74,7 +77,7 @@ static double evaluate(Model *m, Work *w, const SymbolData *d, int split, const 
         model_forward(m, w->x, B, 0, 0);
         sum += (double)model_loss(m, w->y, B) * B;
         if (pred)
-            for (int b = 0; b < B; b++) pred[i0 + b] = m->out[(size_t)b * m->n_out];
+            memcpy(pred + (size_t)i0 * m->n_out, m->out, sizeof(float) * (size_t)B * m->n_out);
     }
     return sum / (double)n;
 }
@@ -85,10 +88,13 @@ static void shuffle_targets(SymbolData *d, uint64_t skey) {
     for (int sp = SPLIT_TRAIN; sp <= SPLIT_VAL; sp++) {
         int64_t n = d->n[sp];
         int64_t *perm = dl_malloc(sizeof(int64_t) * (size_t)(n + 1));
-        float *v = dl_malloc(sizeof(float) * (size_t)(n + 1));
+        const int ny = d->n_y;   /* a sample's targets move together */
+        float *v = dl_malloc(sizeof(float) * (size_t)(n + 1) * ny);
         dataset_permutation(perm, n, dl_key(dl_key(skey, TAG_CONTROL), (uint64_t)sp));
-        for (int64_t i = 0; i < n; i++) v[i] = d->y_fit[d->idx[sp][perm[i]]];
-        for (int64_t i = 0; i < n; i++) d->y_fit[d->idx[sp][i]] = v[i];
+        for (int64_t i = 0; i < n; i++)
+            for (int j = 0; j < ny; j++) v[i * ny + j] = d->y_fit[d->idx[sp][perm[i]] * ny + j];
+        for (int64_t i = 0; i < n; i++)
+            for (int j = 0; j < ny; j++) d->y_fit[d->idx[sp][i] * ny + j] = v[i * ny + j];
         free(perm);
         free(v);
     }
@@ -102,7 +108,7 @@ static void fmt_eta(char *buf, size_t n, double s) {
 }
 
 static int init_result(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, const SymbolData *d,
-                       const Model *m, int hk) {
+                       const Model *m, const int hk[2]) {
     memset(r, 0, sizeof *r);
     snprintf(r->symbol, sizeof r->symbol, "%s", sym->symbol);
     r->n_rows = d->n_rows;
@@ -115,8 +121,15 @@ static int init_result(SymbolResult *r, const TrainConfig *cfg, const LobSymbol 
     r->n_fit_rows = d->n_fit_rows;
     memcpy(r->feat_mean, d->mean, sizeof r->feat_mean);
     memcpy(r->feat_std, d->std, sizeof r->feat_std);
-    r->y_mu = d->y_mu;
-    r->y_sd = d->y_sd;
+    memcpy(r->feat_vol_scale, d->vol_scale, sizeof r->feat_vol_scale);
+    const int ny = d->n_y;
+    r->y_mu = d->y_mu[0];
+    r->y_sd = d->y_sd[0];
+    r->y_mu2 = ny > 1 ? d->y_mu[1] : 0.0;
+    r->y_sd2 = ny > 1 ? d->y_sd[1] : 1.0;
+    r->n_heads = ny;
+    r->head_horizon[0] = cfg->horizon;
+    r->head_horizon[1] = ny > 1 ? cfg->horizon2 : 0;
     r->test_row0 = d->split_start[SPLIT_TEST];
     r->n_test_rows = d->n_rows - r->test_row0;
     size_t nt = (size_t)r->n_test_rows + 1;
@@ -124,14 +137,29 @@ static int init_result(SymbolResult *r, const TrainConfig *cfg, const LobSymbol 
     r->test_pred = dl_malloc(sizeof(float) * nt);
     r->test_target_raw = dl_malloc(sizeof(float) * nt);
     r->test_target_smooth = dl_malloc(sizeof(float) * nt);
+    if (ny > 1) {
+        r->test_pred2 = dl_malloc(sizeof(float) * nt);
+        r->test_target_raw2 = dl_malloc(sizeof(float) * nt);
+        r->test_target_smooth2 = dl_malloc(sizeof(float) * nt);
+    }
     for (int64_t i = 0; i < r->n_test_rows; i++) {
+        size_t row = (size_t)(r->test_row0 + i) * (size_t)ny;
         r->test_time[i] = sym->time[r->test_row0 + i];
         r->test_pred[i] = NAN;
-        r->test_target_raw[i] = d->y_raw[r->test_row0 + i];
-        r->test_target_smooth[i] = d->y_smooth[r->test_row0 + i];
+        r->test_target_raw[i] = d->y_raw[row];
+        r->test_target_smooth[i] = d->y_smooth[row];
+        if (ny > 1) {
+            r->test_pred2[i] = NAN;
+            r->test_target_raw2[i] = d->y_raw[row + 1];
+            r->test_target_smooth2[i] = d->y_smooth[row + 1];
+        }
     }
     r->has_smooth = cfg->ema_alpha > 0;
-    r->oracle_corr = hk >= 0 ? sym->oracle_corr[hk] : NAN;
+    r->oracle_corr = hk[0] >= 0 ? sym->oracle_corr[hk[0]] : NAN;
+    r->oracle_corr2 = NAN;
+    if (ny > 1 && hk[1] >= 0) r->oracle_corr2 = sym->oracle_corr[hk[1]];
+    Metrics nanm = {0, NAN, NAN, NAN, NAN};
+    r->test_raw2 = r->test_smooth2 = nanm;
     r->epochs_cap = cfg->epochs;
     r->history = dl_calloc((size_t)cfg->epochs + 1, sizeof(EpochRecord));
     r->n_params = m->n_params;
@@ -152,11 +180,15 @@ static double train_epoch(Model *m, Work *w, const SymbolData *d, const TrainCon
     dataset_permutation(w->perm, n, dl_key(dl_key(skey, TAG_SHUFFLE), (uint64_t)epoch));
     const uint64_t dkey = dl_key(dl_key(skey, TAG_DROPOUT), (uint64_t)epoch);
     double sum = 0, gsum = 0, t0 = dl_now(), last_bar = t0;
-    int64_t step = 0;
+    int64_t step = 0, n_used = 0;
     for (int64_t i0 = 0; i0 < n; i0 += cfg->batch, step++) {
         int B = (int)((n - i0) < cfg->batch ? (n - i0) : cfg->batch);
+        /* a trailing batch of one sample has no batch statistics for BatchNorm
+         * (PyTorch refuses it too): that sample sits out this epoch */
+        if (B == 1 && i0 > 0) break;
         for (int b = 0; b < B; b++) w->rows[b] = d->idx[SPLIT_TRAIN][w->perm[i0 + b]];
         dataset_fill_batch(w->x, w->y, d, d->y_fit, w->rows, B);
+        n_used += B;
         model_forward(m, w->x, B, 1, dl_key(dkey, (uint64_t)step));
         sum += (double)model_loss(m, w->y, B) * B;
         model_zero_grad(m);
@@ -173,27 +205,37 @@ static double train_epoch(Model *m, Work *w, const SymbolData *d, const TrainCon
     if (io->bar && io->progress) { fprintf(io->progress, "\r%60s\r", ""); fflush(io->progress); }
     *secs += dl_now() - t0;
     *grad_norm = gsum / (double)(step ? step : 1);
-    return sum / (double)n;
+    return sum / (double)(n_used ? n_used : 1);
 }
 
 int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, const TrainIO *io, DlErr *e) {
     const double t_start = dl_now();
-    DataOptions o = {cfg->seq_len, cfg->horizon, cfg->ema_alpha, cfg->standardize_targets, cfg->max_train_samples,
-                     !strcmp(cfg->price_features, "mid_relative")};
+    DataOptions o = {0};
+    o.seq_len = cfg->seq_len;
+    o.horizon = cfg->horizon;
+    o.horizon2 = cfg->kind == MODEL_DEEPLOB_HIER ? cfg->horizon2 : 0;   /* both heads' targets */
+    o.ema_alpha = cfg->ema_alpha;
+    o.standardize_targets = cfg->standardize_targets;
+    o.max_train_samples = cfg->max_train_samples;
+    o.price_mid_relative = !strcmp(cfg->price_features, "mid_relative");
+    o.volume_log = !strcmp(cfg->volume_features, "log");
     SymbolData d;
     if (dataset_build(&d, sym, o, e)) return -1;
     if (cfg->control_shuffle_targets) shuffle_targets(&d, trainer_symbol_key(cfg->seed, sym->symbol));
-    int hk = -1;
-    for (int k = 0; k < sym->n_horizons; k++)
-        if (sym->horizons[k] == cfg->horizon) hk = k;
+    int hk[2] = {-1, -1};
+    for (int k = 0; k < sym->n_horizons; k++) {
+        if (sym->horizons[k] == cfg->horizon) hk[0] = k;
+        if (o.horizon2 > 0 && sym->horizons[k] == o.horizon2) hk[1] = k;
+    }
 
     Work w = {0};
     w.max_batch = cfg->eval_batch > cfg->batch ? cfg->eval_batch : cfg->batch;
     Model *m = model_create(trainer_model_config(cfg), w.max_batch, backend_cpu());
-    if (m->n_out != 1) {
+    if (m->n_out != d.n_y) {
+        int no = m->n_out;
         model_free(m);
         dataset_free(&d);
-        return dl_err(e, "symbol %s: model %s has %d outputs; the trainer handles 1", sym->symbol, cfg->model, m->n_out);
+        return dl_err(e, "symbol %s: model %s has %d outputs but %d target columns", sym->symbol, cfg->model, no, d.n_y);
     }
     const uint64_t skey = trainer_symbol_key(cfg->seed, sym->symbol);
     model_init_params(m, dl_key(skey, TAG_INIT));
@@ -201,7 +243,7 @@ int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, 
     save_best(r, m);
 
     w.x = dl_aligned_alloc(sizeof(float) * (size_t)w.max_batch * cfg->seq_len * LOBDS_NFEAT);
-    w.y = dl_aligned_alloc(sizeof(float) * (size_t)w.max_batch);
+    w.y = dl_aligned_alloc(sizeof(float) * (size_t)w.max_batch * d.n_y);
     w.rows = dl_malloc(sizeof(int64_t) * (size_t)w.max_batch);
     w.perm = dl_malloc(sizeof(int64_t) * (size_t)(d.n[SPLIT_TRAIN] + 1));
 
@@ -258,16 +300,33 @@ int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, 
     /* best-validation weights for the test evaluation */
     load_best(m, r);
     {
-        float *pred = dl_malloc(sizeof(float) * (size_t)(d.n[SPLIT_TEST] + 1));
+        const int ny = d.n_y;
+        float *pred = dl_malloc(sizeof(float) * (size_t)(d.n[SPLIT_TEST] + 1) * ny);
         evaluate(m, &w, &d, SPLIT_TEST, d.y_fit, pred);
         for (int64_t i = 0; i < d.n[SPLIT_TEST]; i++) {
-            int64_t row = d.idx[SPLIT_TEST][i];
-            r->test_pred[row - r->test_row0] = (float)(pred[i] * d.y_sd + d.y_mu);   /* back to bps */
+            int64_t row = d.idx[SPLIT_TEST][i] - r->test_row0;
+            r->test_pred[row] = (float)(pred[i * ny] * d.y_sd[0] + d.y_mu[0]);   /* back to bps */
+            if (ny > 1) r->test_pred2[row] = (float)(pred[i * ny + 1] * d.y_sd[1] + d.y_mu[1]);
         }
         free(pred);
     }
     metrics_compute(&r->test_raw, r->test_pred, r->test_target_raw, r->n_test_rows);
     metrics_compute(&r->test_smooth, r->test_pred, r->test_target_smooth, r->n_test_rows);
+    if (r->n_heads > 1) {
+        metrics_compute(&r->test_raw2, r->test_pred2, r->test_target_raw2, r->n_test_rows);
+        metrics_compute(&r->test_smooth2, r->test_pred2, r->test_target_smooth2, r->n_test_rows);
+        if (io->progress) {   /* per head: the caller's summary line shows head 1 only */
+            for (int h = 0; h < 2; h++) {
+                const Metrics *mr = h ? &r->test_raw2 : &r->test_raw, *ms = h ? &r->test_smooth2 : &r->test_smooth;
+                fprintf(io->progress, "  %s: head %d (%d s): test corr %.4f (oracle %.4f), MAE %.4f bps, RMSE %.4f bps, R2 %.4f",
+                        sym->symbol, h + 1, r->head_horizon[h], mr->corr, h ? r->oracle_corr2 : r->oracle_corr, mr->mae,
+                        mr->rmse, mr->r2);
+                if (r->has_smooth) fprintf(io->progress, "; vs smoothed targets: corr %.4f", ms->corr);
+                fprintf(io->progress, "\n");
+            }
+            fflush(io->progress);
+        }
+    }
     r->best_epoch = st.early.best_epoch;
     r->best_val_loss = st.early.best;
     r->stopped_early = st.early.stop;

@@ -28,8 +28,9 @@
 
 typedef struct {
     int epoch;              /* 1-based */
-    double train_loss;      /* mean Huber over the epoch's training batches (training mode) */
-    double val_loss;        /* mean Huber on validation (eval mode) */
+    double train_loss;      /* mean Huber over the epoch's training batches (training mode);
+                               two heads: the weighted sum w1*Huber1 + w2*Huber2 (model_loss) */
+    double val_loss;        /* mean Huber on validation (eval mode), combined as above */
     double lr;              /* learning rate used during the epoch */
     double grad_norm;       /* mean total gradient norm before clipping */
     double seconds;         /* wall time of the epoch (training + validation) */
@@ -43,6 +44,7 @@ typedef struct {
     int64_t dropped_train;      /* oldest train samples left out (max_train_samples) */
     int64_t n_fit_rows;         /* finite train rows of the z-score fit */
     double feat_mean[LOBDS_NFEAT], feat_std[LOBDS_NFEAT];
+    double feat_vol_scale[LOBDS_NFEAT]; /* c_f of volume_features "log" (0 = column not transformed) */
     double y_mu, y_sd;          /* target standardisation (0, 1 when off) */
     /* test split, aligned with its rows [test_row0, n_rows): prediction NaN where no sample */
     int64_t test_row0, n_test_rows;
@@ -62,6 +64,17 @@ typedef struct {
     int resumed_from;           /* epoch the run resumed after (0 = fresh) */
     EpochRecord *history;       /* (epochs_cap) */
     int epochs_cap;
+    /* Two-head models (deeplob_hier): the fields above (test_pred, test_target_*,
+     * test_raw, test_smooth, oracle_corr, y_mu/y_sd) are head 1 (horizon); the ones
+     * below are head 2 (horizon2), same layout. n_heads == 1: arrays NULL, NaN metrics. */
+    int n_heads;                /* 1, or 2 */
+    int head_horizon[2];        /* seconds of head 1 and head 2 (0 when absent) */
+    float *test_pred2;          /* (n_test_rows) bps */
+    float *test_target_raw2;    /* (n_test_rows) bps */
+    float *test_target_smooth2; /* (n_test_rows) bps */
+    Metrics test_raw2, test_smooth2;
+    double oracle_corr2;
+    double y_mu2, y_sd2;
     /* best-validation weights (model arenas) */
     float *best_params; size_t n_params;
     float *best_buffers; size_t n_buffers;

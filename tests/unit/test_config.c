@@ -60,6 +60,16 @@ int main(void) {
     CHECK(config_set(&c, "model", "deeplob", &e) == 0 && c.kind == MODEL_DEEPLOB, "model override");
     CHECK(config_set(&c, "standardize_targets", "false", &e) == 0 && c.standardize_targets == 0, "bool override");
     CHECK(config_set(&c, "lr", "1e-4", &e) == 0 && c.lr == 1e-4, "lr override");
+    /* keys of the quality/hier work: volume_features, horizon2, model deeplob_hier */
+    CHECK(!strcmp(c.volume_features, "raw") && c.horizon2 == 60, "defaults volume_features raw, horizon2 60");
+    CHECK(config_set(&c, "volume_features", "log", &e) == 0 && !strcmp(c.volume_features, "log"), "volume_features=log");
+    rc = config_set(&c, "volume_features", "sqrt", &e);
+    CHECK(rc == -1 && strstr(e.msg, "key 'volume_features'"), "bad volume_features: %s", e.msg);
+    CHECK(config_set(&c, "model", "deeplob_hier", &e) == 0 && c.kind == MODEL_DEEPLOB_HIER, "model deeplob_hier");
+    CHECK(config_set(&c, "horizon2", "10", &e) == 0 && config_validate(&c, &e) == -1 && strstr(e.msg, "key 'horizon2'"),
+          "horizon2 <= horizon refused for deeplob_hier: %s", e.msg);
+    CHECK(config_set(&c, "horizon2", "60", &e) == 0 && config_validate(&c, &e) == 0, "horizon2 60 valid: %s", e.msg);
+    CHECK(config_set(&c, "model", "deeplob", &e) == 0, "model back to deeplob");
 
     /* canonical JSON round-trips */
     char *j = config_to_json(&c);
@@ -110,8 +120,9 @@ int main(void) {
     rc = config_load_file(&c, "/nonexistent/x.json", &e);
     CHECK(rc == -1 && strstr(e.msg, "/nonexistent/x.json"), "missing file named: %s", e.msg);
     /* the shipped configs load */
-    const char *shipped[] = {"inputs/quickstart.json", "inputs/train_all.json"};
-    for (int i = 0; i < 2; i++) {
+    const char *shipped[] = {"inputs/quickstart.json", "inputs/train_all.json", "inputs/synthetic_long.json",
+                             "inputs/hier.json"};
+    for (int i = 0; i < (int)(sizeof shipped / sizeof shipped[0]); i++) {
         TrainConfig s;
         config_defaults(&s);
         rc = config_load_file(&s, shipped[i], &e);

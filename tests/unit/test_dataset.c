@@ -1,6 +1,7 @@
 /* test_dataset.c: split bounds, windows inside one split and one segment, skipped
  * non-finite windows, z-score from train rows only, EMA never on raw test targets,
- * batch assembly, deterministic permutation, max_train_samples, standardisation.
+ * batch assembly, deterministic permutation, max_train_samples, standardisation,
+ * log volumes (scale fitted on train rows only), two target columns (deeplob_hier).
  * Every expectation is recomputed here by brute force from the definitions. */
 #include <math.h>
 #include <stdio.h>
@@ -54,7 +55,7 @@ int main(void) {
     LobSymbol s;
     int64_t segs[4];
     make_symbol(&s, segs);
-    DataOptions o = {T, 3, 0.5, 0, 0, 0};
+    DataOptions o = {T, 3, 0.5, 0, 0, 0, 0, 0};
     SymbolData d;
     DlErr e = {{0}};
     int rc = dataset_build(&d, &s, o, &e);
@@ -153,7 +154,7 @@ int main(void) {
     dataset_free(&d);
 
     /* no smoothing: y_fit == raw everywhere; max_train_samples keeps the latest; standardisation */
-    DataOptions o2 = {T, 1, 0.0, 1, 10, 0};
+    DataOptions o2 = {T, 1, 0.0, 1, 10, 0, 0, 0};
     rc = dataset_build(&d, &s, o2, &e);
     CHECK(rc == 0, "%s", e.msg);
     /* horizon 1 has no NaN targets: 24 + 2 train samples, the oldest 16 dropped */
@@ -163,11 +164,11 @@ int main(void) {
     m /= 10;
     for (int i = 0; i < 10; i++) v += (d.y_fit[d.idx[0][i]] - m) * (d.y_fit[d.idx[0][i]] - m);
     CHECK(fabs(m) < 1e-6 && fabs(v / 10 - 1) < 1e-5, "standardised train targets mean %g var %g", m, v / 10);
-    CHECK(fabs(d.y_fit[50] * d.y_sd + d.y_mu - s.targets[50 * 2]) < 1e-5, "standardisation inverts to bps");
+    CHECK(fabs(d.y_fit[50] * d.y_sd[0] + d.y_mu[0] - s.targets[50 * 2]) < 1e-5, "standardisation inverts to bps");
     dataset_free(&d);
 
     /* mid-relative prices: column f of row t becomes 1e4*(p/mid_t - 1) before the z-score */
-    DataOptions o5 = {T, 1, 0.0, 0, 0, 1};
+    DataOptions o5 = {T, 1, 0.0, 0, 0, 1, 0, 0};
     rc = dataset_build(&d, &s, o5, &e);
     CHECK(rc == 0, "%s", e.msg);
     {
@@ -182,11 +183,86 @@ int main(void) {
     }
     dataset_free(&d);
 
+    /* log volumes: amount column f of row t becomes log1p(v / c_f), c_f = 1e-3 * the
+     * train-row mean (finite rows only, so the 1e6 test rows and the bad row 10 stay out) */
+    {
+        DataOptions o6 = {T, 1, 0.0, 0, 0, 0, 1, 0};
+        rc = dataset_build(&d, &s, o6, &e);
+        CHECK(rc == 0, "%s", e.msg);
+        int f = 33, t = 50, p = 4;   /* a bid amount (test row), an ask price */
+        double sum = 0;
+        int k = 0;
+        for (int r = 0; r < 36; r++) {
+            if (r == 10) continue;
+            sum += s.features[r * F + f];
+            k++;
+        }
+        double c = 1e-3 * sum / k;
+        CHECK(fabs(d.vol_scale[f] - c) < 1e-9 * c && d.vol_scale[p] == 0 && d.vol_scale[12] > 0,
+              "volume scale %g vs %g (train rows only)", d.vol_scale[f], c);
+        /* z-score of the transformed train rows, recomputed here */
+        double m = 0, v = 0;
+        for (int r = 0; r < 36; r++) if (r != 10) m += log1p(s.features[r * F + f] / d.vol_scale[f]);
+        m /= k;
+        for (int r = 0; r < 36; r++)
+            if (r != 10) { double q = log1p(s.features[r * F + f] / d.vol_scale[f]) - m; v += q * q; }
+        double want = (log1p(s.features[t * F + f] / d.vol_scale[f]) - m) / sqrt(v / k);
+        CHECK(fabs(d.xn[t * F + f] - want) < 1e-4 * fabs(want) + 1e-5, "log volume z at row %d: %g vs %g", t,
+              d.xn[t * F + f], want);
+        float zp = (s.features[t * F + p] - (float)d.mean[p]) * (float)(1.0 / d.std[p]);
+        CHECK(d.xn[t * F + p] == zp, "prices untouched by volume_features");
+        printf("log volumes: c_f %.6g, row %d z %.5f (want %.5f)\n", d.vol_scale[f], t, d.xn[t * F + f], want);
+        dataset_free(&d);
+    }
+
+    /* two target columns (deeplob_hier): y (N, 2) rows [h1, h3]; a sample needs both
+     * finite; EMA and standardisation per column; batch rows carry both */
+    {
+        DataOptions o7 = {T, 1, 0.5, 1, 0, 0, 0, 3};
+        rc = dataset_build(&d, &s, o7, &e);
+        CHECK(rc == 0, "%s", e.msg);
+        DataOptions o8 = {T, 3, 0.5, 0, 0, 0, 0, 0};
+        SymbolData d3;
+        rc = dataset_build(&d3, &s, o8, &e);
+        CHECK(rc == 0, "%s", e.msg);
+        CHECK(d.n_y == 2 && d3.n_y == 1, "n_y %d %d", d.n_y, d3.n_y);
+        /* horizon 1 has no NaN: the sample set is that of horizon 3 alone */
+        int same = 1;
+        for (int sp = 0; sp < 3; sp++) {
+            same &= d.n[sp] == d3.n[sp] && d.nan_targets[sp] == d3.nan_targets[sp];
+            for (int64_t i = 0; same && i < d.n[sp]; i++) same &= d.idx[sp][i] == d3.idx[sp][i];
+        }
+        CHECK(same, "two-target samples = rows where both targets are finite");
+        int ok = 1;
+        for (int t = 0; t < N; t++) {
+            ok &= d.y_raw[2 * t] == s.targets[2 * t] &&
+                  ((isnan(d.y_raw[2 * t + 1]) && isnan(s.targets[2 * t + 1])) || d.y_raw[2 * t + 1] == s.targets[2 * t + 1]);
+            /* column 2's smoothing equals the one-target build's */
+            ok &= (isnan(d.y_smooth[2 * t + 1]) && isnan(d3.y_smooth[t])) || d.y_smooth[2 * t + 1] == d3.y_smooth[t];
+        }
+        CHECK(ok, "y_raw/y_smooth columns");
+        double m0 = 0, m1 = 0;
+        for (int64_t i = 0; i < d.n[0]; i++) { m0 += d.y_fit[2 * d.idx[0][i]]; m1 += d.y_fit[2 * d.idx[0][i] + 1]; }
+        CHECK(fabs(m0) < 1e-5 * d.n[0] && fabs(m1) < 1e-5 * d.n[0] && d.y_sd[0] != d.y_sd[1],
+              "per-column standardisation (means %g %g, sd %g %g)", m0 / d.n[0], m1 / d.n[0], d.y_sd[0], d.y_sd[1]);
+        int64_t t = d.idx[2][0];
+        CHECK(fabs(d.y_fit[2 * t + 1] * d.y_sd[1] + d.y_mu[1] - s.targets[2 * t + 1]) < 1e-5, "test column 2 raw");
+        float x[2 * T * F], y[4];
+        int64_t rows[2] = {d.idx[1][0], d.idx[2][1]};
+        dataset_fill_batch(x, y, &d, d.y_fit, rows, 2);
+        CHECK(y[0] == d.y_fit[2 * rows[0]] && y[1] == d.y_fit[2 * rows[0] + 1] && y[2] == d.y_fit[2 * rows[1]] &&
+              y[3] == d.y_fit[2 * rows[1] + 1], "batch y is (B, 2)");
+        printf("two targets: samples %lld/%lld/%lld, sd %.4f %.4f\n", (long long)d.n[0], (long long)d.n[1],
+               (long long)d.n[2], d.y_sd[0], d.y_sd[1]);
+        dataset_free(&d3);
+        dataset_free(&d);
+    }
+
     /* errors name the symbol */
-    DataOptions o3 = {T, 60, 0, 0, 0, 0};
+    DataOptions o3 = {T, 60, 0, 0, 0, 0, 0, 0};
     rc = dataset_build(&d, &s, o3, &e);
     CHECK(rc == -1 && strstr(e.msg, "TEST") && strstr(e.msg, "horizon 60"), "missing horizon: %s", e.msg);
-    DataOptions o4 = {20, 1, 0, 0, 0, 0};
+    DataOptions o4 = {20, 1, 0, 0, 0, 0, 0, 0};
     rc = dataset_build(&d, &s, o4, &e);
     CHECK(rc == -1 && strstr(e.msg, "no train samples"), "too-long windows: %s", e.msg);
     printf("errors: %s\n", e.msg);

@@ -4,13 +4,18 @@
  * Build and run from the repo root (OpenBLAS pinned to 1 thread inside the ops,
  * as the backend does):
  *   gcc -O3 -mavx2 -mfma -fopenmp -std=c11 -Isrc -I/usr/include/x86_64-linux-gnu/openblas-pthread \
- *       tests/bench/bench_conv.c src/engine/layers/conv2d.c src/common/util.c -lopenblas -lm -o /tmp/bench_conv
+ *       tests/bench/bench_conv.c src/engine/layers/conv2d.c src/engine/layers/conv2d_kernels.c \
+ *       src/common/util.c -lopenblas -lm -o /tmp/bench_conv
  *   nice /tmp/bench_conv [B=256] [reps=5]      (BENCH_HOT=1: only conv1b and conv2b)
  * The machines are shared: numbers move by 2x under load; compare within one run.
+ * BENCH_CPUTIME=1 OMP_NUM_THREADS=1: 1-thread rows only, timed in thread CPU time
+ * (steadier under load, for comparing variants).
  *
  * FLOPs: forward 2*M*Cout*K (M = B*Ho*Wo output rows, K = kh*kw*Cin); backward
- * counts dW and din, 2 x forward (db and col2im are not counted). Best of reps.
+ * counts dW and din, 2 x forward (db and col2im are not counted); "dW" is the backward
+ * with din = NULL (dW and db only), 1 x forward. Best of reps.
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "../../src/engine/layers/layers_cpu.h"
 #include "../../src/common/util.h"
 
@@ -18,8 +23,19 @@
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 void openblas_set_num_threads(int);
+
+/* BENCH_CPUTIME=1: time the calling thread's CPU time instead of wall time. With
+ * OMP_NUM_THREADS=1 that ignores time lost to other processes on a shared machine
+ * (use it to compare variants; report wall times). */
+static double now_s(void) {
+    if (!getenv("BENCH_CPUTIME")) return dl_now();
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
 
 static float *rnd(size_t n, unsigned seed) {
     float *x = dl_aligned_alloc(sizeof(float) * n);
@@ -53,24 +69,28 @@ static void bench(const char *name, ConvDims d, int reps) {
     float *dout = rnd(no * d.out_ld, 8), *din = rnd(ni * d.in_ld, 9), *dw = rnd(d.Cout * K, 10), *db = rnd(d.Cout, 11);
     float *scratch = dl_aligned_alloc(sizeof(float) * conv2d_scratch_floats_cpu(d, 2));
     double flop = 2.0 * (double)no * d.Cout * (double)K;
-    for (int th = 1; th <= 2; th++) {
+    const int th_max = getenv("BENCH_CPUTIME") ? 1 : 2;
+    for (int th = 1; th <= th_max; th++) {
         omp_set_num_threads(th);
-        double bf = 1e30, bb = 1e30;
+        double bf = 1e30, bb = 1e30, bw = 1e30;
         for (int r = 0; r <= reps; r++) {
-            double t0 = dl_now();
+            double t0 = now_s();
             conv2d_forward_cpu(out, in, w, b, d, scratch);
-            double t1 = dl_now();
+            double t1 = now_s();
             conv2d_backward_cpu(din, dw, db, dout, in, w, d, scratch);
-            double t2 = dl_now();
+            double t2 = now_s();
+            conv2d_backward_cpu(NULL, dw, db, dout, in, w, d, scratch);
+            double t3 = now_s();
             if (r > 0) { /* r = 0 warms caches and pages */
                 if (t1 - t0 < bf) bf = t1 - t0;
                 if (t2 - t1 < bb) bb = t2 - t1;
+                if (t3 - t2 < bw) bw = t3 - t2;
             }
         }
         printf("%-10s B=%-4d H=%-3d W=%-2d Cin=%-3d Cout=%-3d k=%dx%d  %d thr: fwd %6.2f ms %6.1f GFLOP/s | "
-               "bwd %6.2f ms %6.1f GFLOP/s\n",
+               "bwd %6.2f ms %6.1f GFLOP/s | dW %6.1f GFLOP/s\n",
                name, d.B, d.H, d.W, d.Cin, d.Cout, d.kh, d.kw, th, bf * 1e3, flop / bf * 1e-9, bb * 1e3,
-               2 * flop / bb * 1e-9);
+               2 * flop / bb * 1e-9, flop / bw * 1e-9);
     }
     free(in); free(w); free(b); free(out); free(dout); free(din); free(dw); free(db); free(scratch);
 }
@@ -96,6 +116,9 @@ int main(int argc, char **argv) {
     bench("conv3a", mk(B, 88, 10, 32, 32, 1, 10, 1, 1, 0, 0, 32, 32), reps);
     bench("inc1x1", mk(B, 88, 1, 32, 64, 1, 1, 1, 1, 0, 0, 32, 256), reps);
     bench("inc3x1", mk(B, 88, 1, 64, 64, 3, 1, 1, 1, 1, 1, 64, 256), reps);
+    bench("inc5x1", mk(B, 88, 1, 64, 64, 5, 1, 1, 1, 2, 2, 64, 256), reps);
     bench("tcn_d4", mk(B, 88, 1, 64, 64, 3, 1, 1, 4, 8, 0, 64, 64), reps);
+    bench("tcn0_c1", mk(B, 88, 1, 256, 64, 3, 1, 1, 1, 2, 0, 256, 64), reps);  /* block 0 conv1 */
+    bench("tcn0_res", mk(B, 88, 1, 256, 64, 1, 1, 1, 1, 0, 0, 256, 64), reps); /* residual 1x1 */
     return 0;
 }

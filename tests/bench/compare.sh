@@ -7,7 +7,7 @@
 #       batches  comma list, default 256
 #       threads  comma list, default 1,2
 #   env: BIN (default <repo>/build/deeplob_mpi), PY (default /usr/bin/python3),
-#        TORCH_STEPS / TORCH_WARMUP (default 10 / 3), JEMALLOC (library to preload)
+#        STEPS / WARMUP (timed and warm-up steps of BOTH sides, default 10 / 3), JEMALLOC
 #
 # Each cell runs `$BIN bench --model M --batch B --threads N --json` and then bench_torch.py
 # under jemalloc (MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1) with OMP_NUM_THREADS and
@@ -61,12 +61,12 @@ for M in ${MODELS//,/ }; do
     for B in ${BATCHES//,/ }; do
         for N in ${THREADS//,/ }; do
             OMP_NUM_THREADS=$N OPENBLAS_NUM_THREADS=$N \
-                "$BIN" bench --model "$M" --batch "$B" --threads "$N" --json >"$TMP/c.out" 2>"$TMP/c.err" \
+                "$BIN" bench --model "$M" --batch "$B" --threads "$N" --steps "${STEPS:-10}" --warmup "${WARMUP:-3}" --json >"$TMP/c.out" 2>"$TMP/c.err" \
                 || { echo "compare.sh: $BIN bench $M B=$B N=$N failed:" >&2; tail -5 "$TMP/c.err" >&2; }
             LD_PRELOAD=$JEMALLOC MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1 \
             OMP_NUM_THREADS=$N OPENBLAS_NUM_THREADS=$N \
                 "$PY" "$SRC/tests/bench/bench_torch.py" --model "$M" --batch "$B" --threads "$N" \
-                --steps "${TORCH_STEPS:-10}" --warmup "${TORCH_WARMUP:-3}" --json \
+                --steps "${STEPS:-10}" --warmup "${WARMUP:-3}" --json \
                 >"$TMP/t.out" 2>"$TMP/t.err" \
                 || { echo "compare.sh: bench_torch.py $M B=$B N=$N failed:" >&2; tail -5 "$TMP/t.err" >&2; }
             ct=$(field "$TMP/c.out" train_samples_per_s); ci=$(field "$TMP/c.out" infer_samples_per_s)

@@ -2,7 +2,9 @@
  * reference, finite differences, thread-count determinism and strided-row guards.
  *
  * Configurations: every conv shape the models use (models.md), at small sizes,
- * each with and without bias and with din overwritten / accumulated / NULL.
+ * each with and without bias and with din overwritten / accumulated / NULL; the
+ * d_* ones have Cout % 16 == 0 and so run conv2d.c's direct AVX2 kernels (forward,
+ * dW, and din through the forward kernel), the others its OpenBLAS route.
  *
  * Tolerance: normalised max error (gc_rel_err: max|ours-ref| / max|ref|) <= 1e-5.
  * Ours is fp32 GEMM; each output sums K <= 320 products (forward, din) or <= ~700
@@ -310,6 +312,23 @@ int main(void) {
         {"B19_conv1b", mk(19, 8, 3, 4, 5, 4, 1, 1, 1, 1, 0, 0, 4, 5)},      /* B not a multiple of groups */
         {"B19_1x1", mk(19, 6, 2, 5, 4, 1, 1, 1, 1, 1, 0, 0, 7, 6)},
         {"B19_conv2a", mk(19, 5, 4, 3, 4, 1, 2, 1, 2, 1, 0, 0, 3, 4)},
+        /* Cout % 16 == 0: the direct (AVX2 kernel) path; din by the transposed conv,
+         * by a 1x1 conv of dout, or by the GEMM + col2im route; row-block tails */
+        {"d_conv1b_c16", mk(3, 14, 5, 16, 16, 4, 1, 1, 1, 1, 0, 0, 16, 16)},  /* transposed din direct */
+        {"d_conv1b_c8_48", mk(2, 9, 3, 8, 48, 4, 1, 1, 1, 1, 0, 0, 8, 48)},   /* 3 panels, din by BLAS */
+        {"d_tcn_c16_d4", mk(2, 30, 1, 16, 16, 3, 1, 1, 1, 4, 8, 0, 16, 16)},  /* causal pad: zero row */
+        {"d_tcn_c32_d16", mk(2, 40, 1, 32, 32, 3, 1, 1, 1, 16, 32, 0, 40, 36)},
+        {"d_3x1_pad1", mk(3, 16, 1, 16, 16, 3, 1, 1, 1, 1, 1, 1, 20, 24)},    /* strided rows both sides */
+        {"d_5x1_pad2", mk(2, 18, 1, 16, 32, 5, 1, 1, 1, 1, 2, 2, 16, 40)},
+        {"d_1x1_strided", mk(3, 16, 1, 16, 32, 1, 1, 1, 1, 1, 0, 0, 24, 40)}, /* strided rows, din by BLAS */
+        {"d_1x1_K8", mk(3, 7, 1, 8, 16, 1, 1, 1, 1, 1, 0, 0, 8, 16)},         /* K % 16 != 0: din by BLAS */
+        {"d_conv2a", mk(2, 13, 10, 8, 16, 1, 2, 1, 2, 1, 0, 0, 8, 16)},       /* rows path, din direct */
+        {"d_conv2a_strided", mk(2, 9, 10, 8, 16, 1, 2, 1, 2, 1, 0, 0, 11, 20)}, /* 2 taps of Cin */
+        {"d_conv3a_1x10", mk(3, 15, 10, 8, 16, 1, 10, 1, 1, 1, 0, 0, 8, 16)}, /* W == kw: rows path, L 80 */
+        {"d_conv1a", mk(2, 12, 40, 1, 16, 1, 2, 1, 2, 1, 0, 0, 1, 16)},       /* L = 2 */
+        {"d_stride_h2", mk(2, 15, 4, 3, 16, 3, 2, 2, 1, 1, 1, 2, 3, 16)},     /* col2im din */
+        {"d_17_taps", mk(2, 4, 20, 4, 16, 1, 17, 1, 1, 1, 0, 0, 5, 16)},      /* > 16 taps: BLAS */
+        {"d_B19_tcn", mk(19, 7, 1, 16, 16, 3, 1, 1, 1, 2, 4, 0, 16, 16)},
     };
     const int n = (int)(sizeof cfgs / sizeof cfgs[0]);
     omp_set_num_threads(2);
@@ -319,7 +338,7 @@ int main(void) {
             for (int mode = 0; mode <= 2; mode++) check_config(&cfgs[i], bias, mode);
 
     printf("finite differences on L = sum(out .* R):\n");
-    const int fd_idx[] = {0, 1, 3, 6, 8, 12, 16};
+    const int fd_idx[] = {0, 1, 3, 6, 8, 12, 16, 21, 23, 26, 29, 31};
     for (size_t i = 0; i < sizeof fd_idx / sizeof fd_idx[0]; i++) fd_config(&cfgs[fd_idx[i]]);
 
     printf("determinism across thread counts:\n");
@@ -328,6 +347,9 @@ int main(void) {
         {"det_conv1a", mk(21, 10, 40, 1, 32, 1, 2, 1, 2, 1, 0, 0, 1, 32)},
         {"det_1x1", mk(23, 30, 1, 64, 32, 1, 1, 1, 1, 1, 0, 0, 96, 40)},
         {"det_tcn_d4", mk(18, 30, 1, 16, 16, 3, 1, 1, 1, 4, 8, 0, 16, 16)},
+        {"det_tcn_c64", mk(18, 30, 1, 64, 64, 3, 1, 1, 1, 2, 4, 0, 64, 64)},
+        {"det_conv2a", mk(21, 12, 20, 32, 32, 1, 2, 1, 2, 1, 0, 0, 32, 32)},
+        {"det_inc3x1", mk(17, 20, 1, 64, 64, 3, 1, 1, 1, 1, 1, 1, 64, 256)},
     };
     for (size_t i = 0; i < sizeof det / sizeof det[0]; i++) det_config(&det[i]);
     return gc_summary("test_layer_conv");

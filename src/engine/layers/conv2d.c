@@ -6,12 +6,28 @@
  * m is the input patch of that output point. Three ways to get A:
  *   PATH_1X1    1x1 conv, stride 1, no padding: A is the input itself, lda = in_ld
  *               (strided concat rows need no copy).
- *   PATH_ROWS   kh == 1, stride_w == kw, W % kw == 0, dense rows (in_ld == Cin): the
- *               patch of output (b,h,wo) is the kw*Cin contiguous floats starting
- *               at input row (b,h,wo*kw), so A is the input with lda = kw*Cin
- *               (conv1a, conv2a, conv3a).
+ *   PATH_ROWS   kh == 1, stride_w == kw, W % kw == 0 (or W == kw: Wo = 1), dense
+ *               rows (in_ld == Cin): the patch of output (b,h,wo) is the kw*Cin
+ *               contiguous floats starting at input row (b,h,wo*kw), so A is the
+ *               input with lda = kw*Cin (conv1a, conv2a, conv3a).
  *   PATH_IM2COL anything else (kh > 1, time padding, dilation, strides): A is
  *               built tile by tile in scratch, one tile sized to stay in L2.
+ * Direct path (conv2d_kernels.c, AVX2+FMA, Cout % 16 == 0): whatever the path, a
+ * patch is ntaps row segments of L floats of the input (a tap = one (i, j) of the
+ * kernel; with dense rows the kw taps of a kernel row merge into one segment), so
+ * the forward and dW kernels read the input rows in place through a table of row
+ * pointers (a zero row for time padding): no im2col, no bias prefill pass, no
+ * packing but the weights' once per call. The input gradient runs the forward
+ * kernel too: as the transposed conv (stride-1 kh x 1) or as a 1x1 conv of dout
+ * with w^T (PATH_ROWS). OpenBLAS remains for the rest (Cout % 16 != 0, more than
+ * CONV_MAX_TAPS taps, dW with K < 32 or L > 256, din of 1x1 convs and by col2im).
+ * Same bits as the OpenBLAS route: the direct path sums in the order the GEMM
+ * route does on the machines we run (OpenBLAS 0.3.21, Cooperlake core): the same
+ * tiles, K blocks (convk_kblock), bias and partials added after each block's sum,
+ * and tiles OpenBLAS runs with its small-matrix kernel left to OpenBLAS
+ * (blas_small). The hier model's PyTorch parity fixture is sensitive to the last
+ * bit (a LeakyReLU input within rounding of 0), so this keeps it valid. Elsewhere
+ * the bits may differ from OpenBLAS's, never the accuracy or the determinism.
  *
  * Parallelism and determinism: the batch is cut into G = min(B, CONV_GROUPS)
  * groups of whole samples. G and the tile size depend only on the dims, never on
@@ -25,6 +41,8 @@
  * would break LinearDims' field I in backend.h */
 #include "layers_cpu.h"
 #include "../../common/util.h"
+
+#include "conv2d_kernels.h"
 
 #include <cblas.h>
 #include <omp.h>
@@ -44,16 +62,26 @@
 #define CONV_FAST_ROWS 2048
 #endif
 
+/* 0: OpenBLAS route only (A/B timing of the direct path; the bits are the same) */
+#ifndef CONV_DIRECT
+#define CONV_DIRECT 1
+#endif
+/* direct path: taps per patch bounded so the row-pointer tables live on the stack */
+#define CONV_MAX_TAPS 16
+
 enum { PATH_IM2COL = 0, PATH_1X1 = 1, PATH_ROWS = 2 };
 
 typedef struct {
     int Ho, Wo, K, path;
+    int direct, direct_dw; /* 1: AVX2 kernels for forward, for dW */
+    int kwt, ntaps, L;     /* direct: taps per kernel row, taps, floats per tap segment */
     int lda_fast;          /* row stride of A on the copy-free paths */
     long rps;              /* output rows per sample = Ho*Wo */
     int G;                 /* sample groups */
     int tile_rows;         /* rows of A per GEMM */
     size_t tile;           /* floats per tile (0 on copy-free paths), 16-float multiple */
     size_t part;           /* floats per partial dW+db, 16-float multiple */
+    size_t pack, zero;     /* floats of the packed weights and of the zero row */
 } ConvPlan;
 
 static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
@@ -77,7 +105,8 @@ static ConvPlan conv_plan(ConvDims d) {
     if (unpadded && d.kh == 1 && d.kw == 1 && d.stride_w == 1) {
         p.path = PATH_1X1;
         p.lda_fast = d.in_ld;
-    } else if (unpadded && d.kh == 1 && d.stride_w == d.kw && d.W % d.kw == 0 && d.in_ld == d.Cin) {
+    } else if (unpadded && d.kh == 1 && ((d.stride_w == d.kw && d.W % d.kw == 0) || d.W == d.kw) &&
+               d.in_ld == d.Cin) { /* W == kw: Wo = 1, one patch = one whole row (conv3a) */
         p.path = PATH_ROWS;
         p.lda_fast = d.kw * d.Cin;
     } else {
@@ -88,11 +117,26 @@ static ConvPlan conv_plan(ConvDims d) {
         p.tile_rows = CONV_TILE_FLOATS / p.K;
         if (p.tile_rows < 1) p.tile_rows = 1;
         p.tile = round16((size_t)p.tile_rows * p.K);
+    } else if (p.path == PATH_ROWS && d.stride_w != d.kw) {
+        p.tile_rows = CONV_TILE_FLOATS / p.K; /* W == kw: the im2col path's tiles (and bits) */
+        if (p.tile_rows < 1) p.tile_rows = 1;
+        p.tile = 0;
     } else {
         p.tile_rows = CONV_FAST_ROWS;
         p.tile = 0;
     }
-    p.part = round16((size_t)d.Cout * p.K + d.Cout);
+    p.kwt = d.in_ld == d.Cin ? 1 : d.kw;
+    p.ntaps = d.kh * p.kwt;
+    p.L = d.in_ld == d.Cin ? d.kw * d.Cin : d.Cin;
+    p.direct = CONV_DIRECT && CONVK_AVAILABLE && d.Cout % CONVK_NR == 0 && p.ntaps <= CONV_MAX_TAPS;
+    /* dW: OpenBLAS runs tiny-K shapes (conv1a, K = 2) with its small-matrix kernel;
+     * very long segments (conv3a, L = 320) measured faster through OpenBLAS */
+    p.direct_dw = p.direct && p.K >= 32 && p.L <= 256;
+    p.part = round16((size_t)d.Cout * p.K + d.Cout); /* partial dW + db */
+    /* sized for this conv and for the backward's convs (transposed, 1x1 of dout) */
+    int cpad = (d.Cout + CONVK_NR - 1) / CONVK_NR * CONVK_NR;
+    p.pack = CONVK_AVAILABLE ? round16((size_t)cpad * p.K) : 0;
+    p.zero = CONVK_AVAILABLE ? round16((size_t)(d.kw * d.Cin > d.Cout ? d.kw * d.Cin : d.Cout)) : 0;
     return p;
 }
 
@@ -168,34 +212,82 @@ static const float *a_rows(float *tile, int *lda, const float *in, ConvDims d, c
     return in + m0 * p->lda_fast;
 }
 
+/* rows[t*stride + r] (ntaps, mr): start of tap t's segment of output row m0 + r's
+ * patch, or the zero row where the tap falls in the time padding */
+static void tap_rows(const float **rows, int stride, const float *in, const float *zero, ConvDims d,
+                     const ConvPlan *p, long m0, int mr) {
+    long t = m0 / p->Wo, b = t / p->Ho; /* divide once, then step (b, ho, wo) */
+    int wo = (int)(m0 - t * p->Wo), ho = (int)(t - b * p->Ho);
+    for (int r = 0; r < mr; r++) {
+        for (int i = 0; i < d.kh; i++) {
+            int h = ho * d.stride_h - d.pad_top + i * d.dil_h;
+            const float *base = in + ((b * d.H + h) * d.W + (long)wo * d.stride_w) * d.in_ld;
+            for (int j = 0; j < p->kwt; j++)
+                rows[(i * p->kwt + j) * stride + r] = h < 0 || h >= d.H ? zero : base + (long)j * d.in_ld;
+        }
+        if (++wo == p->Wo) {
+            wo = 0;
+            if (++ho == p->Ho) ho = 0, b++;
+        }
+    }
+}
+
+/* scratch: [packed weights][zero row][per group: tile, dtile][per group: partial dW+db] */
 size_t conv2d_scratch_floats_cpu(ConvDims d, int nthreads) {
     (void)nthreads; /* slots are per group, so any thread count fits */
     ConvPlan p = conv_plan(d);
-    return (size_t)p.G * (2 * p.tile + p.part);
+    return p.pack + p.zero + (size_t)p.G * (2 * p.tile + p.part);
+}
+
+/* OpenBLAS (0.3.21, Cooperlake core) runs a small sgemm (this shape) with another
+ * kernel, whose summation order the direct kernel does not reproduce: such tiles (the
+ * last of a group, at most) go to OpenBLAS, so the bits stay those of the GEMM route */
+static int blas_small(long M, int N, int K) { return M * N <= 1200 && (double)M * N * K <= 1e6; }
+
+/* out rows [m0, m1) by one OpenBLAS sgemm (im2col into tile where needed) */
+static void gemm_tile(float *out, const float *in, const float *w, int w_trans, const float *b, ConvDims d,
+                      const ConvPlan *p, float *tile, long m0, long m1, float beta) {
+    int mt = (int)(m1 - m0), lda;
+    const float *A = a_rows(tile, &lda, in, d, p, m0, m1);
+    float *C = out + m0 * d.out_ld;
+    if (b) { /* bias prefill, then the GEMM accumulates onto it */
+        for (int r = 0; r < mt; r++) copy_row(C + (long)r * d.out_ld, b, d.Cout);
+        beta = 1.0f;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, w_trans ? CblasNoTrans : CblasTrans, mt, d.Cout, p->K, 1.0f, A, lda, w,
+                w_trans ? d.Cout : p->K, beta, C, d.out_ld);
 }
 
 /* out (B,Ho,Wo,Cout) ld out_ld = conv(in, w) + b, or, with b == NULL,
- * out = beta0*out + conv(in, w) (beta0 1: accumulate, used by the backward) */
-static void forward_impl(float *out, const float *in, const float *w, const float *b, ConvDims d, float *scratch,
-                         float beta0) {
+ * out = beta0*out + conv(in, w) (beta0 0 or 1: accumulate, used by the backward).
+ * w (Cout, K), or (K, Cout) with w_trans. pack (p.pack) and zero (p.zero) are used
+ * on the direct path, tiles (G x p.tile) on the im2col path. */
+static void forward_impl(float *out, const float *in, const float *w, int w_trans, const float *b, ConvDims d,
+                         float *pack, float *zero, float *tiles, float beta0) {
     const ConvPlan p = conv_plan(d);
+    if (p.direct) {
+        DL_CHECK(beta0 == 0.0f || beta0 == 1.0f, "conv2d: direct path beta %g", beta0);
+        convk_pack(pack, w, d.Cout, p.K, w_trans);
+        memset(zero, 0, sizeof(float) * p.L);
+    }
 #pragma omp parallel for schedule(dynamic, 1)
     for (int g = 0; g < p.G; g++) {
-        float *tile = scratch + (size_t)g * p.tile;
+        float *tile = tiles + (size_t)g * p.tile;
+        const float *rows[CONV_MAX_TAPS * CONVK_MR];
         int s0, s1;
         group_range(g, p.G, d.B, &s0, &s1);
         for (long m0 = s0 * p.rps, r1 = s1 * p.rps; m0 < r1; m0 += p.tile_rows) {
             long m1 = m0 + p.tile_rows < r1 ? m0 + p.tile_rows : r1;
-            int mt = (int)(m1 - m0), lda;
-            const float *A = a_rows(tile, &lda, in, d, &p, m0, m1);
-            float *C = out + m0 * d.out_ld;
-            float beta = beta0;
-            if (b) { /* bias prefill, then the GEMM accumulates onto it */
-                for (int r = 0; r < mt; r++) copy_row(C + (long)r * d.out_ld, b, d.Cout);
-                beta = 1.0f;
+            if (!p.direct || blas_small(m1 - m0, d.Cout, p.K)) {
+                gemm_tile(out, in, w, w_trans, b, d, &p, tile, m0, m1, beta0);
+                continue;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, mt, d.Cout, p.K, 1.0f, A, lda, w, p.K, beta, C,
-                        d.out_ld);
+            for (long b0 = m0; b0 < m1; b0 += CONVK_MR) {
+                int mr = (int)(m1 - b0 < CONVK_MR ? m1 - b0 : CONVK_MR);
+                tap_rows(rows, CONVK_MR, in, zero, d, &p, b0, mr);
+                convk_forward_rows(out + b0 * d.out_ld, d.out_ld, rows, p.ntaps, p.L, pack, d.Cout, b,
+                                   beta0 != 0.0f, mr);
+            }
         }
     }
 }
@@ -203,7 +295,8 @@ static void forward_impl(float *out, const float *in, const float *w, const floa
 /* out (B,Ho,Wo,Cout) ld out_ld = conv(in (B,H,W,Cin) ld in_ld, w (Cout,kh,kw,Cin)) + b (Cout or NULL).
  * scratch: conv2d_scratch_floats_cpu(d) floats. Columns >= Cout of out rows untouched. */
 void conv2d_forward_cpu(float *out, const float *in, const float *w, const float *b, ConvDims d, float *scratch) {
-    forward_impl(out, in, w, b, d, scratch, 0.0f);
+    const ConvPlan p = conv_plan(d);
+    forward_impl(out, in, w, 0, b, d, scratch, scratch + p.pack, scratch + p.pack + p.zero, 0.0f);
 }
 
 /* The input gradient of a stride-1 (kh x 1) conv is itself a conv: of dout, zero
@@ -227,6 +320,13 @@ static ConvDims transposed_dims(ConvDims d, int Ho) {
     return t;
 }
 
+/* On the copy-free paths din's output-row view (M, K) ld lda_fast = dout (M, Cout) @ w
+ * (Cout, K): a 1x1 conv of dout with the weights w^T (K, Cout). */
+static ConvDims rows_din_dims(ConvDims d, const ConvPlan *p) {
+    ConvDims t = {d.B, p->Ho, p->Wo, d.Cout, p->K, 1, 1, 1, 1, 1, 0, 0, d.out_ld, p->lda_fast, d.accumulate_din};
+    return t;
+}
+
 /* dw (Cout,kh,kw,Cin) += dout^T @ patches; db (Cout, or NULL) += column sums of dout;
  * din (B,H,W,Cin) ld in_ld (+)= col2im(dout @ w), or skipped when din is NULL.
  * dout (B,Ho,Wo,Cout) ld out_ld; in as in forward. scratch as forward. */
@@ -234,16 +334,37 @@ void conv2d_backward_cpu(float *din, float *dw, float *db, const float *dout, co
                          ConvDims d, float *scratch) {
     const ConvPlan p = conv_plan(d);
     const int K = p.K, Cout = d.Cout;
-    float *parts = scratch + (size_t)p.G * 2 * p.tile;
+    float *pack = scratch, *zero = pack + p.pack, *slots = zero + p.zero;
+    float *parts = slots + (size_t)p.G * 2 * p.tile;
     const int transposed = din && p.path == PATH_IM2COL && transposed_ok(d);
-    float *din_scatter = transposed ? NULL : din;  /* din of the tile-and-scatter route */
+    /* PATH_ROWS: din by the direct kernel as a 1x1 conv, when it can run (for a 1x1
+     * conv's din, K = Cin is short and OpenBLAS measured faster) */
+    const int rows_din = din && p.path == PATH_ROWS && conv_plan(rows_din_dims(d, &p)).direct;
+    float *din_scatter = transposed || rows_din ? NULL : din; /* din of the in-loop GEMM route */
+    if (p.direct_dw) memset(zero, 0, sizeof(float) * p.L);
 #pragma omp parallel for schedule(dynamic, 1)
     for (int g = 0; g < p.G; g++) {
-        float *tile = scratch + (size_t)g * 2 * p.tile, *dtile = tile + p.tile;
+        float *tile = slots + (size_t)g * 2 * p.tile, *dtile = tile + p.tile;
         float *dwp = parts + (size_t)g * p.part, *dbp = dwp + (size_t)Cout * K;
         memset(dwp, 0, sizeof(float) * ((size_t)Cout * K + Cout));
         int s0, s1;
         group_range(g, p.G, d.B, &s0, &s1);
+        /* direct dW: dW^T (K, Cout) and db into this group's partial in the GEMM
+         * route's order: per tile, per K block of its rows (convk_kblock) a sum from
+         * zero over the rows in order, then added to the partial; db row by row */
+        for (long t0 = s0 * p.rps, r1 = s1 * p.rps; p.direct_dw && t0 < r1; t0 += p.tile_rows) {
+            long t1 = t0 + p.tile_rows < r1 ? t0 + p.tile_rows : r1;
+            for (long m0 = t0; m0 < t1;) {
+                int mt = convk_kblock(t1 - m0);
+                const float *D = dout + m0 * d.out_ld, *rows[CONV_MAX_TAPS * CONVK_KC];
+                if (db) convk_colsum(dbp, D, d.out_ld, mt, Cout);
+                tap_rows(rows, CONVK_KC, in, zero, d, &p, m0, mt);
+                for (int t = 0; t < p.ntaps; t++)
+                    convk_dw_tap(dwp + (size_t)t * p.L * Cout, rows + t * CONVK_KC, D, d.out_ld, mt, p.L, Cout);
+                m0 += mt;
+            }
+        }
+        if (p.direct_dw && !din_scatter) continue;
         /* im2col path scatters with +=, so clear this group's own din rows first */
         if (din_scatter && !d.accumulate_din && p.path == PATH_IM2COL) {
             for (long r = (long)s0 * d.H * d.W; r < (long)s1 * d.H * d.W; r++)
@@ -252,15 +373,17 @@ void conv2d_backward_cpu(float *din, float *dw, float *db, const float *dout, co
         for (long m0 = s0 * p.rps, r1 = s1 * p.rps; m0 < r1; m0 += p.tile_rows) {
             long m1 = m0 + p.tile_rows < r1 ? m0 + p.tile_rows : r1;
             int mt = (int)(m1 - m0), lda;
-            const float *A = a_rows(tile, &lda, in, d, &p, m0, m1);
             const float *D = dout + m0 * d.out_ld;
-            for (int r = 0; db && r < mt; r++) {
-                const float *dr = D + (long)r * d.out_ld;
-                for (int c = 0; c < Cout; c++) dbp[c] += dr[c];
+            if (!p.direct_dw) {
+                const float *A = a_rows(tile, &lda, in, d, &p, m0, m1);
+                for (int r = 0; db && r < mt; r++) {
+                    const float *dr = D + (long)r * d.out_ld;
+                    for (int c = 0; c < Cout; c++) dbp[c] += dr[c];
+                }
+                /* dW (Cout, K) += D^T (Cout, mt) @ A (mt, K) */
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Cout, K, mt, 1.0f, D, d.out_ld, A, lda, 1.0f,
+                            dwp, K);
             }
-            /* dW (Cout, K) += D^T (Cout, mt) @ A (mt, K) */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Cout, K, mt, 1.0f, D, d.out_ld, A, lda, 1.0f, dwp,
-                        K);
             if (!din_scatter) continue;
             /* dA (mt, K) = D (mt, Cout) @ w (Cout, K): straight into din on the copy-free
              * paths (each input element is in exactly one patch there) */
@@ -274,26 +397,36 @@ void conv2d_backward_cpu(float *din, float *dw, float *db, const float *dout, co
             }
         }
     }
-    /* partials summed in group order: each element's sum is independent of threads */
+    /* partials summed in group order: each element's sum is independent of threads.
+     * The direct path's partial dW is transposed (K, Cout). */
     const long nw = (long)Cout * K, nall = nw + (db ? Cout : 0);
 #pragma omp parallel for schedule(static)
     for (long i = 0; i < nall; i++) {
+        long src = i < nw && p.direct_dw ? (i % K) * Cout + i / K : i;
         float s = 0.0f;
-        for (int g = 0; g < p.G; g++) s += parts[(size_t)g * p.part + i];
+        for (int g = 0; g < p.G; g++) s += parts[(size_t)g * p.part + src];
         if (i < nw) dw[i] += s;
         else db[i - nw] += s;
+    }
+    const float beta = d.accumulate_din ? 1.0f : 0.0f;
+    if (rows_din) {
+        ConvDims t = rows_din_dims(d, &p);
+        ConvPlan tp = conv_plan(t);
+        DL_CHECK(tp.pack <= p.pack && tp.L <= (int)p.zero, "conv2d: 1x1 input-gradient scratch plan");
+        forward_impl(din, dout, w, 1, NULL, t, pack, zero, slots, beta);
     }
     if (!transposed) return;
     /* din (+)= conv(dout, flipped w): wt (Cin, kh, 1, Cout) goes where the partials
      * were (free now), the transposed conv's tiles where ours were */
     ConvDims t = transposed_dims(d, p.Ho);
     ConvPlan tp = conv_plan(t);
-    DL_CHECK(conv_out_h(t) == d.H && (size_t)tp.G * tp.tile <= (size_t)p.G * 2 * p.tile && (size_t)nw <= p.part * p.G,
+    DL_CHECK(conv_out_h(t) == d.H && (size_t)tp.G * tp.tile <= (size_t)p.G * 2 * p.tile &&
+                 (size_t)nw <= p.part * p.G && (!tp.direct || (tp.pack <= p.pack && tp.L <= (int)p.zero)),
              "conv2d: transposed-conv scratch plan");
     float *wt = parts;
     for (int co = 0; co < Cout; co++)
         for (int i = 0; i < d.kh; i++)
             for (int ci = 0; ci < d.Cin; ci++)
                 wt[((size_t)ci * d.kh + (d.kh - 1 - i)) * Cout + co] = w[((size_t)co * d.kh + i) * d.Cin + ci];
-    forward_impl(din, dout, wt, NULL, t, scratch, d.accumulate_din ? 1.0f : 0.0f);
+    forward_impl(din, dout, wt, 0, NULL, t, pack, zero, slots, beta);
 }

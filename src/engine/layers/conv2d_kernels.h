@@ -5,8 +5,8 @@
  * channels-last input, or to a zero row where the tap falls in the time padding), so
  * no patch matrix (im2col) is ever built and nothing is packed per call but the
  * weights, once. Output columns come in panels of CONVK_NR; rows in blocks of up to
- * CONVK_MR. Each output element is one fixed-order sum over k: the result does not
- * depend on the blocking of other rows, nor on threads.
+ * CONVK_MR. Each output element is a fixed-order sum over k (in the K blocks of
+ * convk_kblock): the result does not depend on the blocking of rows, nor on threads.
  */
 #ifndef DL_CONV2D_KERNELS_H
 #define DL_CONV2D_KERNELS_H
@@ -20,18 +20,37 @@
 #define CONVK_NR 16 /* output columns per panel: 2 ymm */
 #define CONVK_MR 6  /* rows per register block: 6 x 2 accumulators */
 
+/* Reductions longer than CONVK_KC are cut into blocks, each summed from zero and then
+ * added to the output in order, with OpenBLAS's rule for its K blocks (kc = 320 and
+ * the halving with unroll 16 of the sgemm core these machines get, Cooperlake): the
+ * direct path then gives the bits of the OpenBLAS route there, and the PyTorch parity
+ * fixtures, sensitive to rounding (hier model), stay valid. Length of the next block
+ * of a remaining reduction of rem terms: */
+#define CONVK_KC 320
+#define CONVK_KU 16
+static inline int convk_kblock(long rem) {
+    if (rem >= 2 * CONVK_KC) return CONVK_KC;
+    if (rem > CONVK_KC) return (int)((rem / 2 + CONVK_KU - 1) / CONVK_KU * CONVK_KU);
+    return (int)rem;
+}
+
 /* wp (N/16, K, 16): weight panels. w is (N, K) row-major (trans 0) or (K, N) (trans 1).
  * N % 16 == 0. */
 void convk_pack(float *wp, const float *w, int N, int K, int trans);
 
-/* out (mr, N) rows of stride out_ld = [out +] bias + sum_t a_t (mr, L) @ w_t^T, where
+/* out (mr, N) rows of stride out_ld = [out or bias] + sum_t a_t (mr, L) @ w_t^T (the sum
+ * in K blocks, each added in turn), where
  * row r of a_t starts at rows[t * CONVK_MR + r] and wp is convk_pack of w (N, ntaps*L).
  * bias (N) or NULL; accumulate 1: add onto out. 1 <= mr <= CONVK_MR, N % 16 == 0. */
 void convk_forward_rows(float *out, int out_ld, const float *const *rows, int ntaps, int L, const float *wp, int N,
                         const float *bias, int accumulate, int mr);
 
-/* dwt (L, N) += sum_{m < mt} a(m)^T d(m): a(m) (L) starts at rows[m], d(m) (N) at
- * d + m*d_ld. One tap's slice of a transposed weight gradient (K, N). N % 16 == 0. */
+/* dwt (L, N) += (sum_{m < mt} a(m)^T d(m), from zero, m in order): a(m) (L) starts at
+ * rows[m], d(m) (N) at d + m*d_ld. One tap's slice of a transposed weight gradient
+ * (K, N). N % 16 == 0. */
 void convk_dw_tap(float *dwt, const float *const *rows, const float *d, int d_ld, int mt, int L, int N);
+
+/* s (N) += d(m) for m = 0..mt-1 in order (d(m) (N) at d + m*d_ld). N % 8 == 0. */
+void convk_colsum(float *s, const float *d, int d_ld, int mt, int N);
 
 #endif

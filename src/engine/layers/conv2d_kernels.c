@@ -1,0 +1,144 @@
+/* conv2d_kernels.c: AVX2+FMA kernels of conv2d.c's direct path (see conv2d_kernels.h).
+ * AVX2 only (x86-64-v3): on Zen, AVX-512 is double-pumped and reaches the same peak.
+ * Each kernel body is written once for a row count MR and inlined per constant MR,
+ * so the accumulators live in registers (MR x 2 ymm). */
+#include "conv2d_kernels.h"
+
+#if CONVK_AVAILABLE
+#include <immintrin.h>
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+void convk_pack(float *wp, const float *w, int N, int K, int trans) {
+    for (int p = 0; p < N / CONVK_NR; p++)
+        for (int k = 0; k < K; k++)
+            for (int j = 0; j < CONVK_NR; j++) {
+                int n = p * CONVK_NR + j;
+                wp[((size_t)p * K + k) * CONVK_NR + j] = trans ? w[(size_t)k * N + n] : w[(size_t)n * K + k];
+            }
+}
+
+/* out (MR, 16) of one panel = (bias, 0 or out) + sum over k in [k0, k1), k = (tap, c)
+ * in order, summed from zero */
+ALWAYS_INLINE void fwd_block(float *out, int out_ld, const float *const *rows, int L, const float *wp, int k0,
+                             int k1, const float *bias, int accumulate, const int MR) {
+    __m256 c0[CONVK_MR], c1[CONVK_MR];
+    for (int r = 0; r < MR; r++) c0[r] = c1[r] = _mm256_setzero_ps();
+    wp += (size_t)k0 * CONVK_NR;
+    for (int k = k0, t = k0 / L, c = k0 - t * L; k < k1; t++, c = 0) {
+        const int n = L - c < k1 - k ? L - c : k1 - k;
+        const float *a[CONVK_MR];
+        for (int r = 0; r < MR; r++) a[r] = rows[t * CONVK_MR + r] + c;
+        for (int i = 0; i < n; i++, wp += CONVK_NR) {
+            const __m256 w0 = _mm256_loadu_ps(wp), w1 = _mm256_loadu_ps(wp + 8);
+            for (int r = 0; r < MR; r++) {
+                const __m256 x = _mm256_broadcast_ss(a[r] + i);
+                c0[r] = _mm256_fmadd_ps(x, w0, c0[r]);
+                c1[r] = _mm256_fmadd_ps(x, w1, c1[r]);
+            }
+        }
+        k += n;
+    }
+    /* the bias (or the old out) is added after the sum, as sgemm with beta = 1 does */
+    for (int r = 0; r < MR; r++) {
+        float *o = out + (long)r * out_ld;
+        if (accumulate) {
+            c0[r] = _mm256_add_ps(c0[r], _mm256_loadu_ps(o));
+            c1[r] = _mm256_add_ps(c1[r], _mm256_loadu_ps(o + 8));
+        } else if (bias) {
+            c0[r] = _mm256_add_ps(c0[r], _mm256_loadu_ps(bias));
+            c1[r] = _mm256_add_ps(c1[r], _mm256_loadu_ps(bias + 8));
+        }
+        _mm256_storeu_ps(o, c0[r]);
+        _mm256_storeu_ps(o + 8, c1[r]);
+    }
+}
+
+ALWAYS_INLINE void fwd_panels(float *out, int out_ld, const float *const *rows, int ntaps, int L, const float *wp,
+                              int N, const float *bias, int accumulate, const int MR) {
+    const int K = ntaps * L;
+    for (int p = 0; p < N / CONVK_NR; p++)
+        for (int k0 = 0, first = 1; k0 < K; first = 0) { /* K blocks: see convk_kblock */
+            int k1 = k0 + convk_kblock(K - k0);
+            fwd_block(out + p * CONVK_NR, out_ld, rows, L, wp + (size_t)p * K * CONVK_NR, k0, k1,
+                      first && bias ? bias + p * CONVK_NR : NULL, first ? accumulate : 1, MR);
+            k0 = k1;
+        }
+}
+
+void convk_forward_rows(float *out, int out_ld, const float *const *rows, int ntaps, int L, const float *wp, int N,
+                        const float *bias, int accumulate, int mr) {
+    switch (mr) {
+    case 6: fwd_panels(out, out_ld, rows, ntaps, L, wp, N, bias, accumulate, 6); break;
+    case 5: fwd_panels(out, out_ld, rows, ntaps, L, wp, N, bias, accumulate, 5); break;
+    case 4: fwd_panels(out, out_ld, rows, ntaps, L, wp, N, bias, accumulate, 4); break;
+    case 3: fwd_panels(out, out_ld, rows, ntaps, L, wp, N, bias, accumulate, 3); break;
+    case 2: fwd_panels(out, out_ld, rows, ntaps, L, wp, N, bias, accumulate, 2); break;
+    default: fwd_panels(out, out_ld, rows, ntaps, L, wp, N, bias, accumulate, 1); break;
+    }
+}
+
+/* dwt rows c0..c0+KB, columns 16: += (sum_m a(m)[c0 + r] * d(m)[0..16), m in order,
+ * from zero): the sum is added last, as sgemm's C += A B */
+ALWAYS_INLINE void dw_block(float *dwt, int N, const float *const *rows, int c0, const float *d, int d_ld, int mt,
+                            const int KB) {
+    __m256 s0[CONVK_MR], s1[CONVK_MR];
+    for (int r = 0; r < KB; r++) s0[r] = s1[r] = _mm256_setzero_ps();
+    for (int m = 0; m < mt; m++) {
+        const float *a = rows[m] + c0, *dm = d + (long)m * d_ld;
+        const __m256 d0 = _mm256_loadu_ps(dm), d1 = _mm256_loadu_ps(dm + 8);
+        for (int r = 0; r < KB; r++) {
+            const __m256 x = _mm256_broadcast_ss(a + r);
+            s0[r] = _mm256_fmadd_ps(x, d0, s0[r]);
+            s1[r] = _mm256_fmadd_ps(x, d1, s1[r]);
+        }
+    }
+    for (int r = 0; r < KB; r++) {
+        float *o = dwt + (size_t)r * N;
+        _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), s0[r]));
+        _mm256_storeu_ps(o + 8, _mm256_add_ps(_mm256_loadu_ps(o + 8), s1[r]));
+    }
+}
+
+void convk_dw_tap(float *dwt, const float *const *rows, const float *d, int d_ld, int mt, int L, int N) {
+    for (int n = 0; n < N; n += CONVK_NR)
+        for (int c0 = 0; c0 < L; c0 += CONVK_MR) {
+            float *o = dwt + (size_t)c0 * N + n;
+            switch (L - c0 < CONVK_MR ? L - c0 : CONVK_MR) {
+            case 6: dw_block(o, N, rows, c0, d + n, d_ld, mt, 6); break;
+            case 5: dw_block(o, N, rows, c0, d + n, d_ld, mt, 5); break;
+            case 4: dw_block(o, N, rows, c0, d + n, d_ld, mt, 4); break;
+            case 3: dw_block(o, N, rows, c0, d + n, d_ld, mt, 3); break;
+            case 2: dw_block(o, N, rows, c0, d + n, d_ld, mt, 2); break;
+            default: dw_block(o, N, rows, c0, d + n, d_ld, mt, 1); break;
+            }
+        }
+}
+
+/* column sums in registers, 4 x 8 columns at a time (the db of a chunk); s is the
+ * first term, then the rows in order */
+void convk_colsum(float *s, const float *d, int d_ld, int mt, int N) {
+    int n = 0;
+    for (; n + 32 <= N; n += 32) {
+        __m256 a0 = _mm256_loadu_ps(s + n), a1 = _mm256_loadu_ps(s + n + 8), a2 = _mm256_loadu_ps(s + n + 16),
+               a3 = _mm256_loadu_ps(s + n + 24);
+        for (int m = 0; m < mt; m++) {
+            const float *dm = d + (long)m * d_ld + n;
+            a0 = _mm256_add_ps(a0, _mm256_loadu_ps(dm));
+            a1 = _mm256_add_ps(a1, _mm256_loadu_ps(dm + 8));
+            a2 = _mm256_add_ps(a2, _mm256_loadu_ps(dm + 16));
+            a3 = _mm256_add_ps(a3, _mm256_loadu_ps(dm + 24));
+        }
+        _mm256_storeu_ps(s + n, a0);
+        _mm256_storeu_ps(s + n + 8, a1);
+        _mm256_storeu_ps(s + n + 16, a2);
+        _mm256_storeu_ps(s + n + 24, a3);
+    }
+    for (; n < N; n += 8) {
+        __m256 a = _mm256_loadu_ps(s + n);
+        for (int m = 0; m < mt; m++) a = _mm256_add_ps(a, _mm256_loadu_ps(d + (long)m * d_ld + n));
+        _mm256_storeu_ps(s + n, a);
+    }
+}
+
+#endif

@@ -6,15 +6,8 @@
 # is bit-identical too; an existing run directory is refused without --resume/--force;
 # a bad config key fails naming the key.
 set -u
-BIN=${DEEPLOB_BIN:?DEEPLOB_BIN not set}
-PY=/usr/bin/python3
-if ! $PY -c "import h5py, numpy" 2>/dev/null; then
-    echo "SKIP: /usr/bin/python3 with h5py and numpy is needed to compare results files"; exit 77
-fi
-W=$(mktemp -d /tmp/dl_train_e2e.XXXXXX)
-trap 'rm -rf "$W"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+# BIN, PY, W (temp dir), fail() and cmp_results (byte-for-byte comparison of results files)
+. "$(dirname "$0")/mpi_lib.sh"
 
 echo "== synthetic dataset (2 symbols x 3000 s)"
 "$BIN" synth --symbols 2 --seconds 3000 --seed 11 --out "$W/syn.h5" || fail "synth failed"
@@ -52,42 +45,25 @@ rc=$?
 "$BIN" train "$W/tiny.json" --set run_name=c --resume > "$W/c2.log" 2>&1 || { cat "$W/c2.log"; fail "resume failed"; }
 grep -q "resumed after epoch 1" "$W/c2.log" || { cat "$W/c2.log"; fail "resume did not use the checkpoint"; }
 
-echo "== compare A, B, C; loss goes down"
-$PY - "$W/out/a/results.h5" "$W/out/b/results.h5" "$W/out/c/results.h5" <<'PYEOF' || fail "comparison failed"
+echo "== compare A, B, C"
+cmp_results "$W/out/a/results.h5" "$W/out/b/results.h5" "$W/out/c/results.h5"
+
+echo "== loss goes down, outputs present"
+$PY - "$W/out/a/results.h5" <<'PYEOF' || fail "checks on run A failed"
 import sys, h5py, numpy as np
-TIMING = {"wall_s", "train_seconds", "samples_per_s", "seconds", "resumed_from"}
-def load(path):
-    out = {}
-    with h5py.File(path, "r") as f:
-        assert f.attrs["format"] in (b"deeplob-mpi results", "deeplob-mpi results")
-        def visit(name, obj):
-            if isinstance(obj, h5py.Dataset):
-                v = obj[()]
-                if v.dtype.names:
-                    for k in v.dtype.names:
-                        if k not in TIMING: out[name + "." + k] = np.asarray(v[k])
-                else:
-                    out[name] = np.asarray(v)
-        f.visititems(visit)
-    return out
-a, b, c = (load(p) for p in sys.argv[1:4])
 bad = 0
-for name, other in (("B", b), ("C (resumed)", c)):
-    if set(a) != set(other):
-        print("FAIL: dataset sets differ between A and", name, set(a) ^ set(other)); bad += 1; continue
-    diff = [k for k in a if a[k].tobytes() != other[k].tobytes()]
-    print("A vs %s: %d datasets compared, %d differ %s" % (name, len(a), len(diff), diff[:5]))
-    bad += len(diff) > 0
-for sym in ("SYN000USDT", "SYN001USDT"):
-    tl = a["symbols/%s/history.train_loss" % sym]
-    n = int(a["symbols/%s/info.epochs_run" % sym])
-    print("%s train loss by epoch: %s; test corr %.4f; complete %d" % (sym, tl[:n], a["symbols/%s/metrics_raw.corr" % sym],
-          a["symbols/%s/complete" % sym]))
-    if not (n == 3 and tl[n - 1] < tl[0]): print("FAIL: training loss did not go down for", sym); bad += 1
-    if int(a["symbols/%s/complete" % sym]) != 1: print("FAIL: completion mark missing"); bad += 1
-    pred = a["symbols/%s/test/pred" % sym]
-    if not np.isfinite(pred).any(): print("FAIL: no finite predictions"); bad += 1
-    if "symbols/%s/weights/fc2.weight" % sym not in a: print("FAIL: weights missing"); bad += 1
+with h5py.File(sys.argv[1], "r") as f:
+    assert f.attrs["format"] in (b"deeplob-mpi results", "deeplob-mpi results")
+    for sym in ("SYN000USDT", "SYN001USDT"):
+        g = f["symbols/" + sym]
+        tl = g["history"]["train_loss"]
+        n = int(g["info"]["epochs_run"])
+        print("%s train loss by epoch: %s; test corr %.4f; complete %d" % (sym, tl[:n], g["metrics_raw"]["corr"],
+              int(g["complete"][()])))
+        if not (n == 3 and tl[n - 1] < tl[0]): print("FAIL: training loss did not go down for", sym); bad += 1
+        if int(g["complete"][()]) != 1: print("FAIL: completion mark missing"); bad += 1
+        if not np.isfinite(g["test/pred"][()]).any(): print("FAIL: no finite predictions"); bad += 1
+        if "weights/fc2.weight" not in g: print("FAIL: weights missing"); bad += 1
 sys.exit(1 if bad else 0)
 PYEOF
 echo "PASS: test_train_e2e"

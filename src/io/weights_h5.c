@@ -34,11 +34,16 @@ static void conv_permute(const ParamEntry *p, const float *in, float *out, int t
 void weights_to_torch(const ParamEntry *p, const float *in, float *out) { conv_permute(p, in, out, 1); }
 void weights_from_torch(const ParamEntry *p, const float *in, float *out) { conv_permute(p, in, out, 0); }
 
-int weights_save_h5(const Model *m, hid_t loc, DlErr *e) {
+/* scratch for one tensor in the other layout: as large as the largest entry */
+static float *layout_buffer(const Model *m) {
     size_t maxn = 1;
     for (int k = 0; k < m->n_entries; k++)
         if (m->entries[k].numel > maxn) maxn = m->entries[k].numel;
-    float *tmp = dl_malloc(maxn * sizeof(float));
+    return dl_malloc(maxn * sizeof(float));
+}
+
+int weights_save_h5(const Model *m, hid_t loc, DlErr *e) {
+    float *tmp = layout_buffer(m);
     int rc = 0;
     for (int k = 0; k < m->n_entries && rc == 0; k++) {
         const ParamEntry *p = &m->entries[k];
@@ -58,13 +63,11 @@ int weights_save_h5(const Model *m, hid_t loc, DlErr *e) {
 typedef struct {
     Model *m;
     char unexpected[128];
-    int n;
 } IterCtx;
 
 static herr_t count_links(hid_t g, const char *name, const H5L_info_t *info, void *data) {
     IterCtx *c = data;
     (void)g; (void)info;
-    c->n++;
     if (!c->unexpected[0] && !model_find(c->m, name)) snprintf(c->unexpected, sizeof c->unexpected, "%s", name);
     return 0;
 }
@@ -76,10 +79,7 @@ int weights_load_h5(Model *m, hid_t loc, const char *file, DlErr *e) {
     if (ctx.unexpected[0])
         return dl_err(e, "%s: unexpected tensor '%s' (not in %s's state_dict)", file, ctx.unexpected,
                       model_kind_name(m->cfg.kind));
-    size_t maxn = 1;
-    for (int k = 0; k < m->n_entries; k++)
-        if (m->entries[k].numel > maxn) maxn = m->entries[k].numel;
-    float *tmp = dl_malloc(maxn * sizeof(float));
+    float *tmp = layout_buffer(m);
     int rc = 0;
     for (int k = 0; k < m->n_entries && rc == 0; k++) {
         ParamEntry *p = &m->entries[k];

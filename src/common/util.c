@@ -16,31 +16,44 @@ void dl_set_rank(int rank) { g_rank = rank; }
 int dl_rank(void) { return g_rank; }
 void dl_set_abort_hook(void (*hook)(int)) { g_abort_hook = hook; }
 
-static void prefix(FILE *f) {
-    if (g_rank >= 0) fprintf(f, "[rank %d] ", g_rank);
+/* One line = one write(2): ranks share stderr, and a line assembled from several
+ * unbuffered fprintf calls interleaves with another rank's (seen in test_download). */
+static void write_line(const char *head, const char *fmt, va_list ap) {
+    char buf[2048];
+    int n = 0;
+    if (g_rank >= 0) n = snprintf(buf, sizeof buf, "[rank %d] ", g_rank);
+    n += snprintf(buf + n, sizeof buf - (size_t)n, "%s", head);
+    if (n < (int)sizeof buf - 1) {
+        int m = vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+        n = (m < 0) ? n : (n + m < (int)sizeof buf - 1 ? n + m : (int)sizeof buf - 2);
+    }
+    if (n > (int)sizeof buf - 2) n = (int)sizeof buf - 2;
+    buf[n++] = '\n';
+    fflush(stderr);
+    for (size_t off = 0; off < (size_t)n;) {
+        ssize_t w = write(STDERR_FILENO, buf + off, (size_t)n - off);
+        if (w < 0) { if (errno == EINTR) continue; break; }
+        off += (size_t)w;
+    }
 }
 
 void dl_fatal_at(const char *file, int line, const char *fmt, ...) {
+    char head[512];
     va_list ap;
     fflush(stdout);
-    prefix(stderr);
-    fprintf(stderr, "%s:%d: error: ", file, line);
+    snprintf(head, sizeof head, "%s:%d: error: ", file, line);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    write_line(head, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
-    fflush(stderr);
     if (g_abort_hook) g_abort_hook(1);
     exit(1);
 }
 
 void dl_log(const char *fmt, ...) {
     va_list ap;
-    prefix(stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    write_line("", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }
 
 int dl_err(DlErr *e, const char *fmt, ...) {

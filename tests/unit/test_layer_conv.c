@@ -21,6 +21,7 @@
 
 #include "../../src/common/util.h"
 #include "../../src/engine/layers/layers_cpu.h"
+#include "../../src/engine/layers/conv2d_kernels.h"
 #include "gradcheck.h"
 
 #define TOL 1e-5
@@ -288,6 +289,36 @@ static void det_config(const Cfg *cf) {
     free(in); free(w); free(b); free(dout); free(scratch);
 }
 
+/* ---- ISA twins: the AVX2 and AVX-512 kernels give the same bits ---------------------
+ * (conv2d_kernels_avx512.c: same per-element FMA order, wider register blocks) */
+static void isa_config(const Cfg *cf) {
+    ConvDims d = cf->d;
+    size_t ni = in_rows(d), no = out_rows(d), K = kdim(d), nw = d.Cout * K;
+    uint64_t key = dl_key(0x15A, dl_hash_str(cf->name));
+    float *in = alloc_rows(ni, d.Cin, d.in_ld, dl_key(key, 1)), *w = alloc_rows(d.Cout, (int)K, (int)K, dl_key(key, 2));
+    float *b = alloc_rows(1, d.Cout, d.Cout, dl_key(key, 3)), *dout = alloc_rows(no, d.Cout, d.out_ld, dl_key(key, 4));
+    float *scratch = dl_aligned_alloc(sizeof(float) * (conv2d_scratch_floats_cpu(d, 2) + 1));
+    float *res[2][4];
+    for (int isa = 0; isa < 2; isa++) {
+        convk_set_avx512(isa);
+        float *out = alloc_rows(no, 0, d.out_ld, 0), *din = alloc_rows(ni, d.Cin, d.in_ld, dl_key(key, 5));
+        float *dw = alloc_rows(1, (int)nw, (int)nw, dl_key(key, 6)), *db = alloc_rows(1, d.Cout, d.Cout, dl_key(key, 7));
+        conv2d_forward_cpu(out, in, w, b, d, scratch);
+        conv2d_backward_cpu(din, dw, db, dout, in, w, d, scratch);
+        res[isa][0] = out; res[isa][1] = din; res[isa][2] = dw; res[isa][3] = db;
+    }
+    const size_t n[4] = {no * d.out_ld, ni * d.in_ld, nw, (size_t)d.Cout};
+    const char *nm[4] = {"out", "din", "dw", "db"};
+    for (int k = 0; k < 4; k++) {
+        int same = memcmp(res[0][k], res[1][k], sizeof(float) * n[k]) == 0;
+        printf("  isa %-14s %-3s avx2 vs avx512: %s\n", cf->name, nm[k], same ? "identical" : "DIFFER");
+        CHECK(same, "%s: %s differs between the AVX2 and AVX-512 kernels", cf->name, nm[k]);
+    }
+    for (int t = 0; t < 2; t++)
+        for (int k = 0; k < 4; k++) free(res[t][k]);
+    free(in); free(w); free(b); free(dout); free(scratch);
+}
+
 int main(void) {
     /*  B   H   W Cin Cout kh kw sh sw dil pt pb in_ld out_ld */
     const Cfg cfgs[] = {
@@ -329,6 +360,16 @@ int main(void) {
         {"d_stride_h2", mk(2, 15, 4, 3, 16, 3, 2, 2, 1, 1, 1, 2, 3, 16)},     /* col2im din */
         {"d_17_taps", mk(2, 4, 20, 4, 16, 1, 17, 1, 1, 1, 0, 0, 5, 16)},      /* > 16 taps: BLAS */
         {"d_B19_tcn", mk(19, 7, 1, 16, 16, 3, 1, 1, 1, 2, 4, 0, 16, 16)},
+        /* Cout % 32 == 0: the AVX-512 kernels where the CPU has them (12-row blocks,
+         * tails of 1..11 rows; dW and transposed din with Cin % 32 == 0 too) */
+        {"z_conv1b_c32", mk(3, 13, 5, 32, 32, 4, 1, 1, 1, 1, 0, 0, 32, 32)},
+        {"z_tcn_c64_d2", mk(2, 29, 1, 64, 64, 3, 1, 1, 1, 2, 4, 0, 64, 64)},
+        {"z_inc3x1_ld", mk(3, 17, 1, 32, 64, 3, 1, 1, 1, 1, 1, 1, 40, 256)},  /* concat rows */
+        {"z_conv2a_c32", mk(2, 11, 10, 32, 32, 1, 2, 1, 2, 1, 0, 0, 32, 32)}, /* rows din: N 64 */
+        {"z_conv3a_c32", mk(2, 9, 10, 32, 32, 1, 10, 1, 1, 1, 0, 0, 32, 32)}, /* rows din: N 320 */
+        {"z_res_256_32", mk(2, 23, 1, 256, 32, 1, 1, 1, 1, 1, 0, 0, 256, 32)},/* K 256 */
+        {"z_long_k", mk(2, 12, 1, 256, 32, 3, 1, 1, 1, 1, 2, 0, 256, 32)},    /* K 768: 3 K blocks */
+        {"z_c96", mk(2, 10, 1, 32, 96, 3, 1, 1, 1, 1, 1, 1, 32, 96)},         /* 3 panel pairs, N 96 */
     };
     const int n = (int)(sizeof cfgs / sizeof cfgs[0]);
     omp_set_num_threads(2);
@@ -352,5 +393,14 @@ int main(void) {
         {"det_inc3x1", mk(17, 20, 1, 64, 64, 3, 1, 1, 1, 1, 1, 1, 64, 256)},
     };
     for (size_t i = 0; i < sizeof det / sizeof det[0]; i++) det_config(&det[i]);
+
+    int has512 = convk_set_avx512(1);
+    printf("AVX2 and AVX-512 kernels, bit for bit (this CPU: AVX-512 %s):\n", has512 ? "yes" : "no: skipped");
+    if (has512) {
+        for (int i = 0; i < n; i++)
+            if (cfgs[i].name[0] == 'z' || cfgs[i].name[0] == 'd') isa_config(&cfgs[i]);
+        for (size_t i = 0; i < sizeof det / sizeof det[0]; i++) isa_config(&det[i]);
+    }
+    convk_set_avx512(has512);
     return gc_summary("test_layer_conv");
 }

@@ -273,7 +273,8 @@ static void forward_impl(float *out, const float *in, const float *w, int w_tran
 #pragma omp parallel for schedule(dynamic, 1)
     for (int g = 0; g < p.G; g++) {
         float *tile = tiles + (size_t)g * p.tile;
-        const float *rows[CONV_MAX_TAPS * CONVK_MR];
+        const float *rows[CONV_MAX_TAPS * CONVK_MR_MAX];
+        const int MR = p.direct ? convk_mr(d.Cout) : CONVK_MR;
         int s0, s1;
         group_range(g, p.G, d.B, &s0, &s1);
         for (long m0 = s0 * p.rps, r1 = s1 * p.rps; m0 < r1; m0 += p.tile_rows) {
@@ -282,9 +283,9 @@ static void forward_impl(float *out, const float *in, const float *w, int w_tran
                 gemm_tile(out, in, w, w_trans, b, d, &p, tile, m0, m1, beta0);
                 continue;
             }
-            for (long b0 = m0; b0 < m1; b0 += CONVK_MR) {
-                int mr = (int)(m1 - b0 < CONVK_MR ? m1 - b0 : CONVK_MR);
-                tap_rows(rows, CONVK_MR, in, zero, d, &p, b0, mr);
+            for (long b0 = m0; b0 < m1; b0 += MR) {
+                int mr = (int)(m1 - b0 < MR ? m1 - b0 : MR);
+                tap_rows(rows, MR, in, zero, d, &p, b0, mr);
                 convk_forward_rows(out + b0 * d.out_ld, d.out_ld, rows, p.ntaps, p.L, pack, d.Cout, b,
                                    beta0 != 0.0f, mr);
             }

@@ -1,11 +1,28 @@
-/* conv2d_kernels.c: AVX2+FMA kernels of conv2d.c's direct path (see conv2d_kernels.h).
- * AVX2 only (x86-64-v3): on Zen, AVX-512 is double-pumped and reaches the same peak.
+/* conv2d_kernels.c: AVX2+FMA kernels of conv2d.c's direct path (see conv2d_kernels.h),
+ * and the run-time choice of their AVX-512 twins (conv2d_kernels_avx512.c): Zen 3/4
+ * double-pump 512-bit ops (same peak as AVX2), Zen 5 runs them at full width (2x).
  * Each kernel body is written once for a row count MR and inlined per constant MR,
  * so the accumulators live in registers (MR x 2 ymm). */
 #include "conv2d_kernels.h"
 
 #if CONVK_AVAILABLE
 #include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* CPU feature, read once; every thread that races here computes the same value */
+static int g_avx512 = -1;
+int convk_avx512(void) {
+    if (g_avx512 < 0) {
+        const char *e = getenv("DEEPLOB_ISA");
+        g_avx512 = (!e || strcmp(e, "avx2") != 0) && __builtin_cpu_supports("avx512f");
+    }
+    return g_avx512;
+}
+int convk_set_avx512(int on) {
+    g_avx512 = on && __builtin_cpu_supports("avx512f");
+    return g_avx512;
+}
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
@@ -68,6 +85,10 @@ ALWAYS_INLINE void fwd_panels(float *out, int out_ld, const float *const *rows, 
 
 void convk_forward_rows(float *out, int out_ld, const float *const *rows, int ntaps, int L, const float *wp, int N,
                         const float *bias, int accumulate, int mr) {
+    if (convk_mr(N) == CONVK_MR512) {
+        convk_forward_rows_avx512(out, out_ld, rows, ntaps, L, wp, N, bias, accumulate, mr);
+        return;
+    }
     switch (mr) {
     case 6: fwd_panels(out, out_ld, rows, ntaps, L, wp, N, bias, accumulate, 6); break;
     case 5: fwd_panels(out, out_ld, rows, ntaps, L, wp, N, bias, accumulate, 5); break;
@@ -101,6 +122,10 @@ ALWAYS_INLINE void dw_block(float *dwt, int N, const float *const *rows, int c0,
 }
 
 void convk_dw_tap(float *dwt, const float *const *rows, const float *d, int d_ld, int mt, int L, int N) {
+    if (convk_avx512() && N % 32 == 0) {
+        convk_dw_tap_avx512(dwt, rows, d, d_ld, mt, L, N);
+        return;
+    }
     for (int n = 0; n < N; n += CONVK_NR)
         for (int c0 = 0; c0 < L; c0 += CONVK_MR) {
             float *o = dwt + (size_t)c0 * N + n;

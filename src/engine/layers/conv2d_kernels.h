@@ -17,8 +17,25 @@
 #define CONVK_AVAILABLE 0
 #endif
 
-#define CONVK_NR 16 /* output columns per panel: 2 ymm */
-#define CONVK_MR 6  /* rows per register block: 6 x 2 accumulators */
+#define CONVK_NR 16    /* output columns per panel: 2 ymm */
+#define CONVK_MR 6     /* AVX2 rows per register block: 6 x 2 accumulators */
+#define CONVK_MR512 12 /* AVX-512 (conv2d_kernels_avx512.c): 12 rows x 2 panels, 24 zmm */
+#define CONVK_MR_MAX 12
+
+/* 1 when the AVX-512 kernels run: the CPU has AVX-512F and DEEPLOB_ISA is not "avx2"
+ * (tests set it to cover both twins; the bits are the same either way) */
+#if CONVK_AVAILABLE
+int convk_avx512(void);
+/* tests: run the AVX2 (0) or, where the CPU has it, the AVX-512 (1) kernels from now
+ * on; returns the choice in effect. Call outside parallel regions. */
+int convk_set_avx512(int on);
+#else
+static inline int convk_avx512(void) { return 0; }
+static inline int convk_set_avx512(int on) { return 0; }
+#endif
+/* rows per forward register block for N output columns: the stride of the row-pointer
+ * table that convk_forward_rows reads (rows[t * convk_mr(N) + r]) */
+static inline int convk_mr(int N) { return convk_avx512() && N % 32 == 0 ? CONVK_MR512 : CONVK_MR; }
 
 /* Reductions longer than CONVK_KC are cut into blocks, each summed from zero and then
  * added to the output in order, with OpenBLAS's rule for its K blocks (kc = 320 and
@@ -40,8 +57,8 @@ void convk_pack(float *wp, const float *w, int N, int K, int trans);
 
 /* out (mr, N) rows of stride out_ld = [out or bias] + sum_t a_t (mr, L) @ w_t^T (the sum
  * in K blocks, each added in turn), where
- * row r of a_t starts at rows[t * CONVK_MR + r] and wp is convk_pack of w (N, ntaps*L).
- * bias (N) or NULL; accumulate 1: add onto out. 1 <= mr <= CONVK_MR, N % 16 == 0. */
+ * row r of a_t starts at rows[t * convk_mr(N) + r] and wp is convk_pack of w (N, ntaps*L).
+ * bias (N) or NULL; accumulate 1: add onto out. 1 <= mr <= convk_mr(N), N % 16 == 0. */
 void convk_forward_rows(float *out, int out_ld, const float *const *rows, int ntaps, int L, const float *wp, int N,
                         const float *bias, int accumulate, int mr);
 
@@ -52,5 +69,10 @@ void convk_dw_tap(float *dwt, const float *const *rows, const float *d, int d_ld
 
 /* s (N) += d(m) for m = 0..mt-1 in order (d(m) (N) at d + m*d_ld). N % 8 == 0. */
 void convk_colsum(float *s, const float *d, int d_ld, int mt, int N);
+
+/* the AVX-512 twins (N % 32 == 0; the dispatchers above call them) */
+void convk_forward_rows_avx512(float *out, int out_ld, const float *const *rows, int ntaps, int L, const float *wp,
+                               int N, const float *bias, int accumulate, int mr);
+void convk_dw_tap_avx512(float *dwt, const float *const *rows, const float *d, int d_ld, int mt, int L, int N);
 
 #endif

@@ -318,7 +318,12 @@ int main(void) {
     check_case((Case){3, 7, 5, 4, 9}, 12);    /* strided x: x_ld > In */
     check_case((Case){70, 9, 6, 5, 8}, 13);   /* 3 sample chunks, last one partial */
     check_case((Case){2, 1, 3, 2, 3}, 14);    /* T = 1: no recurrence */
+    /* H and In multiples of 16: the products run on conv2d's register-blocked kernels */
+    check_case((Case){35, 9, 32, 16, 40}, 15);  /* 2 chunks, strided x */
+    check_case((Case){3, 11, 64, 32, 64}, 16);  /* G = 128: AVX-512 blocks where present */
     check_fd((Case){3, 7, 5, 4, 5}, 21);
+    check_fd((Case){2, 5, 16, 16, 16}, 22);
     check_threads((Case){70, 30, 24, 16, 27}, 31);
+    check_threads((Case){70, 20, 32, 16, 48}, 32);
     return gc_summary("test_layer_lstm");
 }

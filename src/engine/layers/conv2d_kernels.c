@@ -166,4 +166,25 @@ void convk_colsum(float *s, const float *d, int d_ld, int mt, int N) {
     }
 }
 
+void convk_gemm_nt(float *C, int ldc, const float *A, int lda, int M, int K, const float *wp, int N,
+                   const float *bias, int accumulate) {
+    const int MR = convk_mr(N);
+    const float *rows[CONVK_MR_MAX];
+    for (int m0 = 0; m0 < M; m0 += MR) {
+        const int mr = M - m0 < MR ? M - m0 : MR;
+        for (int r = 0; r < mr; r++) rows[r] = A + (size_t)(m0 + r) * lda; /* one tap of L = K */
+        convk_forward_rows(C + (size_t)m0 * ldc, ldc, rows, 1, K, wp, N, bias, accumulate, mr);
+    }
+}
+
+void convk_gemm_tn(float *G, const float *A, int lda, const float *D, int ldd, int M, int K, int N) {
+    const float *rows[CONVK_KC];
+    for (int m0 = 0; m0 < M;) {
+        const int mt = convk_kblock(M - m0);
+        for (int r = 0; r < mt; r++) rows[r] = A + (size_t)(m0 + r) * lda;
+        convk_dw_tap(G, rows, D + (size_t)m0 * ldd, ldd, mt, K, N);
+        m0 += mt;
+    }
+}
+
 #endif

@@ -70,6 +70,15 @@ void convk_dw_tap(float *dwt, const float *const *rows, const float *d, int d_ld
 /* s (N) += d(m) for m = 0..mt-1 in order (d(m) (N) at d + m*d_ld). N % 8 == 0. */
 void convk_colsum(float *s, const float *d, int d_ld, int mt, int N);
 
+/* Plain GEMMs on the same kernels (the LSTM's projections):
+ * C (M, N) row stride ldc = A (M, K) lda @ W^T, W (N, K) packed by convk_pack into wp;
+ * + bias (N) if non-NULL, + the old C if accumulate (added after the sum). */
+void convk_gemm_nt(float *C, int ldc, const float *A, int lda, int M, int K, const float *wp, int N,
+                   const float *bias, int accumulate);
+/* G (K, N) += A^T D: A (M, K) lda, D (M, N) ldd; the sum over m runs in convk_kblock
+ * blocks, each from zero, added in order. N % 16 == 0. */
+void convk_gemm_tn(float *G, const float *A, int lda, const float *D, int ldd, int M, int K, int N);
+
 /* the AVX-512 twins (N % 32 == 0; the dispatchers above call them) */
 void convk_forward_rows_avx512(float *out, int out_ld, const float *const *rows, int ntaps, int L, const float *wp,
                                int N, const float *bias, int accumulate, int mr);

@@ -213,17 +213,29 @@ static const float *a_rows(float *tile, int *lda, const float *in, ConvDims d, c
 }
 
 /* rows[t*stride + r] (ntaps, mr): start of tap t's segment of output row m0 + r's
- * patch, or the zero row where the tap falls in the time padding */
+ * patch, or the zero row where the tap falls in the time padding. Tap offsets are
+ * fixed per conv, so a row whose taps all lie inside the input is one add per tap
+ * (this table is rebuilt for every register block: it was 15 % of conv time). */
 static void tap_rows(const float **rows, int stride, const float *in, const float *zero, ConvDims d,
                      const ConvPlan *p, long m0, int mr) {
+    long off[CONV_MAX_TAPS]; /* tap t = (i, j): i*dil time steps and j input rows on */
+    for (int i = 0; i < d.kh; i++)
+        for (int j = 0; j < p->kwt; j++) off[i * p->kwt + j] = ((long)i * d.dil_h * d.W + j) * d.in_ld;
+    const int span = d.dil_h * (d.kh - 1);
     long t = m0 / p->Wo, b = t / p->Ho; /* divide once, then step (b, ho, wo) */
     int wo = (int)(m0 - t * p->Wo), ho = (int)(t - b * p->Ho);
     for (int r = 0; r < mr; r++) {
-        for (int i = 0; i < d.kh; i++) {
-            int h = ho * d.stride_h - d.pad_top + i * d.dil_h;
-            const float *base = in + ((b * d.H + h) * d.W + (long)wo * d.stride_w) * d.in_ld;
-            for (int j = 0; j < p->kwt; j++)
-                rows[(i * p->kwt + j) * stride + r] = h < 0 || h >= d.H ? zero : base + (long)j * d.in_ld;
+        const int h0 = ho * d.stride_h - d.pad_top;
+        const long base = ((b * d.H + h0) * d.W + (long)wo * d.stride_w) * d.in_ld;
+        if (h0 >= 0 && h0 + span < d.H) {
+            for (int k = 0; k < p->ntaps; k++) rows[k * stride + r] = in + (base + off[k]);
+        } else {
+            for (int i = 0; i < d.kh; i++) {
+                const int h = h0 + i * d.dil_h;
+                for (int j = 0; j < p->kwt; j++)
+                    rows[(i * p->kwt + j) * stride + r] =
+                        h < 0 || h >= d.H ? zero : in + (base + off[i * p->kwt + j]);
+            }
         }
         if (++wo == p->Wo) {
             wo = 0;

@@ -13,22 +13,20 @@
 #include "../../common/util.h"
 #include "layers_cpu.h"
 
-/* Which row of the clipped window [h0, h1] holds the maximum, as an offset from h0.
- * v: the window's values of one channel (n <= 3 rows). */
-static inline int pool3_pick(const float *v, int n) {
-    float m = -INFINITY;
-    int k = 0;
-    for (int j = 0; j < n; j++)
-        if (v[j] > m || isnan(v[j])) {
-            m = v[j];
-            k = j;
-        }
-    return k;
-}
-
 static void pool_check(PoolDims d) {
     DL_CHECK(d.B > 0 && d.H > 0 && d.W > 0 && d.C > 0 && d.x_ld >= d.C && d.y_ld >= d.C,
              "maxpool3: bad dims B=%d H=%d W=%d C=%d x_ld=%d y_ld=%d", d.B, d.H, d.W, d.C, d.x_ld, d.y_ld);
+}
+
+/* The winner of a clipped window of n (2 or 3) rows v0, v1[, v2], as PyTorch picks
+ * it (header); k = its offset from the window's first row. Branch-free, so the
+ * loops over a row's channels vectorise (the branchy scan cost 12 ms per step). */
+static inline float pool3_max(float v0, float v1, float v2, int n, int *k) {
+    int k1 = v1 > v0 || isnan(v1);
+    float m = k1 ? v1 : v0;
+    int k2 = n > 2 && (v2 > m || isnan(v2));
+    *k = k2 ? 2 : k1;
+    return k2 ? v2 : m;
 }
 
 /* y (B,H,W,C) ld y_ld = max over x (B,H,W,C) ld x_ld rows h-1..h+1 (clipped). */
@@ -43,17 +41,24 @@ void maxpool3_forward_cpu(float *y, const float *x, PoolDims d) {
         for (int w = 0; w < d.W; w++) {
             const float *x0 = x + ((bh - (h - h0)) * d.W + w) * (long)d.x_ld;
             float *yr = y + (bh * d.W + w) * (long)d.y_ld;
+            if (n == 1) {
+                for (int c = 0; c < d.C; c++) yr[c] = x0[c];
+                continue;
+            }
+            const float *x1 = x0 + tstride, *x2 = n > 2 ? x1 + tstride : x1;
+#pragma omp simd
             for (int c = 0; c < d.C; c++) {
-                float v[3];
-                for (int j = 0; j < n; j++) v[j] = x0[j * tstride + c];
-                yr[c] = v[pool3_pick(v, n)];
+                int k;
+                yr[c] = pool3_max(x0[c], x1[c], x2[c], n, &k);
             }
         }
     }
 }
 
 /* dx (B,H,W,C) ld x_ld (+)= dy (B,H,W,C) ld y_ld routed to each window's argmax in
- * x (B,H,W,C) ld x_ld. Accumulates when d.accumulate_dx, else overwrites. */
+ * x (B,H,W,C) ld x_ld. Accumulates when d.accumulate_dx, else overwrites.
+ * Every row of a window gets dy or -0.0f (x + -0.0f == x for every x, signed zeros
+ * included), so the bits are those of adding dy to the argmax row alone. */
 void maxpool3_backward_cpu(float *dx, const float *dy, const float *x, PoolDims d) {
     pool_check(d);
     const long tstride = (long)d.W * d.x_ld;
@@ -68,13 +73,31 @@ void maxpool3_backward_cpu(float *dx, const float *dy, const float *x, PoolDims 
             int h0 = h > 0 ? h - 1 : 0, h1 = h + 1 < d.H ? h + 1 : d.H - 1, n = h1 - h0 + 1;
             for (int w = 0; w < d.W; w++) {
                 const long xo = (r0 + (long)h0 * d.W + w) * d.x_ld;
-                const float *x0 = x + xo;
-                float *dx0 = dx + xo;
+                const float *x0 = x + xo, *x1 = x0 + tstride, *x2 = n > 2 ? x1 + tstride : x1;
+                float *restrict dx0 = dx + xo, *restrict dx1 = dx0 + tstride;
+                float *restrict dx2 = n > 2 ? dx1 + tstride : dx1;
                 const float *dyr = dy + (r0 + (long)h * d.W + w) * d.y_ld;
+                if (n == 1) {
+                    for (int c = 0; c < d.C; c++) dx0[c] += dyr[c];
+                    continue;
+                }
+                if (n == 2) {
+#pragma omp simd
+                    for (int c = 0; c < d.C; c++) {
+                        int k;
+                        pool3_max(x0[c], x1[c], x1[c], 2, &k);
+                        dx0[c] += k == 0 ? dyr[c] : -0.0f;
+                        dx1[c] += k == 1 ? dyr[c] : -0.0f;
+                    }
+                    continue;
+                }
+#pragma omp simd
                 for (int c = 0; c < d.C; c++) {
-                    float v[3];
-                    for (int j = 0; j < n; j++) v[j] = x0[j * tstride + c];
-                    dx0[pool3_pick(v, n) * tstride + c] += dyr[c];
+                    int k;
+                    pool3_max(x0[c], x1[c], x2[c], 3, &k);
+                    dx0[c] += k == 0 ? dyr[c] : -0.0f;
+                    dx1[c] += k == 1 ? dyr[c] : -0.0f;
+                    dx2[c] += k == 2 ? dyr[c] : -0.0f;
                 }
             }
         }

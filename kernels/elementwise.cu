@@ -365,9 +365,10 @@ void batchnorm_forward_cuda(float *y, float *mean, float *rstd, float *running_m
     CUDA_CHECK_LAUNCH();
 }
 
+/* the mask comes from y here (beta unused): on the GPU the extra read is cheap */
 void batchnorm_backward_cuda(float *dx, float *dgamma, float *dbeta, const float *dy, const float *y,
-                             const float *x, const float *gamma, const float *mean, const float *rstd, BNDims d,
-                             float *scratch) {
+                             const float *x, const float *gamma, const float *beta, const float *mean,
+                             const float *rstd, BNDims d, float *scratch) {
     DL_CHECK(d.rows > 0 && d.C > 0 && d.x_ld >= d.C && d.y_ld >= d.C, "batchnorm_backward_cuda: bad dims rows=%d C=%d",
              d.rows, d.C);
     DL_CHECK(y || d.slope == 1.0f, "batchnorm_backward_cuda: y is needed for the LeakyReLU mask");

@@ -131,8 +131,10 @@ typedef struct Backend {
                               float *running_var, const float *x, const float *gamma,
                               const float *beta, BNDims d, int training, float *scratch);
     /* needs y (post-activation, for the LeakyReLU mask) and x (pre-BN input) */
+    /* y: the forward's output; the LeakyReLU mask is its sign, which the CPU op
+     * recomputes from x, gamma, beta instead (one pass over a tensor fewer) */
     void (*batchnorm_backward)(float *dx, float *dgamma, float *dbeta, const float *dy,
-                               const float *y, const float *x, const float *gamma,
+                               const float *y, const float *x, const float *gamma, const float *beta,
                                const float *mean, const float *rstd, BNDims d, float *scratch);
 
     /* LeakyReLU on a (rows, C) tensor with row strides; may run in place */

@@ -27,7 +27,7 @@ static ProfBackend g_prof; /* one profiled backend per process: bench only */
 static void conv_f(float *o, const float *i, const float *w, const float *b, ConvDims d, float *s) { TIMED(P_CONV_F, g_prof.in->conv2d_forward(o, i, w, b, d, s)); }
 static void conv_b(float *di, float *dw, float *db, const float *dout, const float *in, const float *w, ConvDims d, float *s) { TIMED(P_CONV_B, g_prof.in->conv2d_backward(di, dw, db, dout, in, w, d, s)); }
 static void bn_f(float *y, float *m, float *r, float *rm, float *rv, const float *x, const float *g, const float *b, BNDims d, int tr, float *s) { TIMED(P_BN_F, g_prof.in->batchnorm_forward(y, m, r, rm, rv, x, g, b, d, tr, s)); }
-static void bn_b(float *dx, float *dg, float *db, const float *dy, const float *y, const float *x, const float *g, const float *m, const float *r, BNDims d, float *s) { TIMED(P_BN_B, g_prof.in->batchnorm_backward(dx, dg, db, dy, y, x, g, m, r, d, s)); }
+static void bn_b(float *dx, float *dg, float *db, const float *dy, const float *y, const float *x, const float *g, const float *be, const float *m, const float *r, BNDims d, float *s) { TIMED(P_BN_B, g_prof.in->batchnorm_backward(dx, dg, db, dy, y, x, g, be, m, r, d, s)); }
 static void lk_f(float *y, const float *x, int rows, int C, int xl, int yl, float sl) { TIMED(P_LEAKY, g_prof.in->leaky_forward(y, x, rows, C, xl, yl, sl)); }
 static void lk_b(float *dx, const float *dy, const float *y, int rows, int C, int a, int b, int c, float sl, int acc) { TIMED(P_LEAKY, g_prof.in->leaky_backward(dx, dy, y, rows, C, a, b, c, sl, acc)); }
 static void mp_f(float *y, const float *x, PoolDims d) { TIMED(P_POOL, g_prof.in->maxpool3_forward(y, x, d)); }

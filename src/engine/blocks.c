@@ -86,7 +86,7 @@ void convbn_backward(const Model *m, ConvBN *s, const float *x, const float *da,
         BNDims bd = s->bd;
         bd.rows = rows;
         bd.accumulate_dx = 0;
-        be->batchnorm_backward(dy_tmp, s->ggamma, s->gbeta, da, s->a, s->y, s->gamma, s->mean, s->rstd, bd,
+        be->batchnorm_backward(dy_tmp, s->ggamma, s->gbeta, da, s->a, s->y, s->gamma, s->beta, s->mean, s->rstd, bd,
                                m->scratch);
         dy = dy_tmp;
     } else if (s->leaky_no_bn) {
@@ -389,7 +389,7 @@ void head_backward(const Model *m, Head *h, const float *x, int x_ld, const floa
     BNDims bd = h->bd;
     bd.rows = B;
     bd.accumulate_dx = 0;
-    be->batchnorm_backward(h->g_y1, h->ggamma, h->gbeta, ga, h->a1, h->y1, h->gamma, h->mean, h->rstd, bd,
+    be->batchnorm_backward(h->g_y1, h->ggamma, h->gbeta, ga, h->a1, h->y1, h->gamma, h->beta, h->mean, h->rstd, bd,
                            m->scratch);
     LinearDims d1 = h->fc1.d;
     d1.N = B;

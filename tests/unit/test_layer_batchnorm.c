@@ -144,7 +144,7 @@ static void run_case(int rows, int C, int x_ld, int y_ld, float slope, uint64_t 
     float *dy = make_strided(rows, C, y_ld, dl_key(seed, 5), 0);
     float *dx = make_strided(rows, C, x_ld, dl_key(seed, 6), 0);
     float *dg = dl_calloc(C, sizeof(float)), *db = dl_calloc(C, sizeof(float));
-    batchnorm_backward_cpu(dx, dg, db, dy, y, x, gamma, mean, rstd, d, scratch);
+    batchnorm_backward_cpu(dx, dg, db, dy, y, x, gamma, beta, mean, rstd, d, scratch);
     float *dxref = dl_malloc((size_t)rows * C * sizeof(float)), *dxd = dl_malloc((size_t)rows * C * sizeof(float));
     float *dgref = dl_malloc(C * sizeof(float)), *dbref = dl_malloc(C * sizeof(float));
     for (int c = 0; c < C; c++) {
@@ -177,7 +177,7 @@ static void run_case(int rows, int C, int x_ld, int y_ld, float slope, uint64_t 
     for (int c = 0; c < C; c++) dg2[c] = 1.0f + c, db2[c] = -2.0f + c;
     BNDims da = d;
     da.accumulate_dx = 1;
-    batchnorm_backward_cpu(dx2, dg2, db2, dy, y, x, gamma, mean, rstd, da, scratch);
+    batchnorm_backward_cpu(dx2, dg2, db2, dy, y, x, gamma, beta, mean, rstd, da, scratch);
     double eacc = 0, egacc = 0;
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < C; c++) {
@@ -233,7 +233,7 @@ static void run_case(int rows, int C, int x_ld, int y_ld, float slope, uint64_t 
         k.pos = pos;
         float *gx = dl_malloc((size_t)rows * x_ld * sizeof(float));
         float *gg = dl_calloc(C, sizeof(float)), *gb = dl_calloc(C, sizeof(float));
-        batchnorm_backward_cpu(gx, gg, gb, dyw, y, x, gamma, mean, rstd, dt, scratch);
+        batchnorm_backward_cpu(gx, gg, gb, dyw, y, x, gamma, beta, mean, rstd, dt, scratch);
         /* x probes: only the first C of each row are parameters; walk them via a dense copy */
         double wx = 0;
         for (int r = 0; r < rows; r += (rows > 8 ? rows / 8 : 1))
@@ -271,7 +271,7 @@ static void thread_identity(void) {
         for (int c = 0; c < C; c++) rv[c] = 1.0f;
         batchnorm_forward_cpu(y, mean, rstd, rm, rv, x, g, b, d, 1, scratch);
         float *db = dl_calloc(C, 4);
-        batchnorm_backward_cpu(dx, dg, db, dy, y, x, g, mean, rstd, d, scratch);
+        batchnorm_backward_cpu(dx, dg, db, dy, y, x, g, b, mean, rstd, d, scratch);
         float *o[7] = {y, mean, rstd, rm, rv, dx, dg};
         memcpy(out[t], o, sizeof o);
         free(db);

@@ -101,17 +101,24 @@ void batchnorm_forward_cpu(float *y, float *mean, float *rstd, float *running_me
     }
 }
 
+/* dL/dz of one element: the LeakyReLU mask is the sign of the pre-activation z,
+ * recomputed from x exactly as the forward computed it (dl_bn_fwd_elem, the same
+ * scale = gamma*rstd), so y > 0 iff z > 0 holds bit for bit and y is never read */
+static inline float bn_dz(float dy, float x, float mean, float scale, float beta, float slope) {
+    return slope == 1.0f ? dy : dl_leaky_grad(dy, dl_bn_fwd_elem(x, mean, scale, beta, 1.0f), slope);
+}
+
 /* partial sums of dz and dz*(x-mean) over rows [r0,r1) */
-static inline void bn_bwd_sums(double *restrict A, double *restrict Bs, const float *dy, const float *y,
-                               const float *x, const float *mean, int r0, int r1, BNDims d, float slope) {
+static inline void bn_bwd_sums(double *restrict A, double *restrict Bs, const float *dy, const float *x,
+                               const float *mean, const float *scale, const float *beta, int r0, int r1, BNDims d,
+                               float slope) {
     const int C = d.C;
     for (int c = 0; c < C; c++) A[c] = Bs[c] = 0.0;
     for (int r = r0; r < r1; r++) {
         const float *restrict dyr = dy + (size_t)r * d.y_ld;
-        const float *restrict yr = y ? y + (size_t)r * d.y_ld : dyr; /* y unused when slope == 1 */
         const float *restrict xr = x + (size_t)r * d.x_ld;
         for (int c = 0; c < C; c++) {
-            double dz = (double)dl_bn_dz(dyr[c], yr[c], slope);
+            double dz = (double)bn_dz(dyr[c], xr[c], mean[c], scale[c], beta[c], slope);
             A[c] += dz;
             Bs[c] += dz * ((double)xr[c] - (double)mean[c]);
         }
@@ -119,39 +126,42 @@ static inline void bn_bwd_sums(double *restrict A, double *restrict Bs, const fl
 }
 
 /* dx rows [r0,r1) (+)= (dz - gm - (x-mean)*k) * w */
-static inline void bn_bwd_apply(float *dx, const float *dy, const float *y, const float *x, const float *mean,
-                                const float *k, const float *gm, const float *w, int r0, int r1, BNDims d,
-                                float slope) {
+static inline void bn_bwd_apply(float *dx, const float *dy, const float *x, const float *mean, const float *scale,
+                                const float *beta, const float *k, const float *gm, const float *w, int r0, int r1,
+                                BNDims d, float slope) {
     const int C = d.C;
     for (int r = r0; r < r1; r++) {
         const float *restrict dyr = dy + (size_t)r * d.y_ld;
-        const float *restrict yr = y ? y + (size_t)r * d.y_ld : dyr;
         const float *restrict xr = x + (size_t)r * d.x_ld;
         float *restrict dxr = dx + (size_t)r * d.x_ld;
         if (d.accumulate_dx) {
             for (int c = 0; c < C; c++)
-                dxr[c] += dl_bn_bwd_elem(dl_bn_dz(dyr[c], yr[c], slope), xr[c], mean[c], k[c], gm[c], w[c]);
+                dxr[c] += dl_bn_bwd_elem(bn_dz(dyr[c], xr[c], mean[c], scale[c], beta[c], slope), xr[c], mean[c],
+                                         k[c], gm[c], w[c]);
         } else {
             for (int c = 0; c < C; c++)
-                dxr[c] = dl_bn_bwd_elem(dl_bn_dz(dyr[c], yr[c], slope), xr[c], mean[c], k[c], gm[c], w[c]);
+                dxr[c] = dl_bn_bwd_elem(bn_dz(dyr[c], xr[c], mean[c], scale[c], beta[c], slope), xr[c], mean[c],
+                                        k[c], gm[c], w[c]);
         }
     }
 }
 
 /* dx (rows, C; x_ld) (+)= per d.accumulate_dx, may be NULL; dgamma/dbeta (C) +=;
- * dy (rows, C; y_ld); y (rows, C; y_ld) post-activation (may be NULL when
- * slope == 1); x (rows, C; x_ld) pre-BN input; gamma, mean, rstd (C) from the
- * training forward; scratch batchnorm_scratch_floats_cpu(d) floats */
+ * dy (rows, C; y_ld); y: unused here (backend.h; may be NULL); x (rows, C; x_ld)
+ * pre-BN input; gamma, beta, mean, rstd (C) from the training forward;
+ * scratch batchnorm_scratch_floats_cpu(d) floats */
 void batchnorm_backward_cpu(float *dx, float *dgamma, float *dbeta, const float *dy, const float *y,
-                            const float *x, const float *gamma, const float *mean, const float *rstd,
-                            BNDims d, float *scratch) {
+                            const float *x, const float *gamma, const float *beta, const float *mean,
+                            const float *rstd, BNDims d, float *scratch) {
     bn_check(d);
+    (void)y;
     const int C = d.C, nch = CEIL_DIV(d.rows, DL_CHUNK_ROWS);
     const float slope = d.slope;
-    DL_CHECK(y || slope == 1.0f, "batchnorm_backward: y is needed for the LeakyReLU mask (slope %g)",
+    DL_CHECK(beta || slope == 1.0f, "batchnorm_backward: beta is needed for the LeakyReLU mask (slope %g)",
              (double)slope);
     double *part = (double *)scratch;                      /* (nch, 2, C): sum dz, sum dz*(x-mean) */
-    float *k = scratch + 4 * (size_t)nch * C, *gm = k + C, *w = gm + C;
+    float *k = scratch + 4 * (size_t)nch * C, *gm = k + C, *w = gm + C, *scale = w + C;
+    for (int c = 0; c < C; c++) scale[c] = gamma[c] * rstd[c]; /* as dl_bn_stats_finalize */
 
 #pragma omp parallel for schedule(static) if (nch > 1)
     for (int ch = 0; ch < nch; ch++) {
@@ -159,9 +169,9 @@ void batchnorm_backward_cpu(float *dx, float *dgamma, float *dbeta, const float 
         chunk_rows(ch, d.rows, &r0, &r1);
         double *A = part + (size_t)ch * 2 * C, *Bs = A + C;
         if (slope == 1.0f)
-            bn_bwd_sums(A, Bs, dy, y, x, mean, r0, r1, d, 1.0f);
+            bn_bwd_sums(A, Bs, dy, x, mean, scale, beta, r0, r1, d, 1.0f);
         else
-            bn_bwd_sums(A, Bs, dy, y, x, mean, r0, r1, d, slope);
+            bn_bwd_sums(A, Bs, dy, x, mean, scale, beta, r0, r1, d, slope);
     }
     for (int c = 0; c < C; c++) {
         double a = 0.0, b = 0.0;
@@ -179,8 +189,8 @@ void batchnorm_backward_cpu(float *dx, float *dgamma, float *dbeta, const float 
         int r0, r1;
         chunk_rows(ch, d.rows, &r0, &r1);
         if (slope == 1.0f)
-            bn_bwd_apply(dx, dy, y, x, mean, k, gm, w, r0, r1, d, 1.0f);
+            bn_bwd_apply(dx, dy, x, mean, scale, beta, k, gm, w, r0, r1, d, 1.0f);
         else
-            bn_bwd_apply(dx, dy, y, x, mean, k, gm, w, r0, r1, d, slope);
+            bn_bwd_apply(dx, dy, x, mean, scale, beta, k, gm, w, r0, r1, d, slope);
     }
 }

@@ -125,10 +125,10 @@ DL_HD void dl_bn_bwd_finalize(float *k, float *gm, float *w, float *dgamma, floa
     *w = gamma * rstd;
 }
 /* scratch for both BN passes (CPU and CUDA): (nchunks, 2, C) double partials,
- * then 3 per-channel float arrays (C each) */
+ * then 4 per-channel float arrays (C each) */
 static inline size_t dl_bn_scratch_floats(int rows, int C) {
     size_t nch = (size_t)((rows + DL_CHUNK_ROWS - 1) / DL_CHUNK_ROWS);
-    return 4 * nch * (size_t)C + 3 * (size_t)C;
+    return 4 * nch * (size_t)C + 4 * (size_t)C;
 }
 
 /* ---- Huber loss (PyTorch HuberLoss element, d = pred - target) ------------------ */

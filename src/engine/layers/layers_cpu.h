@@ -20,8 +20,8 @@ void batchnorm_forward_cpu(float *y, float *mean, float *rstd, float *running_me
                            const float *x, const float *gamma, const float *beta, BNDims d, int training,
                            float *scratch);
 void batchnorm_backward_cpu(float *dx, float *dgamma, float *dbeta, const float *dy, const float *y,
-                            const float *x, const float *gamma, const float *mean, const float *rstd,
-                            BNDims d, float *scratch);
+                            const float *x, const float *gamma, const float *beta, const float *mean,
+                            const float *rstd, BNDims d, float *scratch);
 /* activation.c: LeakyReLU, dropout, add */
 void leaky_forward_cpu(float *y, const float *x, int rows, int C, int x_ld, int y_ld, float slope);
 void leaky_backward_cpu(float *dx, const float *dy, const float *y, int rows, int C, int ld_dx, int ld_dy,

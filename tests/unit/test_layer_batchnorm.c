@@ -292,6 +292,7 @@ int main(void) {
     run_case(1000, 5, 8, 7, 1.0f, 11, 0);
     run_case(1000, 5, 8, 7, 0.01f, 12, 0);
     run_case(2 * DL_CHUNK_ROWS + 77, 32, 35, 33, 0.01f, 13, 0); /* 3 chunks, last partial */
+    run_case(70000, 32, 32, 32, 0.01f, 17, 0); /* 9 MB: y by streaming stores (batchnorm.c BN_NT_BYTES) */
     run_case(12, 3, 5, 4, 1.0f, 14, 1);                          /* small: finite differences */
     run_case(12, 3, 5, 4, 0.01f, 15, 1);
     run_case(64, 4, 4, 4, 0.01f, 16, 1);                         /* dense rows */

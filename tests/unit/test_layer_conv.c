@@ -319,6 +319,36 @@ static void isa_config(const Cfg *cf) {
     free(in); free(w); free(b); free(dout); free(scratch);
 }
 
+/* ---- streaming stores: large outputs (conv2d.c CONV_NT_BYTES) of the direct forward,
+ * and the transposed-conv din, are written with them only when 64-byte aligned: the
+ * same conv into a buffer shifted by 16 bytes (regular stores) must give the same bits */
+static void stream_config(const Cfg *cf) {
+    ConvDims d = cf->d;
+    size_t ni = in_rows(d), no = out_rows(d), K = kdim(d), nw = d.Cout * K;
+    uint64_t key = dl_key(0x57E, dl_hash_str(cf->name));
+    float *in = alloc_rows(ni, d.Cin, d.in_ld, dl_key(key, 1)), *w = alloc_rows(d.Cout, (int)K, (int)K, dl_key(key, 2));
+    float *b = alloc_rows(1, d.Cout, d.Cout, dl_key(key, 3)), *dout = alloc_rows(no, d.Cout, d.out_ld, dl_key(key, 4));
+    float *scratch = dl_aligned_alloc(sizeof(float) * (conv2d_scratch_floats_cpu(d, 2) + 1));
+    float *out_buf[2], *din_buf[2], *res_out[2], *res_din[2];
+    for (int shift = 0; shift < 2; shift++) {
+        out_buf[shift] = dl_aligned_alloc(sizeof(float) * (no * d.out_ld + 16));
+        din_buf[shift] = dl_aligned_alloc(sizeof(float) * (ni * d.in_ld + 16));
+        res_out[shift] = out_buf[shift] + 4 * shift;
+        res_din[shift] = din_buf[shift] + 4 * shift;
+        float *dw = dl_calloc(nw, sizeof(float)), *db = dl_calloc(d.Cout, sizeof(float));
+        conv2d_forward_cpu(res_out[shift], in, w, b, d, scratch);
+        conv2d_backward_cpu(res_din[shift], dw, db, dout, in, w, d, scratch);
+        free(dw); free(db);
+    }
+    int same_out = memcmp(res_out[0], res_out[1], sizeof(float) * no * d.out_ld) == 0;
+    int same_din = memcmp(res_din[0], res_din[1], sizeof(float) * ni * d.in_ld) == 0;
+    printf("  stream %-10s (%.1f MB out) streamed vs regular stores: out %s, din %s\n", cf->name,
+           no * d.out_ld * 4.0 / 1048576.0, same_out ? "identical" : "DIFFER", same_din ? "identical" : "DIFFER");
+    CHECK(same_out && same_din, "%s: streaming stores changed the result", cf->name);
+    for (int t = 0; t < 2; t++) { free(out_buf[t]); free(din_buf[t]); }
+    free(in); free(w); free(b); free(dout); free(scratch);
+}
+
 int main(void) {
     /*  B   H   W Cin Cout kh kw sh sw dil pt pb in_ld out_ld */
     const Cfg cfgs[] = {
@@ -393,6 +423,10 @@ int main(void) {
         {"det_inc3x1", mk(17, 20, 1, 64, 64, 3, 1, 1, 1, 1, 1, 1, 64, 256)},
     };
     for (size_t i = 0; i < sizeof det / sizeof det[0]; i++) det_config(&det[i]);
+
+    printf("streaming stores on large outputs:\n");
+    const Cfg big = {"big_conv1b", mk(64, 100, 20, 32, 32, 4, 1, 1, 1, 1, 0, 0, 32, 32)}; /* 15.9 MB out */
+    stream_config(&big);
 
     int has512 = convk_set_avx512(1);
     printf("AVX2 and AVX-512 kernels, bit for bit (this CPU: AVX-512 %s):\n", has512 ? "yes" : "no: skipped");

@@ -14,6 +14,10 @@
  * pass over x, no cancellation when |mean| >> std.
  */
 #include <omp.h>
+#include <stdint.h>
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 
 #include "../../common/util.h"
 #include "elementwise.h"
@@ -32,15 +36,51 @@ static inline void chunk_rows(int ch, int rows, int *r0, int *r1) {
     *r1 = *r0 + DL_CHUNK_ROWS < rows ? *r0 + DL_CHUNK_ROWS : rows;
 }
 
+/* Tensors larger than this are written with non-temporal stores: they cannot stay
+ * in cache until their reader comes (the front end's are 30-65 MB at B = 256), so
+ * the usual read-for-ownership of each line is pure waste. Only where rows are
+ * 32-byte aligned whole vectors; the values, and so the bits, are the same. */
+#define BN_NT_BYTES (8u << 20)
+#define BN_NT_MAXC 256
+
+static int bn_stream_ok(const float *p, int rows, int C, int ld) {
+#if defined(__AVX2__)
+    return (size_t)rows * ld * sizeof(float) >= BN_NT_BYTES && C % 8 == 0 && C <= BN_NT_MAXC && ld % 8 == 0 &&
+           ((uintptr_t)p & 31) == 0;
+#else
+    (void)p, (void)rows, (void)C, (void)ld;
+    return 0;
+#endif
+}
+
+/* dst (n floats, 32-byte aligned, n % 8 == 0) = src, bypassing the caches */
+static inline void stream_row(float *dst, const float *src, int n) {
+#if defined(__AVX2__)
+    for (int c = 0; c < n; c += 8) _mm256_stream_ps(dst + c, _mm256_loadu_ps(src + c));
+#else
+    for (int c = 0; c < n; c++) dst[c] = src[c];
+#endif
+}
+
+static inline void stream_fence(void) {
+#if defined(__AVX2__)
+    _mm_sfence(); /* streaming stores are weakly ordered: publish before the barrier */
+#endif
+}
+
 /* y rows [r0,r1) = act((x - mean)*scale + beta); slope is a constant at the two
- * call sites so the identity case compiles without the select */
+ * call sites so the identity case compiles without the select. nt: streaming stores
+ * (bn_stream_ok) through a row buffer that stays in L1 */
 static inline void bn_apply_rows(float *y, const float *x, const float *mean, const float *scale,
-                                 const float *beta, int r0, int r1, BNDims d, float slope) {
+                                 const float *beta, int r0, int r1, BNDims d, float slope, int nt) {
+    float buf[BN_NT_MAXC] __attribute__((aligned(64)));
     for (int r = r0; r < r1; r++) {
         const float *xr = x + (size_t)r * d.x_ld;
-        float *yr = y + (size_t)r * d.y_ld;
-        for (int c = 0; c < d.C; c++) yr[c] = dl_bn_fwd_elem(xr[c], mean[c], scale[c], beta[c], slope);
+        float *yr = y + (size_t)r * d.y_ld, *o = nt ? buf : yr;
+        for (int c = 0; c < d.C; c++) o[c] = dl_bn_fwd_elem(xr[c], mean[c], scale[c], beta[c], slope);
+        if (nt) stream_row(yr, buf, d.C);
     }
+    if (nt) stream_fence();
 }
 
 /* y (rows, C; y_ld), mean/rstd (C) out; running_mean/var (C) in/out (training,
@@ -90,14 +130,15 @@ void batchnorm_forward_cpu(float *y, float *mean, float *rstd, float *running_me
     }
 
     const float slope = d.slope;
+    const int nt = y != x && bn_stream_ok(y, d.rows, C, d.y_ld);
 #pragma omp parallel for schedule(static) if (nch > 1)
     for (int ch = 0; ch < nch; ch++) {
         int r0, r1;
         chunk_rows(ch, d.rows, &r0, &r1);
         if (slope == 1.0f)
-            bn_apply_rows(y, x, mean, scale, beta, r0, r1, d, 1.0f);
+            bn_apply_rows(y, x, mean, scale, beta, r0, r1, d, 1.0f, nt);
         else
-            bn_apply_rows(y, x, mean, scale, beta, r0, r1, d, slope);
+            bn_apply_rows(y, x, mean, scale, beta, r0, r1, d, slope, nt);
     }
 }
 
@@ -128,8 +169,9 @@ static inline void bn_bwd_sums(double *restrict A, double *restrict Bs, const fl
 /* dx rows [r0,r1) (+)= (dz - gm - (x-mean)*k) * w */
 static inline void bn_bwd_apply(float *dx, const float *dy, const float *x, const float *mean, const float *scale,
                                 const float *beta, const float *k, const float *gm, const float *w, int r0, int r1,
-                                BNDims d, float slope) {
+                                BNDims d, float slope, int nt) {
     const int C = d.C;
+    float buf[BN_NT_MAXC] __attribute__((aligned(64)));
     for (int r = r0; r < r1; r++) {
         const float *restrict dyr = dy + (size_t)r * d.y_ld;
         const float *restrict xr = x + (size_t)r * d.x_ld;
@@ -139,11 +181,14 @@ static inline void bn_bwd_apply(float *dx, const float *dy, const float *x, cons
                 dxr[c] += dl_bn_bwd_elem(bn_dz(dyr[c], xr[c], mean[c], scale[c], beta[c], slope), xr[c], mean[c],
                                          k[c], gm[c], w[c]);
         } else {
+            float *restrict o = nt ? buf : dxr;
             for (int c = 0; c < C; c++)
-                dxr[c] = dl_bn_bwd_elem(bn_dz(dyr[c], xr[c], mean[c], scale[c], beta[c], slope), xr[c], mean[c],
-                                        k[c], gm[c], w[c]);
+                o[c] = dl_bn_bwd_elem(bn_dz(dyr[c], xr[c], mean[c], scale[c], beta[c], slope), xr[c], mean[c],
+                                      k[c], gm[c], w[c]);
+            if (nt) stream_row(dxr, buf, C);
         }
     }
+    if (nt) stream_fence();
 }
 
 /* dx (rows, C; x_ld) (+)= per d.accumulate_dx, may be NULL; dgamma/dbeta (C) +=;
@@ -184,13 +229,14 @@ void batchnorm_backward_cpu(float *dx, float *dgamma, float *dbeta, const float 
     }
     if (!dx) return;
 
+    const int nt = !d.accumulate_dx && dx != dy && bn_stream_ok(dx, d.rows, C, d.x_ld);
 #pragma omp parallel for schedule(static) if (nch > 1)
     for (int ch = 0; ch < nch; ch++) {
         int r0, r1;
         chunk_rows(ch, d.rows, &r0, &r1);
         if (slope == 1.0f)
-            bn_bwd_apply(dx, dy, x, mean, scale, beta, k, gm, w, r0, r1, d, 1.0f);
+            bn_bwd_apply(dx, dy, x, mean, scale, beta, k, gm, w, r0, r1, d, 1.0f, nt);
         else
-            bn_bwd_apply(dx, dy, x, mean, scale, beta, k, gm, w, r0, r1, d, slope);
+            bn_bwd_apply(dx, dy, x, mean, scale, beta, k, gm, w, r0, r1, d, slope, nt);
     }
 }

@@ -46,6 +46,7 @@
 
 #include <cblas.h>
 #include <omp.h>
+#include <stdint.h>
 #include <string.h>
 
 /* Groups of samples: the unit of parallel work and of dW/db partial sums.
@@ -66,6 +67,8 @@
 #ifndef CONV_DIRECT
 #define CONV_DIRECT 1
 #endif
+/* direct forward: outputs of at least this many bytes are written with streaming stores */
+#define CONV_NT_BYTES (8u << 20)
 /* direct path: taps per patch bounded so the row-pointer tables live on the stack */
 #define CONV_MAX_TAPS 16
 
@@ -282,6 +285,10 @@ static void forward_impl(float *out, const float *in, const float *w, int w_tran
         convk_pack(pack, w, d.Cout, p.K, w_trans);
         memset(zero, 0, sizeof(float) * p.L);
     }
+    /* outputs too large to stay cached for their reader (the front end's, 30-65 MB at
+     * B = 256): streaming stores skip each line's read-for-ownership; same values */
+    const int stream = p.direct && beta0 == 0.0f && p.K <= CONVK_KC && d.out_ld % 16 == 0 &&
+                       ((uintptr_t)out & 63) == 0 && (double)d.B * p.rps * d.out_ld * sizeof(float) >= CONV_NT_BYTES;
 #pragma omp parallel for schedule(dynamic, 1)
     for (int g = 0; g < p.G; g++) {
         float *tile = tiles + (size_t)g * p.tile;
@@ -299,9 +306,10 @@ static void forward_impl(float *out, const float *in, const float *w, int w_tran
                 int mr = (int)(m1 - b0 < MR ? m1 - b0 : MR);
                 tap_rows(rows, MR, in, zero, d, &p, b0, mr);
                 convk_forward_rows(out + b0 * d.out_ld, d.out_ld, rows, p.ntaps, p.L, pack, d.Cout, b,
-                                   beta0 != 0.0f, mr);
+                                   stream ? CONVK_STREAM : beta0 != 0.0f, mr);
             }
         }
+        if (stream) convk_fence();
     }
 }
 

@@ -19,6 +19,8 @@ int convk_avx512(void) {
     }
     return g_avx512;
 }
+void convk_fence(void) { _mm_sfence(); }
+
 int convk_set_avx512(int on) {
     g_avx512 = on && __builtin_cpu_supports("avx512f");
     return g_avx512;
@@ -59,15 +61,20 @@ ALWAYS_INLINE void fwd_block(float *out, int out_ld, const float *const *rows, i
     /* the bias (or the old out) is added after the sum, as sgemm with beta = 1 does */
     for (int r = 0; r < MR; r++) {
         float *o = out + (long)r * out_ld;
-        if (accumulate) {
+        if (accumulate == 1) {
             c0[r] = _mm256_add_ps(c0[r], _mm256_loadu_ps(o));
             c1[r] = _mm256_add_ps(c1[r], _mm256_loadu_ps(o + 8));
         } else if (bias) {
             c0[r] = _mm256_add_ps(c0[r], _mm256_loadu_ps(bias));
             c1[r] = _mm256_add_ps(c1[r], _mm256_loadu_ps(bias + 8));
         }
-        _mm256_storeu_ps(o, c0[r]);
-        _mm256_storeu_ps(o + 8, c1[r]);
+        if (accumulate == CONVK_STREAM) {
+            _mm256_stream_ps(o, c0[r]);
+            _mm256_stream_ps(o + 8, c1[r]);
+        } else {
+            _mm256_storeu_ps(o, c0[r]);
+            _mm256_storeu_ps(o + 8, c1[r]);
+        }
     }
 }
 

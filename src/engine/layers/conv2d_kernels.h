@@ -58,7 +58,12 @@ void convk_pack(float *wp, const float *w, int N, int K, int trans);
 /* out (mr, N) rows of stride out_ld = [out or bias] + sum_t a_t (mr, L) @ w_t^T (the sum
  * in K blocks, each added in turn), where
  * row r of a_t starts at rows[t * convk_mr(N) + r] and wp is convk_pack of w (N, ntaps*L).
- * bias (N) or NULL; accumulate 1: add onto out. 1 <= mr <= convk_mr(N), N % 16 == 0. */
+ * bias (N) or NULL; accumulate 1: add onto out; CONVK_STREAM: overwrite with streaming
+ * stores (only for K = ntaps*L <= CONVK_KC, out and out_ld 64-byte aligned; the caller
+ * fences). 1 <= mr <= convk_mr(N), N % 16 == 0. */
+#define CONVK_STREAM 2
+/* after streaming stores, before another thread reads them (they are weakly ordered) */
+void convk_fence(void);
 void convk_forward_rows(float *out, int out_ld, const float *const *rows, int ntaps, int L, const float *wp, int N,
                         const float *bias, int accumulate, int mr);
 

@@ -46,15 +46,20 @@ ALWAYS_INLINE void fwd_block2(float *out, int out_ld, const float *const *rows, 
     }
     for (int r = 0; r < R; r++) {
         float *o = out + (long)r * out_ld;
-        if (accumulate) {
+        if (accumulate == 1) {
             c0[r] = _mm512_add_ps(c0[r], _mm512_loadu_ps(o));
             c1[r] = _mm512_add_ps(c1[r], _mm512_loadu_ps(o + 16));
         } else if (bias) {
             c0[r] = _mm512_add_ps(c0[r], _mm512_loadu_ps(bias));
             c1[r] = _mm512_add_ps(c1[r], _mm512_loadu_ps(bias + 16));
         }
-        _mm512_storeu_ps(o, c0[r]);
-        _mm512_storeu_ps(o + 16, c1[r]);
+        if (accumulate == CONVK_STREAM) {
+            _mm512_stream_ps(o, c0[r]);
+            _mm512_stream_ps(o + 16, c1[r]);
+        } else {
+            _mm512_storeu_ps(o, c0[r]);
+            _mm512_storeu_ps(o + 16, c1[r]);
+        }
     }
 }
 

@@ -15,6 +15,10 @@
 #include "common/rng.h"
 #include "common/util.h"
 #include "engine/model.h"
+#include "engine/layers/conv2d_kernels.h"
+#if CONVK_AVAILABLE
+#include <immintrin.h>
+#endif
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -47,13 +51,68 @@ static double sgemm_peak_gflops(int threads) {
     return best;
 }
 
+/* The FMA peak of one core for the vector width the conv kernels use: 12 independent
+ * FMA chains (latency 4 x 2 pipes < 12), n rounds. sgemm's rate is no ceiling: on
+ * Zen 5 OpenBLAS 0.3.21 runs its AVX2 kernel at 46 % of the AVX-512 FMA peak. */
+#if CONVK_AVAILABLE
+#define FMA_CHAINS 12
+__attribute__((target("avx512f"))) static float fma_loop512(long n, float s) {
+    __m512 a[FMA_CHAINS], x = _mm512_set1_ps(1.0000001f), y = _mm512_set1_ps(s);
+    for (int i = 0; i < FMA_CHAINS; i++) a[i] = _mm512_set1_ps((float)i);
+    for (long k = 0; k < n; k++)
+        for (int i = 0; i < FMA_CHAINS; i++) a[i] = _mm512_fmadd_ps(a[i], x, y);
+    for (int i = 1; i < FMA_CHAINS; i++) a[0] = _mm512_add_ps(a[0], a[i]);
+    return _mm512_reduce_add_ps(a[0]);
+}
+static float fma_loop256(long n, float s) {
+    __m256 a[FMA_CHAINS], x = _mm256_set1_ps(1.0000001f), y = _mm256_set1_ps(s);
+    for (int i = 0; i < FMA_CHAINS; i++) a[i] = _mm256_set1_ps((float)i);
+    for (long k = 0; k < n; k++)
+        for (int i = 0; i < FMA_CHAINS; i++) a[i] = _mm256_fmadd_ps(a[i], x, y);
+    for (int i = 1; i < FMA_CHAINS; i++) a[0] = _mm256_add_ps(a[0], a[i]);
+    float o[8];
+    _mm256_storeu_ps(o, a[0]);
+    return o[0];
+}
+#endif
+
+/* FMA peak in GFLOP/s of `threads` cores (one loop per thread at once), best of 3;
+ * *width = the vector width in bits (0: no vector kernels in this build) */
+static double fma_peak_gflops(int threads, int *width) {
+#if CONVK_AVAILABLE
+    const int w512 = convk_avx512();
+    const long n = 50000000;
+    double best = 0;
+    volatile float sink = 0;
+    *width = w512 ? 512 : 256;
+    for (int rep = 0; rep < 3; rep++) {
+        double t0 = dl_now();
+#pragma omp parallel num_threads(threads)
+        {
+            float r = w512 ? fma_loop512(n, 1e-7f) : fma_loop256(n, 1e-7f);
+#pragma omp critical
+            sink += r;
+        }
+        double g = threads * (double)n * FMA_CHAINS * 2.0 * (w512 ? 16 : 8) / (dl_now() - t0) / 1e9;
+        if (g > best) best = g;
+    }
+    (void)sink;
+    return best;
+#else
+    (void)threads;
+    *width = 0;
+    return 0;
+#endif
+}
+
 int cmd_bench(int argc, char **argv) {
     static const char *help =
         "usage: deeplob_mpi bench --model M [--batch 256] [--threads N] [--steps 10] [--warmup 3]\n"
         "                         [--seq-len 100] [--peak] [--profile] [--json]\n"
         "  Training-step and inference samples/s (median of --steps after --warmup) and\n"
         "  GFLOP/s (training counted as 3x the forward FLOPs). --peak also measures the\n"
-        "  sgemm peak of the same threads for the fraction-of-peak figure. --profile\n"
+        "  OpenBLAS sgemm rate and the FMA peak (the vector width of the conv kernels) of the\n"
+        "  same threads, for the fraction-of-peak figures. --profile\n"
         "  prints the time per op kind of a training step (wall time, ops timed one by one).\n"
         "  Under mpirun: per-rank and aggregate figures on rank 0 (ranks run independent\n"
         "  models, as in training).\n";
@@ -118,6 +177,8 @@ int cmd_bench(int argc, char **argv) {
     double fl = model_flops_per_sample(m);
     double train_gf = 3.0 * fl * train_sps / 1e9, infer_gf = fl * infer_sps / 1e9;
     double pk = peak ? sgemm_peak_gflops(threads) : 0;
+    int fma_w = 0;
+    double fpk = peak ? fma_peak_gflops(threads, &fma_w) : 0;
 
     double mine[2] = {train_sps, infer_sps};
     double *all = rank == 0 ? dl_malloc((size_t)size * 2 * sizeof(double)) : NULL;
@@ -129,8 +190,9 @@ int cmd_bench(int argc, char **argv) {
             printf("{\"impl\":\"deeplob_mpi\",\"model\":\"%s\",\"batch\":%d,\"threads\":%d,\"ranks\":%d,"
                    "\"train_samples_per_s\":%.2f,\"infer_samples_per_s\":%.2f,\"train_gflops\":%.2f,"
                    "\"infer_gflops\":%.2f,\"aggregate_train_samples_per_s\":%.2f,\"sgemm_peak_gflops\":%.2f,"
-                   "\"per_rank_train\":[",
-                   model_kind_name(cfg.kind), B, threads, size, train_sps, infer_sps, train_gf, infer_gf, agg_t, pk);
+                   "\"fma_peak_gflops\":%.2f,\"fma_width\":%d,\"per_rank_train\":[",
+                   model_kind_name(cfg.kind), B, threads, size, train_sps, infer_sps, train_gf, infer_gf, agg_t, pk,
+                   fpk, fma_w);
             for (int r = 0; r < size; r++) printf("%s%.2f", r ? "," : "", all[2 * r]);
             printf("]}\n");
         } else {
@@ -140,8 +202,13 @@ int cmd_bench(int argc, char **argv) {
             for (int r = 0; r < size; r++)
                 printf("  rank %d: train %.1f samples/s, inference %.1f samples/s\n", r, all[2 * r], all[2 * r + 1]);
             printf("  rank 0: training %.1f GFLOP/s, inference %.1f GFLOP/s\n", train_gf, infer_gf);
-            if (peak) printf("  sgemm peak (%d thread(s)): %.1f GFLOP/s -> training at %.0f %% of peak\n", threads, pk,
-                             100 * train_gf / pk);
+            if (peak) {
+                printf("  sgemm peak (OpenBLAS, %d thread(s)): %.1f GFLOP/s -> training at %.0f %% of it\n", threads,
+                       pk, 100 * train_gf / pk);
+                if (fpk > 0)
+                    printf("  FMA peak (%d-bit, the conv kernels' width, %d thread(s)): %.1f GFLOP/s -> training at "
+                           "%.0f %% of it\n", fma_w, threads, fpk, 100 * train_gf / fpk);
+            }
             if (size > 1) printf("  aggregate: train %.1f samples/s, inference %.1f samples/s\n", agg_t, agg_i);
         }
         free(all);

@@ -257,66 +257,62 @@ static void fd_config(const Cfg *cf) {
     free(din); free(dw); free(db); free(dind);
 }
 
-/* ---- determinism: 1, 2 and 3 threads give the same bits ------------------------------ */
-static void det_config(const Cfg *cf) {
+/* random inputs of one conv (in, w, b, dout from key) and its scratch */
+typedef struct { float *in, *w, *b, *dout, *scratch; } ConvData;
+static ConvData conv_data(ConvDims d, uint64_t key) {
+    size_t K = kdim(d);
+    ConvData c = {alloc_rows(in_rows(d), d.Cin, d.in_ld, dl_key(key, 1)), alloc_rows(d.Cout, (int)K, (int)K, dl_key(key, 2)),
+                  alloc_rows(1, d.Cout, d.Cout, dl_key(key, 3)), alloc_rows(out_rows(d), d.Cout, d.out_ld, dl_key(key, 4)),
+                  dl_aligned_alloc(sizeof(float) * (conv2d_scratch_floats_cpu(d, 3) + 1))};
+    return c;
+}
+static void conv_data_free(ConvData *c) { free(c->in); free(c->w); free(c->b); free(c->dout); free(c->scratch); }
+
+/* ---- the same bits under every variant of how the work runs ---------------------------
+ * set(v) selects variant v (a thread count, an ISA); forward + backward of each variant
+ * must match variant 0 bit for bit (out, din, dW, db) */
+static void variant_config(const Cfg *cf, int nvar, void (*set)(int), const char *const *names) {
     ConvDims d = cf->d;
     size_t ni = in_rows(d), no = out_rows(d), K = kdim(d), nw = d.Cout * K;
     uint64_t key = dl_key(0xDE7, dl_hash_str(cf->name));
-    float *in = alloc_rows(ni, d.Cin, d.in_ld, dl_key(key, 1)), *w = alloc_rows(d.Cout, (int)K, (int)K, dl_key(key, 2));
-    float *b = alloc_rows(1, d.Cout, d.Cout, dl_key(key, 3)), *dout = alloc_rows(no, d.Cout, d.out_ld, dl_key(key, 4));
-    float *scratch = dl_aligned_alloc(sizeof(float) * (conv2d_scratch_floats_cpu(d, 3) + 1));
+    ConvData c = conv_data(d, key);
+    float *in = c.in, *w = c.w, *b = c.b, *dout = c.dout, *scratch = c.scratch;
     float *res[3][4];
-    const int threads[3] = {1, 2, 3};
-    for (int t = 0; t < 3; t++) {
-        omp_set_num_threads(threads[t]);
+    for (int v = 0; v < nvar; v++) {
+        set(v);
         float *out = alloc_rows(no, 0, d.out_ld, 0), *din = alloc_rows(ni, d.Cin, d.in_ld, dl_key(key, 5));
         float *dw = alloc_rows(1, (int)nw, (int)nw, dl_key(key, 6)), *db = alloc_rows(1, d.Cout, d.Cout, dl_key(key, 7));
         conv2d_forward_cpu(out, in, w, b, d, scratch);
         conv2d_backward_cpu(din, dw, db, dout, in, w, d, scratch);
-        res[t][0] = out; res[t][1] = din; res[t][2] = dw; res[t][3] = db;
+        res[v][0] = out; res[v][1] = din; res[v][2] = dw; res[v][3] = db;
     }
-    omp_set_num_threads(2);
     const size_t n[4] = {no * d.out_ld, ni * d.in_ld, nw, (size_t)d.Cout};
     const char *nm[4] = {"out", "din", "dw", "db"};
-    for (int t = 1; t < 3; t++)
+    for (int v = 1; v < nvar; v++)
         for (int k = 0; k < 4; k++) {
-            int same = memcmp(res[0][k], res[t][k], sizeof(float) * n[k]) == 0;
-            printf("  det %-12s %-3s 1 vs %d threads: %s\n", cf->name, nm[k], threads[t], same ? "identical" : "DIFFER");
-            CHECK(same, "%s: %s differs between 1 and %d threads", cf->name, nm[k], threads[t]);
+            int same = memcmp(res[0][k], res[v][k], sizeof(float) * n[k]) == 0;
+            printf("  %-14s %-3s %s vs %s: %s\n", cf->name, nm[k], names[0], names[v], same ? "identical" : "DIFFER");
+            CHECK(same, "%s: %s differs between %s and %s", cf->name, nm[k], names[0], names[v]);
         }
-    for (int t = 0; t < 3; t++)
-        for (int k = 0; k < 4; k++) free(res[t][k]);
-    free(in); free(w); free(b); free(dout); free(scratch);
+    for (int v = 0; v < nvar; v++)
+        for (int k = 0; k < 4; k++) free(res[v][k]);
+    conv_data_free(&c);
 }
 
-/* ---- ISA twins: the AVX2 and AVX-512 kernels give the same bits ---------------------
- * (conv2d_kernels_avx512.c: same per-element FMA order, wider register blocks) */
+/* determinism: 1, 2 and 3 threads */
+static void set_threads(int v) { omp_set_num_threads(v + 1); }
+static void det_config(const Cfg *cf) {
+    static const char *const names[] = {"1 thread", "2 threads", "3 threads"};
+    variant_config(cf, 3, set_threads, names);
+    omp_set_num_threads(2);
+}
+
+/* ISA twins: the AVX2 and AVX-512 kernels (conv2d_kernels_avx512.c: the same
+ * per-element FMA order, wider register blocks) */
+static void set_isa(int v) { convk_set_avx512(v); }
 static void isa_config(const Cfg *cf) {
-    ConvDims d = cf->d;
-    size_t ni = in_rows(d), no = out_rows(d), K = kdim(d), nw = d.Cout * K;
-    uint64_t key = dl_key(0x15A, dl_hash_str(cf->name));
-    float *in = alloc_rows(ni, d.Cin, d.in_ld, dl_key(key, 1)), *w = alloc_rows(d.Cout, (int)K, (int)K, dl_key(key, 2));
-    float *b = alloc_rows(1, d.Cout, d.Cout, dl_key(key, 3)), *dout = alloc_rows(no, d.Cout, d.out_ld, dl_key(key, 4));
-    float *scratch = dl_aligned_alloc(sizeof(float) * (conv2d_scratch_floats_cpu(d, 2) + 1));
-    float *res[2][4];
-    for (int isa = 0; isa < 2; isa++) {
-        convk_set_avx512(isa);
-        float *out = alloc_rows(no, 0, d.out_ld, 0), *din = alloc_rows(ni, d.Cin, d.in_ld, dl_key(key, 5));
-        float *dw = alloc_rows(1, (int)nw, (int)nw, dl_key(key, 6)), *db = alloc_rows(1, d.Cout, d.Cout, dl_key(key, 7));
-        conv2d_forward_cpu(out, in, w, b, d, scratch);
-        conv2d_backward_cpu(din, dw, db, dout, in, w, d, scratch);
-        res[isa][0] = out; res[isa][1] = din; res[isa][2] = dw; res[isa][3] = db;
-    }
-    const size_t n[4] = {no * d.out_ld, ni * d.in_ld, nw, (size_t)d.Cout};
-    const char *nm[4] = {"out", "din", "dw", "db"};
-    for (int k = 0; k < 4; k++) {
-        int same = memcmp(res[0][k], res[1][k], sizeof(float) * n[k]) == 0;
-        printf("  isa %-14s %-3s avx2 vs avx512: %s\n", cf->name, nm[k], same ? "identical" : "DIFFER");
-        CHECK(same, "%s: %s differs between the AVX2 and AVX-512 kernels", cf->name, nm[k]);
-    }
-    for (int t = 0; t < 2; t++)
-        for (int k = 0; k < 4; k++) free(res[t][k]);
-    free(in); free(w); free(b); free(dout); free(scratch);
+    static const char *const names[] = {"avx2", "avx512"};
+    variant_config(cf, 2, set_isa, names);
 }
 
 /* ---- streaming stores: large outputs (conv2d.c CONV_NT_BYTES) of the direct forward,
@@ -325,10 +321,8 @@ static void isa_config(const Cfg *cf) {
 static void stream_config(const Cfg *cf) {
     ConvDims d = cf->d;
     size_t ni = in_rows(d), no = out_rows(d), K = kdim(d), nw = d.Cout * K;
-    uint64_t key = dl_key(0x57E, dl_hash_str(cf->name));
-    float *in = alloc_rows(ni, d.Cin, d.in_ld, dl_key(key, 1)), *w = alloc_rows(d.Cout, (int)K, (int)K, dl_key(key, 2));
-    float *b = alloc_rows(1, d.Cout, d.Cout, dl_key(key, 3)), *dout = alloc_rows(no, d.Cout, d.out_ld, dl_key(key, 4));
-    float *scratch = dl_aligned_alloc(sizeof(float) * (conv2d_scratch_floats_cpu(d, 2) + 1));
+    ConvData c = conv_data(d, dl_key(0x57E, dl_hash_str(cf->name)));
+    float *in = c.in, *w = c.w, *b = c.b, *dout = c.dout, *scratch = c.scratch;
     float *out_buf[2], *din_buf[2], *res_out[2], *res_din[2];
     for (int shift = 0; shift < 2; shift++) {
         out_buf[shift] = dl_aligned_alloc(sizeof(float) * (no * d.out_ld + 16));
@@ -346,7 +340,7 @@ static void stream_config(const Cfg *cf) {
            no * d.out_ld * 4.0 / 1048576.0, same_out ? "identical" : "DIFFER", same_din ? "identical" : "DIFFER");
     CHECK(same_out && same_din, "%s: streaming stores changed the result", cf->name);
     for (int t = 0; t < 2; t++) { free(out_buf[t]); free(din_buf[t]); }
-    free(in); free(w); free(b); free(dout); free(scratch);
+    conv_data_free(&c);
 }
 
 int main(void) {

@@ -139,7 +139,7 @@ int main(void) {
     CHECK(rc == -1 && strstr(e.msg, "/nonexistent/x.json"), "missing file named: %s", e.msg);
     /* the shipped configs load */
     const char *shipped[] = {"inputs/quickstart.json", "inputs/train_all.json", "inputs/synthetic_long.json",
-                             "inputs/hier.json"};
+                             "inputs/hier.json", "inputs/quickstart_deeplob.json"};
     for (int i = 0; i < (int)(sizeof shipped / sizeof shipped[0]); i++) {
         TrainConfig s;
         config_defaults(&s);

@@ -303,10 +303,11 @@ void scale_cuda(float *x, size_t n, float s) {
 }
 
 void adam_update_cuda(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1, float beta2,
-                      float eps, int t) {
+                      float eps, float weight_decay, int t) {
     DL_CHECK(t >= 1, "adam_update_cuda: step %d < 1", t);
+    DL_CHECK(weight_decay >= 0, "adam_update_cuda: weight_decay %g < 0", (double)weight_decay);
     if (n == 0) return;
-    adam_kernel<<<dl_cuda_grid(n), DL_CUDA_BLOCK>>>(p, g, m, v, n, dl_adam_coef(lr, beta1, beta2, eps, t));
+    adam_kernel<<<dl_cuda_grid(n), DL_CUDA_BLOCK>>>(p, g, m, v, n, dl_adam_coef(lr, beta1, beta2, eps, weight_decay, t));
     CUDA_CHECK_LAUNCH();
 }
 

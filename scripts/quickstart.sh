@@ -3,7 +3,8 @@
 # missing, build, generate the synthetic dataset if absent, train one model per
 # symbol under mpirun (a few minutes on 2 cores) and print the per-symbol table.
 #   NP=4 scripts/quickstart.sh          ranks (default: the number of cores)
-#   CONFIG=inputs/synthetic_long.json   another config (default inputs/quickstart.json)
+#   CONFIG=inputs/quickstart_deeplob.json   another config (default inputs/quickstart.json,
+#                                           DeepLOB-TCN; this one: DeepLOB, the LSTM head)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install_deps.sh

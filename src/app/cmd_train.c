@@ -28,8 +28,8 @@ static void usage(FILE *f) {
             "  --help\n"
             "Keys: dataset symbols model horizon ema_alpha standardize_targets seq_len batch eval_batch\n"
             "      epochs patience plateau_patience plateau_factor plateau_threshold lr huber_delta\n"
-            "      dropout clip max_train_samples control_shuffle_targets seed output_dir run_name\n"
-            "      threads checkpoint horizon2 price_features volume_features\n"
+            "      dropout weight_decay lstm_input_dropout clip max_train_samples control_shuffle_targets\n"
+            "      seed output_dir run_name threads checkpoint horizon2 price_features volume_features\n"
             "See docs/training.md.\n");
 }
 

@@ -177,9 +177,10 @@ typedef struct Backend {
     /* sum of squares in double, fixed chunk order */
     double (*sumsq)(const float *x, size_t n);
     void (*scale)(float *x, size_t n, float s);
-    /* Adam (PyTorch semantics, bias-corrected, no weight decay); t = step count >= 1 */
+    /* Adam (PyTorch semantics, bias-corrected); weight_decay > 0: AdamW's decoupled decay
+     * (p *= 1 - lr*weight_decay before the step), 0: plain Adam; t = step count >= 1 */
     void (*adam_update)(float *p, const float *g, float *m, float *v, size_t n, float lr,
-                        float beta1, float beta2, float eps, int t);
+                        float beta1, float beta2, float eps, float weight_decay, int t);
 
     /* ---- attention ops (deeplob_hier); dims and layouts: AttnDims above ---- */
     void (*attn_scores_forward)(float *S, const float *Q, const float *K, AttnDims d);

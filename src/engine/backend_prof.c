@@ -43,7 +43,7 @@ static void acc(float *y, const float *a, size_t n) { TIMED(P_ADD, g_prof.in->ac
 static float hub(float *d, const float *p, const float *t, int n, float de, float w) { float r; TIMED(P_LOSS, r = g_prof.in->huber_loss(d, p, t, n, de, w)); return r; }
 static double ssq(const float *x, size_t n) { double r; TIMED(P_NORM, r = g_prof.in->sumsq(x, n)); return r; }
 static void scl(float *x, size_t n, float s) { TIMED(P_NORM, g_prof.in->scale(x, n, s)); }
-static void adm(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1, float b2, float e, int t) { TIMED(P_ADAM, g_prof.in->adam_update(p, g, m, v, n, lr, b1, b2, e, t)); }
+static void adm(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1, float b2, float e, float wd, int t) { TIMED(P_ADAM, g_prof.in->adam_update(p, g, m, v, n, lr, b1, b2, e, wd, t)); }
 
 /* attention ops (deeplob_hier): their own counters, printed after the others */
 enum { PA_BMM_F, PA_BMM_B, PA_SOFTMAX, PA_GATE, PA_COPY, PA_COUNT };

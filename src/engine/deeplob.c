@@ -12,6 +12,8 @@ typedef struct {
     LSTMDims ld;
     float *w_ih, *w_hh, *b_ih, *b_hh, *gw_ih, *gw_hh, *gb_ih, *gb_hh;
     float *h_last, *cache, *g_h;
+    float *x_drop;     /* (B,Tp,256): the LSTM input after lstm_input_dropout (NULL when p == 0) */
+    uint8_t *m_drop;   /* its mask */
     Head head;
 } DeepLOB;
 
@@ -33,6 +35,10 @@ static void deeplob_layout(Layout *L) {
     need_scratch(L, m->be->lstm_scratch_floats(ld, L->threads));
     d->h_last = decl_act(L, B * H);
     d->g_h = decl_act(L, B * H);
+    if (m->cfg.lstm_input_dropout > 0) {  /* p == 0 declares nothing: the seed's graph and arenas */
+        d->x_drop = decl_act(L, B * (size_t)Tp * In);
+        d->m_drop = decl_mask(L, B * (size_t)Tp * In);
+    }
     head_decl(L, &d->head, "fc1", "bn_fc1", "fc2");
 }
 
@@ -41,7 +47,14 @@ static void deeplob_forward(Model *m, const float *x, int B, int training, uint6
     frontend_forward(m, &d->fe, x, B, training);
     LSTMDims ld = d->ld;
     ld.B = B;
-    m->be->lstm_forward(d->h_last, d->cache, d->fe.concat, d->w_ih, d->w_hh, d->b_ih, d->b_hh, ld, m->scratch);
+    const float *xin = d->fe.concat;
+    if (training && m->cfg.lstm_input_dropout > 0) {
+        /* element-wise dropout on the (B,Tp,256) sequence; its own key, apart from the head's (100) */
+        m->be->dropout_forward(d->x_drop, d->m_drop, d->fe.concat, (size_t)B * ld.T * ld.In, m->cfg.lstm_input_dropout,
+                               layer_key(key, 101));
+        xin = d->x_drop;
+    }
+    m->be->lstm_forward(d->h_last, d->cache, xin, d->w_ih, d->w_hh, d->b_ih, d->b_hh, ld, m->scratch);
     head_forward(m, &d->head, d->h_last, 64, m->out, 1, B, training, layer_key(key, 100));
 }
 
@@ -51,8 +64,12 @@ static void deeplob_backward(Model *m, const float *x, int B) {
     LSTMDims ld = d->ld;
     ld.B = B;
     ld.accumulate_dx = 0;
-    m->be->lstm_backward(d->fe.g_concat, d->gw_ih, d->gw_hh, d->gb_ih, d->gb_hh, d->g_h, d->cache, d->fe.concat,
-                         d->w_ih, d->w_hh, ld, m->scratch);
+    const int drop = m->cfg.lstm_input_dropout > 0;  /* backward is only called after a training forward */
+    m->be->lstm_backward(d->fe.g_concat, d->gw_ih, d->gw_hh, d->gb_ih, d->gb_hh, d->g_h, d->cache,
+                         drop ? d->x_drop : d->fe.concat, d->w_ih, d->w_hh, ld, m->scratch);
+    if (drop)  /* d concat = mask * d x_drop / (1-p), in place */
+        m->be->dropout_backward(d->fe.g_concat, d->fe.g_concat, d->m_drop, (size_t)B * ld.T * ld.In,
+                                m->cfg.lstm_input_dropout);
     frontend_backward(m, &d->fe, x, B);
 }
 

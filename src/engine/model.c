@@ -230,7 +230,7 @@ double model_clip_grad(Model *m, float max_norm) {
 void model_adam_step(Model *m, float lr) {
     m->adam_t++;
     m->be->adam_update(m->params, m->grads, m->adam_m, m->adam_v, m->n_params, lr, m->cfg.adam_beta1, m->cfg.adam_beta2,
-                       m->cfg.adam_eps, m->adam_t);
+                       m->cfg.adam_eps, m->cfg.weight_decay, m->adam_t);
 }
 
 size_t model_count_params(const Model *m) {

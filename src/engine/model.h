@@ -40,6 +40,8 @@ typedef struct {
     float huber_delta;  /* 1.0 */
     float head_w[2];    /* loss weights of the outputs (hier: w10, w60) */
     float adam_beta1, adam_beta2, adam_eps; /* 0.9, 0.999, 1e-8 */
+    float weight_decay; /* AdamW decoupled weight decay, 0 = plain Adam (the seed) */
+    float lstm_input_dropout; /* deeplob: dropout on the LSTM's input sequence, 0 = none (the seed) */
 } ModelConfig;
 
 ModelConfig model_default_config(ModelKind kind);

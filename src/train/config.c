@@ -45,6 +45,8 @@ static const Key KEYS[] = {
     {"lr", K_DBL, OFF(lr), 0, 1e-9, 10, 1, "Adam learning rate"},
     {"huber_delta", K_DBL, OFF(huber_delta), 0, 1e-9, 1e9, 1, "Huber delta"},
     {"dropout", K_DBL, OFF(dropout), 0, 0, 0.99, 1, "dropout probability"},
+    {"weight_decay", K_DBL, OFF(weight_decay), 0, 0, 10, 1, "AdamW decoupled weight decay (0 = plain Adam)"},
+    {"lstm_input_dropout", K_DBL, OFF(lstm_input_dropout), 0, 0, 0.99, 1, "deeplob: dropout on the LSTM input (0 = off)"},
     {"clip", K_DBL, OFF(clip), 0, 0, 1e9, 1, "gradient total-norm clip (0 = off)"},
     {"max_train_samples", K_I64, OFF(max_train_samples), 0, 0, 9e15, 1, "0 = all; else the most recent N"},
     {"control_shuffle_targets", K_BOOL, OFF(control_shuffle_targets), 0, 0, 1, 1, "shuffled-target control run"},
@@ -279,6 +281,11 @@ int config_validate(const TrainConfig *c, DlErr *e) {
     /* the front end shrinks time by 12 rows (three (4,1) convs twice) */
     if (c->seq_len < 16) return dl_err(e, "config: key 'seq_len': %d is too short (>= 16)", c->seq_len);
     if (!c->all_symbols && c->n_symbols == 0) return dl_err(e, "config: key 'symbols': empty list");
+    if (c->lr * c->weight_decay >= 1)
+        return dl_err(e, "config: key 'weight_decay': lr*weight_decay = %g must be < 1 (AdamW scales the weights by "
+                      "1 - lr*weight_decay)", c->lr * c->weight_decay);
+    if (c->lstm_input_dropout > 0 && c->kind != MODEL_DEEPLOB)
+        return dl_err(e, "config: key 'lstm_input_dropout': only model deeplob has an LSTM (model is %s)", c->model);
     if (c->kind == MODEL_DEEPLOB_HIER && c->horizon2 <= c->horizon)
         return dl_err(e, "config: key 'horizon2': %d must be longer than 'horizon' (%d) for deeplob_hier",
                       c->horizon2, c->horizon);

@@ -41,6 +41,8 @@ typedef struct {
     double lr;
     double huber_delta;
     double dropout;
+    double weight_decay;            /* AdamW decoupled weight decay; 0 = plain Adam (the seed) */
+    double lstm_input_dropout;      /* deeplob: dropout on the LSTM input sequence; 0 = off (the seed) */
     double clip;                    /* total-norm clipping; 0 = off */
     int64_t max_train_samples;      /* 0 = all; else the most recent N training windows */
     int control_shuffle_targets;    /* control experiment: train/val targets permuted across samples */

@@ -16,6 +16,8 @@ ModelConfig trainer_model_config(const TrainConfig *cfg) {
     mc.seq_len = cfg->seq_len;
     mc.n_features = LOBDS_NFEAT;
     mc.dropout = (float)cfg->dropout;
+    mc.weight_decay = (float)cfg->weight_decay;
+    mc.lstm_input_dropout = (float)cfg->lstm_input_dropout;
     mc.huber_delta = (float)cfg->huber_delta;
     return mc;
 }

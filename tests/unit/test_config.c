@@ -41,6 +41,7 @@ int main(void) {
           c.plateau_factor == 0.5 && c.plateau_threshold == 1e-4 && c.huber_delta == 1.0 && c.clip == 1.0 &&
           c.dropout == 0.3 && c.seq_len == 100 && c.horizon == 10 && c.ema_alpha == 0 && c.all_symbols &&
           c.threads == 0 && c.kind == MODEL_DEEPLOB, "seed defaults");
+    CHECK(c.weight_decay == 0 && c.lstm_input_dropout == 0, "weight_decay / lstm_input_dropout default to 0 (the seed)");
 
     DlErr e = {{0}};
     const char *good = "{\"_comment\": \"x\", \"dataset\": \"d.h5\", \"symbols\": [\"AAA\", \"BBB\"], \"model\": "
@@ -95,6 +96,11 @@ int main(void) {
     expect_err("{\"lr\": -1}", "key 'lr'");
     expect_err("{\"ema_alpha\": 1.5}", "key 'ema_alpha'");
     expect_err("{\"dropout\": 1}", "key 'dropout'");
+    expect_err("{\"weight_decay\": -0.01}", "key 'weight_decay'");
+    expect_err("{\"weight_decay\": 11}", "key 'weight_decay'");
+    expect_err("{\"weight_decay\": true}", "key 'weight_decay'");
+    expect_err("{\"lstm_input_dropout\": 1}", "key 'lstm_input_dropout'");
+    expect_err("{\"lstm_input_dropout\": -0.1}", "key 'lstm_input_dropout'");
     expect_err("{\"model\": \"resnet\"}", "key 'model'");
     expect_err("{\"model\": 3}", "key 'model': expected a string");
     expect_err("{\"symbols\": \"BTC\"}", "key 'symbols'");
@@ -114,6 +120,18 @@ int main(void) {
     expect_set_err("checkpoint", "maybe", "key 'checkpoint'");
     expect_set_err("plateau_factor", "2", "key 'plateau_factor'");
 
+    /* cross-key checks (config_validate) */
+    config_defaults(&c);
+    CHECK(config_set(&c, "weight_decay", "0.05", &e) == 0 && c.weight_decay == 0.05 &&
+          config_set(&c, "lstm_input_dropout", "0.2", &e) == 0 && c.lstm_input_dropout == 0.2 &&
+          config_validate(&c, &e) == 0, "deeplob with weight_decay 0.05, lstm_input_dropout 0.2: %s", e.msg);
+    CHECK(config_set(&c, "model", "deeplob_tcn", &e) == 0 && config_validate(&c, &e) == -1 &&
+          strstr(e.msg, "key 'lstm_input_dropout'"), "lstm_input_dropout on deeplob_tcn: '%s'", e.msg);
+    printf("  lstm_input_dropout 0.2, model deeplob_tcn          -> %s\n", e.msg);
+    config_defaults(&c);
+    CHECK(config_set(&c, "lr", "0.5", &e) == 0 && config_set(&c, "weight_decay", "2", &e) == 0 &&
+          config_validate(&c, &e) == -1 && strstr(e.msg, "key 'weight_decay'"), "lr*weight_decay >= 1: '%s'", e.msg);
+    printf("  lr 0.5, weight_decay 2                             -> %s\n", e.msg);
     config_defaults(&c);
     rc = config_set_kv(&c, "=3", &e);
     CHECK(rc == -1 && strstr(e.msg, "key=value"), "malformed --set");
@@ -121,7 +139,7 @@ int main(void) {
     CHECK(rc == -1 && strstr(e.msg, "/nonexistent/x.json"), "missing file named: %s", e.msg);
     /* the shipped configs load */
     const char *shipped[] = {"inputs/quickstart.json", "inputs/train_all.json", "inputs/synthetic_long.json",
-                             "inputs/hier.json"};
+                             "inputs/hier.json", "inputs/quickstart_deeplob.json"};
     for (int i = 0; i < (int)(sizeof shipped / sizeof shipped[0]); i++) {
         TrainConfig s;
         config_defaults(&s);

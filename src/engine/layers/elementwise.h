@@ -146,15 +146,17 @@ typedef struct {
     float eps;
     float step_size;       /* lr / (1 - beta1^t) */
     float bc2_sqrt;        /* sqrt(1 - beta2^t) */
+    float decay;           /* AdamW: 1 - lr*weight_decay (1 exactly when weight_decay = 0) */
 } DlAdamCoef;
 
 DL_HD void dl_adam_elem(float *p, float *m, float *v, float g, DlAdamCoef c) {
+    float pp = *p * c.decay;                     /* AdamW: param.mul_(1 - lr*wd); x*1.0f == x */
     float mm = c.b1 * *m + c.omb1 * g;           /* exp_avg.mul_(b1).add_(g, alpha=1-b1) */
     float vv = c.b2 * *v + c.omb2 * g * g;       /* exp_avg_sq.mul_(b2).addcmul_(g, g, 1-b2) */
     float denom = sqrtf(vv) / c.bc2_sqrt + c.eps; /* (v.sqrt() / bc2_sqrt).add_(eps) */
     *m = mm;
     *v = vv;
-    *p = *p - c.step_size * mm / denom;          /* p.addcdiv_(m, denom, value=-step_size) */
+    *p = pp - c.step_size * mm / denom;          /* p.addcdiv_(m, denom, value=-step_size) */
 }
 
 /* Host only. The double a config value was written as: the shortest decimal that
@@ -169,9 +171,13 @@ static inline double dl_float_as_decimal(float f) {
     }
     return (double)f;
 }
-/* Host only: Adam coefficients for step t >= 1 (bias corrections in double) */
-static inline DlAdamCoef dl_adam_coef(float lr, float beta1, float beta2, float eps, int t) {
+/* Host only: Adam coefficients for step t >= 1 (bias corrections in double).
+ * weight_decay > 0 gives torch 1.13 _single_tensor_adamw (decoupled decay:
+ * param.mul_(1 - lr*weight_decay), the factor computed in double as Python does,
+ * then the Adam step); weight_decay = 0 is plain Adam, bit for bit. */
+static inline DlAdamCoef dl_adam_coef(float lr, float beta1, float beta2, float eps, float weight_decay, int t) {
     double b1 = dl_float_as_decimal(beta1), b2 = dl_float_as_decimal(beta2), l = dl_float_as_decimal(lr);
+    double wd = weight_decay > 0 ? dl_float_as_decimal(weight_decay) : 0.0;
     double bc1 = 1.0 - pow(b1, (double)t), bc2 = 1.0 - pow(b2, (double)t);
     DlAdamCoef c;
     c.b1 = beta1;
@@ -181,6 +187,7 @@ static inline DlAdamCoef dl_adam_coef(float lr, float beta1, float beta2, float 
     c.eps = eps;
     c.step_size = (float)(l / bc1);
     c.bc2_sqrt = (float)sqrt(bc2);
+    c.decay = (float)(1.0 - l * wd);
     return c;
 }
 

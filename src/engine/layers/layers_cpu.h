@@ -36,7 +36,7 @@ float huber_loss_cpu(float *dpred, const float *pred, const float *target, int n
 double sumsq_cpu(const float *x, size_t n);
 void scale_cpu(float *x, size_t n, float s);
 void adam_update_cpu(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1,
-                     float beta2, float eps, int t);
+                     float beta2, float eps, float weight_decay, int t);
 /* lstm.c */
 size_t lstm_cache_floats_cpu(LSTMDims d);
 size_t lstm_scratch_floats_cpu(LSTMDims d, int nthreads);

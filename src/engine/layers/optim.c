@@ -4,8 +4,8 @@
  * depends only on n; each chunk is summed in double with 8 fixed lanes (so the
  * compiler may vectorise without reordering), and chunk sums are added in chunk
  * order: bit-identical for any thread count.
- * Adam: torch 1.13 single-tensor Adam; the element update is dl_adam_elem
- * (elementwise.h), shared with the CUDA kernel.
+ * Adam: torch 1.13 single-tensor Adam (AdamW when weight_decay > 0); the
+ * element update is dl_adam_elem (elementwise.h), shared with the CUDA kernel.
  */
 #include <omp.h>
 
@@ -53,11 +53,13 @@ void scale_cpu(float *x, size_t n, float s) {
 }
 
 /* p (n) -= Adam step from g (n); m, v (n) first/second moments, updated;
+ * weight_decay: decoupled (AdamW, p *= 1 - lr*weight_decay first; 0 = Adam);
  * t = step count >= 1 (bias corrections in double, as Python computes them) */
 void adam_update_cpu(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1,
-                     float beta2, float eps, int t) {
+                     float beta2, float eps, float weight_decay, int t) {
     DL_CHECK(t >= 1, "adam_update: step %d < 1", t);
-    const DlAdamCoef c = dl_adam_coef(lr, beta1, beta2, eps, t);
+    DL_CHECK(weight_decay >= 0, "adam_update: weight_decay %g < 0", (double)weight_decay);
+    const DlAdamCoef c = dl_adam_coef(lr, beta1, beta2, eps, weight_decay, t);
 #pragma omp parallel for simd schedule(static) if (n > EW_PAR_MIN)
     for (size_t i = 0; i < n; i++) dl_adam_elem(&p[i], &m[i], &v[i], g[i], c);
 }

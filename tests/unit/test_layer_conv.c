@@ -3,7 +3,7 @@
  *
  * Configurations: every conv shape the models use (models.md), at small sizes,
  * each with and without bias and with din overwritten / accumulated / NULL; the
- * d_* ones have Cout % 16 == 0 and so run conv2d.c's direct AVX2 kernels (forward,
+ * d_* and z_* ones have Cout % 16 == 0 and so run conv2d.c's direct kernels (forward,
  * dW, and din through the forward kernel), the others its OpenBLAS route.
  *
  * Tolerance: normalised max error (gc_rel_err: max|ours-ref| / max|ref|) <= 1e-5.

@@ -12,22 +12,25 @@
  *               input with lda = kw*Cin (conv1a, conv2a, conv3a).
  *   PATH_IM2COL anything else (kh > 1, time padding, dilation, strides): A is
  *               built tile by tile in scratch, one tile sized to stay in L2.
- * Direct path (conv2d_kernels.c, AVX2+FMA, Cout % 16 == 0): whatever the path, a
+ * Direct path (conv2d_kernels.c, AVX2+FMA, and its AVX-512 twins chosen at run time;
+ * Cout % 16 == 0): whatever the path, a
  * patch is ntaps row segments of L floats of the input (a tap = one (i, j) of the
  * kernel; with dense rows the kw taps of a kernel row merge into one segment), so
  * the forward and dW kernels read the input rows in place through a table of row
  * pointers (a zero row for time padding): no im2col, no bias prefill pass, no
  * packing but the weights' once per call. The input gradient runs the forward
  * kernel too: as the transposed conv (stride-1 kh x 1) or as a 1x1 conv of dout
- * with w^T (PATH_ROWS). OpenBLAS remains for the rest (Cout % 16 != 0, more than
- * CONV_MAX_TAPS taps, dW with K < 32 or L > 256, din of 1x1 convs and by col2im).
- * Same bits as the OpenBLAS route: the direct path sums in the order the GEMM
- * route does on the machines we run (OpenBLAS 0.3.21, Cooperlake core): the same
- * tiles, K blocks (convk_kblock), bias and partials added after each block's sum,
- * and tiles OpenBLAS runs with its small-matrix kernel left to OpenBLAS
- * (blas_small). The hier model's PyTorch parity fixture is sensitive to the last
- * bit (a LeakyReLU input within rounding of 0), so this keeps it valid. Elsewhere
- * the bits may differ from OpenBLAS's, never the accuracy or the determinism.
+ * with w^T (PATH_ROWS, PATH_1X1). OpenBLAS remains for the rest (Cout % 16 != 0, more
+ * than CONV_MAX_TAPS taps, dW with K < 32 or L > 256, din by col2im). Large outputs
+ * are written with streaming stores (CONV_NT_BYTES).
+ * Bits: the direct path was written to sum in the order the GEMM route does with
+ * OpenBLAS 0.3.21's Cooperlake core (the same tiles, K blocks (convk_kblock), bias
+ * and partials added after each block's sum, tiles OpenBLAS runs with its
+ * small-matrix kernel left to OpenBLAS (blas_small)); on the Zen 5 machine OpenBLAS
+ * runs its Haswell core instead. The hier model's PyTorch parity fixture is
+ * sensitive to the last bit (a LeakyReLU input within rounding of 0) and passes on
+ * both. The AVX2 and AVX-512 kernels give identical bits (test_layer_conv); the
+ * bits never depend on the thread count.
  *
  * Parallelism and determinism: the batch is cut into G = min(B, CONV_GROUPS)
  * groups of whole samples. G and the tile size depend only on the dims, never on
@@ -76,7 +79,7 @@ enum { PATH_IM2COL = 0, PATH_1X1 = 1, PATH_ROWS = 2 };
 
 typedef struct {
     int Ho, Wo, K, path;
-    int direct, direct_dw; /* 1: AVX2 kernels for forward, for dW */
+    int direct, direct_dw; /* 1: direct kernels (AVX2 / AVX-512) for forward, for dW */
     int kwt, ntaps, L;     /* direct: taps per kernel row, taps, floats per tap segment */
     int lda_fast;          /* row stride of A on the copy-free paths */
     long rps;              /* output rows per sample = Ho*Wo */

@@ -283,14 +283,14 @@ static void gemm_tile(float *out, const float *in, const float *w, int w_trans, 
 static void forward_impl(float *out, const float *in, const float *w, int w_trans, const float *b, ConvDims d,
                          float *pack, float *zero, float *tiles, float beta0) {
     const ConvPlan p = conv_plan(d);
-    if (p.direct) {
+    if (CONVK_AVAILABLE && p.direct) { /* the constant drops the kernel calls from builds without them */
         DL_CHECK(beta0 == 0.0f || beta0 == 1.0f, "conv2d: direct path beta %g", beta0);
         convk_pack(pack, w, d.Cout, p.K, w_trans);
         memset(zero, 0, sizeof(float) * p.L);
     }
     /* outputs too large to stay cached for their reader (the front end's, 30-65 MB at
      * B = 256): streaming stores skip each line's read-for-ownership; same values */
-    const int stream = p.direct && beta0 == 0.0f && p.K <= CONVK_KC && d.out_ld % 16 == 0 &&
+    const int stream = CONVK_AVAILABLE && p.direct && beta0 == 0.0f && p.K <= CONVK_KC && d.out_ld % 16 == 0 &&
                        ((uintptr_t)out & 63) == 0 && (double)d.B * p.rps * d.out_ld * sizeof(float) >= CONV_NT_BYTES;
 #pragma omp parallel for schedule(dynamic, 1)
     for (int g = 0; g < p.G; g++) {
@@ -301,7 +301,7 @@ static void forward_impl(float *out, const float *in, const float *w, int w_tran
         group_range(g, p.G, d.B, &s0, &s1);
         for (long m0 = s0 * p.rps, r1 = s1 * p.rps; m0 < r1; m0 += p.tile_rows) {
             long m1 = m0 + p.tile_rows < r1 ? m0 + p.tile_rows : r1;
-            if (!p.direct || blas_small(m1 - m0, d.Cout, p.K)) {
+            if (!CONVK_AVAILABLE || !p.direct || blas_small(m1 - m0, d.Cout, p.K)) {
                 gemm_tile(out, in, w, w_trans, b, d, &p, tile, m0, m1, beta0);
                 continue;
             }
@@ -377,7 +377,7 @@ void conv2d_backward_cpu(float *din, float *dw, float *db, const float *dout, co
         /* direct dW: dW^T (K, Cout) and db into this group's partial in the GEMM
          * route's order: per tile, per K block of its rows (convk_kblock) a sum from
          * zero over the rows in order, then added to the partial; db row by row */
-        for (long t0 = s0 * p.rps, r1 = s1 * p.rps; p.direct_dw && t0 < r1; t0 += p.tile_rows) {
+        for (long t0 = s0 * p.rps, r1 = s1 * p.rps; CONVK_AVAILABLE && p.direct_dw && t0 < r1; t0 += p.tile_rows) {
             long t1 = t0 + p.tile_rows < r1 ? t0 + p.tile_rows : r1;
             for (long m0 = t0; m0 < t1;) {
                 int mt = convk_kblock(t1 - m0);

@@ -40,7 +40,7 @@ static size_t pack_floats(LSTMDims d) {
 /* C (M,N) ldc = [C +] A (M,K) lda @ W^T; W is (N,K), or (K,N) with wt; wp its convk_pack */
 static void gemm_nt(int direct, float *C, int ldc, const float *A, int lda, int M, int K, const float *W, int wt,
                     const float *wp, int N, int acc) {
-    if (direct)
+    if (CONVK_AVAILABLE && direct) /* the constant drops the call from builds without the kernels */
         convk_gemm_nt(C, ldc, A, lda, M, K, wp, N, NULL, acc);
     else
         cblas_sgemm(CblasRowMajor, CblasNoTrans, wt ? CblasNoTrans : CblasTrans, M, N, K, 1.0f, A, lda, W,
@@ -49,7 +49,7 @@ static void gemm_nt(int direct, float *C, int ldc, const float *A, int lda, int 
 
 /* P (K,N) = A^T D: A (M,K) lda, D (M,N) ldd */
 static void gemm_tn(int direct, float *P, const float *A, int lda, const float *D, int ldd, int M, int K, int N) {
-    if (direct) {
+    if (CONVK_AVAILABLE && direct) {
         memset(P, 0, sizeof(float) * (size_t)K * N);
         convk_gemm_tn(P, A, lda, D, ldd, M, K, N);
     } else {
@@ -114,7 +114,7 @@ void lstm_forward_cpu(float *h_last, float *cache, const float *x, const float *
     float *hs = cache + lstm_cache_h(d.B, T, H);
     const int nch = CEIL_DIV(d.B, LSTM_CHUNK_B), direct = use_direct(d);
     float *wp_ih = scratch, *wp_hh = scratch + pad16((size_t)G * d.In);
-    if (direct) {
+    if (CONVK_AVAILABLE && direct) {
         convk_pack(wp_ih, w_ih, G, d.In, 0);
         convk_pack(wp_hh, w_hh, G, H, 0);
     }
@@ -176,7 +176,7 @@ void lstm_backward_cpu(float *dx, float *dw_ih, float *dw_hh, float *db_ih, floa
     float *wp_ih_t = scratch, *wp_hh_t = scratch + pad16((size_t)G * In); /* W^T packs: dx and dh */
     float *parts = scratch + pack_floats(d), *slots = parts + (size_t)nch * pf;
     if (nch == 0) return; /* B = 0: no partials to reduce */
-    if (direct) {
+    if (CONVK_AVAILABLE && direct) {
         convk_pack(wp_ih_t, w_ih, In, G, 1);
         convk_pack(wp_hh_t, w_hh, H, G, 1);
     }

@@ -19,14 +19,11 @@ void dl_set_abort_hook(void (*hook)(int)) { g_abort_hook = hook; }
 /* One line = one write(2): ranks share stderr, and a line assembled from several
  * unbuffered fprintf calls interleaves with another rank's (seen in test_download). */
 static void write_line(const char *head, const char *fmt, va_list ap) {
-    char buf[2048];
-    int n = 0;
-    if (g_rank >= 0) n = snprintf(buf, sizeof buf, "[rank %d] ", g_rank);
+    char buf[2048]; /* the prefix and head (< 512) always fit; the message is cut to the rest */
+    int n = g_rank >= 0 ? snprintf(buf, sizeof buf, "[rank %d] ", g_rank) : 0;
     n += snprintf(buf + n, sizeof buf - (size_t)n, "%s", head);
-    if (n < (int)sizeof buf - 1) {
-        int m = vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
-        n = (m < 0) ? n : (n + m < (int)sizeof buf - 1 ? n + m : (int)sizeof buf - 2);
-    }
+    int m = vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+    if (m > 0) n += m;
     if (n > (int)sizeof buf - 2) n = (int)sizeof buf - 2;
     buf[n++] = '\n';
     fflush(stderr);

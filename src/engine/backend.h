@@ -130,9 +130,9 @@ typedef struct Backend {
     void (*batchnorm_forward)(float *y, float *mean, float *rstd, float *running_mean,
                               float *running_var, const float *x, const float *gamma,
                               const float *beta, BNDims d, int training, float *scratch);
-    /* needs y (post-activation, for the LeakyReLU mask) and x (pre-BN input) */
-    /* y: the forward's output; the LeakyReLU mask is its sign, which the CPU op
-     * recomputes from x, gamma, beta instead (one pass over a tensor fewer) */
+    /* x: the pre-BN input. The LeakyReLU mask is the sign of y (the forward's output):
+     * the CUDA op reads y, the CPU op recomputes it from x, gamma, beta (one tensor
+     * pass fewer) */
     void (*batchnorm_backward)(float *dx, float *dgamma, float *dbeta, const float *dy,
                                const float *y, const float *x, const float *gamma, const float *beta,
                                const float *mean, const float *rstd, BNDims d, float *scratch);

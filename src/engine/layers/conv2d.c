@@ -81,6 +81,7 @@ typedef struct {
     int Ho, Wo, K, path;
     int direct, direct_dw; /* 1: direct kernels (AVX2 / AVX-512) for forward, for dW */
     int kwt, ntaps, L;     /* direct: taps per kernel row, taps, floats per tap segment */
+    long off[CONV_MAX_TAPS]; /* direct: input offset of tap t = (i, j): i*dil time steps, j rows on */
     int lda_fast;          /* row stride of A on the copy-free paths */
     long rps;              /* output rows per sample = Ho*Wo */
     int G;                 /* sample groups */
@@ -135,6 +136,8 @@ static ConvPlan conv_plan(ConvDims d) {
     p.ntaps = d.kh * p.kwt;
     p.L = d.in_ld == d.Cin ? d.kw * d.Cin : d.Cin;
     p.direct = CONV_DIRECT && CONVK_AVAILABLE && d.Cout % CONVK_NR == 0 && p.ntaps <= CONV_MAX_TAPS;
+    for (int i = 0; p.direct && i < d.kh; i++)
+        for (int j = 0; j < p.kwt; j++) p.off[i * p.kwt + j] = ((long)i * d.dil_h * d.W + j) * d.in_ld;
     /* dW: OpenBLAS runs tiny-K shapes (conv1a, K = 2) with its small-matrix kernel;
      * very long segments (conv3a, L = 320) measured faster through OpenBLAS */
     p.direct_dw = p.direct && p.K >= 32 && p.L <= 256;
@@ -224,9 +227,7 @@ static const float *a_rows(float *tile, int *lda, const float *in, ConvDims d, c
  * (this table is rebuilt for every register block: it was 15 % of conv time). */
 static void tap_rows(const float **rows, int stride, const float *in, const float *zero, ConvDims d,
                      const ConvPlan *p, long m0, int mr) {
-    long off[CONV_MAX_TAPS]; /* tap t = (i, j): i*dil time steps and j input rows on */
-    for (int i = 0; i < d.kh; i++)
-        for (int j = 0; j < p->kwt; j++) off[i * p->kwt + j] = ((long)i * d.dil_h * d.W + j) * d.in_ld;
+    const long *off = p->off;
     const int span = d.dil_h * (d.kh - 1);
     long t = m0 / p->Wo, b = t / p->Ho; /* divide once, then step (b, ho, wo) */
     int wo = (int)(m0 - t * p->Wo), ho = (int)(t - b * p->Ho);

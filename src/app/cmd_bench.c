@@ -190,21 +190,26 @@ int cmd_bench(int argc, char **argv) {
             printf("{\"impl\":\"deeplob_mpi\",\"model\":\"%s\",\"batch\":%d,\"threads\":%d,\"ranks\":%d,"
                    "\"train_samples_per_s\":%.2f,\"infer_samples_per_s\":%.2f,\"train_gflops\":%.2f,"
                    "\"infer_gflops\":%.2f,\"aggregate_train_samples_per_s\":%.2f,\"sgemm_peak_gflops\":%.2f,"
-                   "\"fma_peak_gflops\":%.2f,\"fma_width\":%d,\"per_rank_train\":[",
+                   "\"fma_peak_gflops\":%.2f,\"fma_width\":%d,\"blas_core\":\"%s\",\"per_rank_train\":[",
                    model_kind_name(cfg.kind), B, threads, size, train_sps, infer_sps, train_gf, infer_gf, agg_t, pk,
-                   fpk, fma_w);
+                   fpk, fma_w, openblas_get_corename());
             for (int r = 0; r < size; r++) printf("%s%.2f", r ? "," : "", all[2 * r]);
             printf("]}\n");
         } else {
             printf("bench %s: batch %d, seq_len %d, %d thread(s) per rank, %d rank(s), %d steps after %d warm-up\n",
                    model_kind_name(cfg.kind), B, T, threads, size, steps, warmup);
             printf("  forward FLOPs/sample %.1f M, parameters %zu\n", fl / 1e6, model_count_params(m));
+            char cpu[160], kern[160];
+            backend_cpu_model(cpu, sizeof cpu);
+            const int blas_fallback = backend_cpu_describe(kern, sizeof kern);
+            printf("  cpu: %s; %s\n", cpu, kern);
+            if (blas_fallback) printf("  note: %s\n", backend_cpu_fallback_hint());
             for (int r = 0; r < size; r++)
                 printf("  rank %d: train %.1f samples/s, inference %.1f samples/s\n", r, all[2 * r], all[2 * r + 1]);
             printf("  rank 0: training %.1f GFLOP/s, inference %.1f GFLOP/s\n", train_gf, infer_gf);
             if (peak) {
-                printf("  sgemm peak (OpenBLAS, %d thread(s)): %.1f GFLOP/s -> training at %.0f %% of it\n", threads,
-                       pk, 100 * train_gf / pk);
+                printf("  sgemm peak (OpenBLAS core %s, %d thread(s)): %.1f GFLOP/s -> training at %.0f %% of it\n",
+                       openblas_get_corename(), threads, pk, 100 * train_gf / pk);
                 if (fpk > 0)
                     printf("  FMA peak (%d-bit, the conv kernels' width, %d thread(s)): %.1f GFLOP/s -> training at "
                            "%.0f %% of it\n", fma_w, threads, fpk, 100 * train_gf / fpk);

@@ -91,8 +91,12 @@ int cmd_train(int argc, char **argv) {
      * backend until a CUDA backend table exists, and the line says so */
     char dev[256];
     dl_gpu_bind(local_rank, dev, sizeof dev);
-    printf("[rank %d/%d] %s (local rank %d of %d): %s; ops on the CPU backend, %d thread(s) (%s)\n", rank, size,
-           host, local_rank, local_size, dev, backend_cpu_threads(), why);
+    char cpu[160], kern[160];
+    backend_cpu_model(cpu, sizeof cpu);
+    const int blas_fallback = backend_cpu_describe(kern, sizeof kern);
+    printf("[rank %d/%d] %s (local rank %d of %d): %s; ops on the CPU backend, %d thread(s) (%s); %s, %s\n", rank,
+           size, host, local_rank, local_size, dev, backend_cpu_threads(), why, cpu, kern);
+    if (blas_fallback) printf("[rank %d/%d] note: %s\n", rank, size, backend_cpu_fallback_hint());
     fflush(stdout);
 
     char run_dir[2200];

@@ -156,7 +156,8 @@ typedef struct Backend {
                           const float *w_ih, const float *w_hh, LSTMDims d, float *scratch);
 
     size_t (*linear_scratch_floats)(LinearDims d, int nthreads);
-    void (*linear_forward)(float *y, const float *x, const float *w, const float *b, LinearDims d);
+    void (*linear_forward)(float *y, const float *x, const float *w, const float *b, LinearDims d,
+                           float *scratch);
     void (*linear_backward)(float *dx, float *dw, float *db, const float *dy, const float *x,
                             const float *w, LinearDims d, float *scratch);
 
@@ -183,14 +184,16 @@ typedef struct Backend {
                         float beta1, float beta2, float eps, float weight_decay, int t);
 
     /* ---- attention ops (deeplob_hier); dims and layouts: AttnDims above ---- */
-    void (*attn_scores_forward)(float *S, const float *Q, const float *K, AttnDims d);
+    /* scratch: attn_scratch_floats(d, threads) (a slot per thread: packed operands) */
+    size_t (*attn_scratch_floats)(AttnDims d, int nthreads);
+    void (*attn_scores_forward)(float *S, const float *Q, const float *K, AttnDims d, float *scratch);
     /* dQ (B,Lq,D; q_ld), dK (B,Lk,D; k_ld) (+)= ; either may be NULL; dS (B,Lq,Lk) */
     void (*attn_scores_backward)(float *dQ, float *dK, const float *dS, const float *Q, const float *K,
-                                 AttnDims d);
-    void (*attn_apply_forward)(float *O, const float *P, const float *V, AttnDims d);
+                                 AttnDims d, float *scratch);
+    void (*attn_apply_forward)(float *O, const float *P, const float *V, AttnDims d, float *scratch);
     /* dP (B,Lq,Lk), dV (B,Lk,D; v_ld) (+)= ; either may be NULL; dO (B,Lq,D; o_ld) */
     void (*attn_apply_backward)(float *dP, float *dV, const float *dO, const float *P, const float *V,
-                                AttnDims d);
+                                AttnDims d, float *scratch);
     /* softmax over each contiguous row: P (rows, n) = softmax(S (rows, n)); P may be S */
     void (*softmax_forward)(float *P, const float *S, int rows, int n);
     /* dS (rows, n) = P * (dP - rowsum(dP * P)), overwritten; dS may be dP */
@@ -215,6 +218,12 @@ void backend_profile_print(FILE *f, int steps);
 /* threads used by the CPU ops (OpenMP); BLAS is pinned to 1 thread */
 void backend_cpu_set_threads(int n);
 int backend_cpu_threads(void);
+/* buf: the CPU's model name */
+void backend_cpu_model(char *buf, size_t n);
+/* buf: the kernels in use (AVX-512 / AVX2) and OpenBLAS's core; returns 1 when OpenBLAS
+ * runs a fallback core (no AVX2 kernels) on a CPU that has AVX2: say so, with the hint */
+int backend_cpu_describe(char *buf, size_t n);
+const char *backend_cpu_fallback_hint(void);
 
 #ifdef __cplusplus
 }

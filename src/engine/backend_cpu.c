@@ -3,8 +3,12 @@
  * fixed-size chunks inside each op, so results do not depend on the thread count. */
 #include <cblas.h>
 #include <omp.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
 
 #include "backend.h"
+#include "layers/conv2d_kernels.h"
 #include "layers/layers_cpu.h"
 
 /* OpenBLAS' own threads stay off: our ops call it from inside OpenMP regions */
@@ -48,6 +52,7 @@ static const Backend cpu = {
     /* .sumsq = */ sumsq_cpu,
     /* .scale = */ scale_cpu,
     /* .adam_update = */ adam_update_cpu,
+    /* .attn_scratch_floats = */ attn_scratch_floats_cpu,
     /* .attn_scores_forward = */ attn_scores_forward_cpu,
     /* .attn_scores_backward = */ attn_scores_backward_cpu,
     /* .attn_apply_forward = */ attn_apply_forward_cpu,
@@ -62,4 +67,44 @@ static const Backend cpu = {
 const Backend *backend_cpu(void) {
     if (g_threads == 0) backend_cpu_set_threads(omp_get_max_threads());
     return &cpu;
+}
+
+/* The CPU's model name (/proc/cpuinfo), for start-up lines and benchmark reports */
+void backend_cpu_model(char *buf, size_t n) {
+    snprintf(buf, n, "unknown CPU");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        const char *c = strchr(line, ':');
+        if (strncmp(line, "model name", 10) != 0 || !c) continue;
+        c++;
+        while (*c == ' ' || *c == '\t') c++;
+        snprintf(buf, n, "%.*s", (int)strcspn(c, "\n"), c);
+        break;
+    }
+    fclose(f);
+}
+
+/* OpenBLAS cores with AVX2 kernels (0.3.21's names) */
+static int blas_core_has_avx2(const char *c) {
+    static const char *const avx2[] = {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"};
+    for (size_t i = 0; c && i < sizeof avx2 / sizeof *avx2; i++)
+        if (!strcasecmp(c, avx2[i])) return 1;
+    return 0;
+}
+
+int backend_cpu_describe(char *buf, size_t n) {
+    const char *core = openblas_get_corename();
+    const int fallback = __builtin_cpu_supports("avx2") && !blas_core_has_avx2(core);
+    snprintf(buf, n, "kernels %s, OpenBLAS core %s%s", !CONVK_AVAILABLE ? "none (OpenBLAS products)"
+                                                       : convk_avx512() ? "AVX-512" : "AVX2",
+             core ? core : "?", CONVK_AVAILABLE ? " (not used by the model ops)" : "");
+    return fallback;
+}
+
+const char *backend_cpu_fallback_hint(void) {
+    return "OpenBLAS does not recognise this CPU and runs its pre-AVX kernels. The model ops do not use OpenBLAS "
+           "(results are the same bits either way), but anything that does is slow: set "
+           "OPENBLAS_CORETYPE=SkylakeX on an AVX-512 CPU, Haswell on an AVX2 one";
 }

@@ -34,7 +34,7 @@ static void mp_f(float *y, const float *x, PoolDims d) { TIMED(P_POOL, g_prof.in
 static void mp_b(float *dx, const float *dy, const float *x, PoolDims d) { TIMED(P_POOL, g_prof.in->maxpool3_backward(dx, dy, x, d)); }
 static void ls_f(float *h, float *c, const float *x, const float *wi, const float *wh, const float *bi, const float *bh, LSTMDims d, float *s) { TIMED(P_LSTM_F, g_prof.in->lstm_forward(h, c, x, wi, wh, bi, bh, d, s)); }
 static void ls_b(float *dx, float *a, float *b, float *c, float *e, const float *dh, const float *ca, const float *x, const float *wi, const float *wh, LSTMDims d, float *s) { TIMED(P_LSTM_B, g_prof.in->lstm_backward(dx, a, b, c, e, dh, ca, x, wi, wh, d, s)); }
-static void li_f(float *y, const float *x, const float *w, const float *b, LinearDims d) { TIMED(P_LIN_F, g_prof.in->linear_forward(y, x, w, b, d)); }
+static void li_f(float *y, const float *x, const float *w, const float *b, LinearDims d, float *s) { TIMED(P_LIN_F, g_prof.in->linear_forward(y, x, w, b, d, s)); }
 static void li_b(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w, LinearDims d, float *s) { TIMED(P_LIN_B, g_prof.in->linear_backward(dx, dw, db, dy, x, w, d, s)); }
 static void dr_f(float *y, uint8_t *m, const float *x, size_t n, float p, uint64_t k) { TIMED(P_DROP, g_prof.in->dropout_forward(y, m, x, n, p, k)); }
 static void dr_b(float *dx, const float *dy, const uint8_t *m, size_t n, float p) { TIMED(P_DROP, g_prof.in->dropout_backward(dx, dy, m, n, p)); }
@@ -52,10 +52,10 @@ static const char *prof_att_names[PA_COUNT] = {"attn bmm forward", "attn bmm bac
 static double g_att_t[PA_COUNT];
 static long g_att_n[PA_COUNT];
 #define TIMED_A(slot, call) do { double t0_ = dl_now(); call; g_att_t[slot] += dl_now() - t0_; g_att_n[slot]++; } while (0)
-static void as_f(float *S, const float *Q, const float *K, AttnDims d) { TIMED_A(PA_BMM_F, g_prof.in->attn_scores_forward(S, Q, K, d)); }
-static void as_b(float *dQ, float *dK, const float *dS, const float *Q, const float *K, AttnDims d) { TIMED_A(PA_BMM_B, g_prof.in->attn_scores_backward(dQ, dK, dS, Q, K, d)); }
-static void aa_f(float *O, const float *P, const float *V, AttnDims d) { TIMED_A(PA_BMM_F, g_prof.in->attn_apply_forward(O, P, V, d)); }
-static void aa_b(float *dP, float *dV, const float *dO, const float *P, const float *V, AttnDims d) { TIMED_A(PA_BMM_B, g_prof.in->attn_apply_backward(dP, dV, dO, P, V, d)); }
+static void as_f(float *S, const float *Q, const float *K, AttnDims d, float *s) { TIMED_A(PA_BMM_F, g_prof.in->attn_scores_forward(S, Q, K, d, s)); }
+static void as_b(float *dQ, float *dK, const float *dS, const float *Q, const float *K, AttnDims d, float *s) { TIMED_A(PA_BMM_B, g_prof.in->attn_scores_backward(dQ, dK, dS, Q, K, d, s)); }
+static void aa_f(float *O, const float *P, const float *V, AttnDims d, float *s) { TIMED_A(PA_BMM_F, g_prof.in->attn_apply_forward(O, P, V, d, s)); }
+static void aa_b(float *dP, float *dV, const float *dO, const float *P, const float *V, AttnDims d, float *s) { TIMED_A(PA_BMM_B, g_prof.in->attn_apply_backward(dP, dV, dO, P, V, d, s)); }
 static void sm_f(float *P, const float *S, int r, int n) { TIMED_A(PA_SOFTMAX, g_prof.in->softmax_forward(P, S, r, n)); }
 static void sm_b(float *dS, const float *dP, const float *P, int r, int n) { TIMED_A(PA_SOFTMAX, g_prof.in->softmax_backward(dS, dP, P, r, n)); }
 static void gm_f(float *y, const float *g, const float *t, size_t n) { TIMED_A(PA_GATE, g_prof.in->gate_mul_forward(y, g, t, n)); }

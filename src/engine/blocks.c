@@ -357,7 +357,7 @@ void head_forward(const Model *m, Head *h, const float *x, int x_ld, float *out,
     LinearDims d1 = h->fc1.d;
     d1.N = B;
     d1.x_ld = x_ld;
-    be->linear_forward(h->y1, x, h->fc1.w, h->fc1.b, d1);
+    be->linear_forward(h->y1, x, h->fc1.w, h->fc1.b, d1, m->scratch);
     BNDims bd = h->bd;
     bd.rows = B;
     be->batchnorm_forward(h->a1, h->mean, h->rstd, h->rmean, h->rvar, h->y1, h->gamma, h->beta, bd, training,
@@ -371,7 +371,7 @@ void head_forward(const Model *m, Head *h, const float *x, int x_ld, float *out,
     LinearDims d2 = h->fc2.d;
     d2.N = B;
     d2.y_ld = out_ld;
-    be->linear_forward(out, a, h->fc2.w, h->fc2.b, d2);
+    be->linear_forward(out, a, h->fc2.w, h->fc2.b, d2, m->scratch);
 }
 
 void head_backward(const Model *m, Head *h, const float *x, int x_ld, const float *dout, int dout_ld,

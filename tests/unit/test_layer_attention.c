@@ -60,6 +60,7 @@ static double dot_sf(const float *a, const float *w, size_t n) {
 typedef struct {
     AttnDims d;
     float *Q, *K, *V, *P, *S, *O, *RS, *RO; /* RS (B,Lq,Lk), RO (B,Lq,D; o_ld): dL/dS, dL/dO */
+    float *scratch;                         /* the products' per-thread slots (up to 8 threads) */
 } Att;
 
 static void att_init(Att *a, AttnDims d, uint64_t seed) {
@@ -68,6 +69,7 @@ static void att_init(Att *a, AttnDims d, uint64_t seed) {
     a->Q = falloc(nq * d.q_ld); a->K = falloc(nk * d.k_ld); a->V = falloc(nk * d.v_ld);
     a->O = falloc(nq * d.o_ld); a->RO = falloc(nq * d.o_ld);
     a->P = falloc(ns); a->S = falloc(ns); a->RS = falloc(ns);
+    a->scratch = falloc(attn_scratch_floats_cpu(d, 8));
     fill_strided(a->Q, (int)nq, d.D, d.q_ld, dl_key(seed, 1), 1.0f);
     fill_strided(a->K, (int)nk, d.D, d.k_ld, dl_key(seed, 2), 1.0f);
     fill_strided(a->V, (int)nk, d.D, d.v_ld, dl_key(seed, 3), 1.0f);
@@ -79,7 +81,7 @@ static void att_init(Att *a, AttnDims d, uint64_t seed) {
 }
 
 static void att_free(Att *a) {
-    float *p[] = {a->Q, a->K, a->V, a->P, a->S, a->O, a->RS, a->RO};
+    float *p[] = {a->Q, a->K, a->V, a->P, a->S, a->O, a->RS, a->RO, a->scratch};
     for (size_t i = 0; i < sizeof p / sizeof *p; i++) free(p[i]);
 }
 
@@ -113,12 +115,12 @@ static void test_products_reference(void) {
             }
     printf("products: B=%d Lq=%d Lk=%d D=%d q_ld=%d k_ld=%d v_ld=%d o_ld=%d\n", d.B, d.Lq, d.Lk, d.D, d.q_ld, d.k_ld,
            d.v_ld, d.o_ld);
-    attn_scores_forward_cpu(a.S, a.Q, a.K, d);
+    attn_scores_forward_cpu(a.S, a.Q, a.K, d, a.scratch);
     double e = err_sd(a.S, d.Lk, S, nq, d.Lk);
     printf("  scores forward  S = scale*QK^T   err %.2e\n", e);
     CHECK(e <= TOL, "scores forward err %.3g", e);
     fill_strided(a.O, nq, d.D, d.o_ld, 99, 1.0f);
-    attn_apply_forward_cpu(a.O, a.P, a.V, d);
+    attn_apply_forward_cpu(a.O, a.P, a.V, d, a.scratch);
     e = err_sd(a.O, d.o_ld, O, nq, d.D);
     printf("  apply forward   O = P V          err %.2e\n", e);
     CHECK(e <= TOL && padding_intact(a.O, nq, d.D, d.o_ld), "apply forward err %.3g or padding touched", e);
@@ -143,8 +145,8 @@ static void test_products_reference(void) {
                 eV[(size_t)r * d.D + c] = dV[(size_t)r * d.D + c] + (acc ? gV[(size_t)r * d.v_ld + c] : 0);
             }
         for (size_t i = 0; i < (size_t)nq * d.Lk; i++) ref2[i] = dP[i] + (acc ? gP[i] : 0);
-        attn_scores_backward_cpu(gQ, gK, a.RS, a.Q, a.K, d);
-        attn_apply_backward_cpu(gP, gV, a.RO, a.P, a.V, d);
+        attn_scores_backward_cpu(gQ, gK, a.RS, a.Q, a.K, d, a.scratch);
+        attn_apply_backward_cpu(gP, gV, a.RO, a.P, a.V, d, a.scratch);
         double eq = err_sd(gQ, d.q_ld, eQ, nq, d.D), ek = err_sd(gK, d.k_ld, eK, nk, d.D);
         double ev = err_sd(gV, d.v_ld, eV, nk, d.D), ep = err_sd(gP, d.Lk, ref2, nq, d.Lk);
         printf("  backward (accumulate=%d): dQ err %.2e dK err %.2e dP err %.2e dV err %.2e\n", acc, eq, ek, ep, ev);
@@ -157,8 +159,8 @@ static void test_products_reference(void) {
     }
     /* NULL outputs are skipped */
     d.accumulate_din = 0;
-    attn_scores_backward_cpu(NULL, gK, a.RS, a.Q, a.K, d);
-    attn_apply_backward_cpu(gP, NULL, a.RO, a.P, a.V, d);
+    attn_scores_backward_cpu(NULL, gK, a.RS, a.Q, a.K, d, a.scratch);
+    attn_apply_backward_cpu(gP, NULL, a.RO, a.P, a.V, d, a.scratch);
     free(gQ); free(gK); free(gV); free(gP); free(ref2);
     free(S); free(O); free(dQ); free(dK); free(dP); free(dV);
     att_free(&a);
@@ -169,8 +171,8 @@ typedef struct { Att *a; } FdCtx;
 static double loss_products(void *ctx) {
     Att *a = ((FdCtx *)ctx)->a;
     AttnDims d = a->d;
-    attn_scores_forward_cpu(a->S, a->Q, a->K, d);
-    attn_apply_forward_cpu(a->O, a->P, a->V, d);
+    attn_scores_forward_cpu(a->S, a->Q, a->K, d, a->scratch);
+    attn_apply_forward_cpu(a->O, a->P, a->V, d, a->scratch);
     size_t nq = (size_t)d.B * d.Lq;
     double l = dot_sf(a->S, a->RS, nq * d.Lk);
     for (size_t r = 0; r < nq; r++) l += dot_sf(a->O + r * d.o_ld, a->RO + r * d.o_ld, d.D);
@@ -185,8 +187,8 @@ static void test_products_fd(void) {
     const int nq = d.B * d.Lq, nk = d.B * d.Lk;
     float *gQ = falloc((size_t)nq * d.q_ld), *gK = falloc((size_t)nk * d.k_ld), *gV = falloc((size_t)nk * d.v_ld);
     float *gP = falloc((size_t)nq * d.Lk);
-    attn_scores_backward_cpu(gQ, gK, a.RS, a.Q, a.K, d);
-    attn_apply_backward_cpu(gP, gV, a.RO, a.P, a.V, d);
+    attn_scores_backward_cpu(gQ, gK, a.RS, a.Q, a.K, d, a.scratch);
+    attn_apply_backward_cpu(gP, gV, a.RO, a.P, a.V, d, a.scratch);
     FdCtx c = {&a};
     /* probe every element including the padding (its gradient must be 0: not read) */
     for (int r = 0; r < nq; r++)
@@ -338,11 +340,11 @@ static void test_copy_rows(void) {
 static void run_all_ops(Att *a, float *out, size_t *n_out) {
     AttnDims d = a->d;
     size_t nq = (size_t)d.B * d.Lq, nk = (size_t)d.B * d.Lk, ns = nq * d.Lk, o = 0;
-    attn_scores_forward_cpu(out + o, a->Q, a->K, d); o += ns;
+    attn_scores_forward_cpu(out + o, a->Q, a->K, d, a->scratch); o += ns;
     softmax_forward_cpu(out + o, out, (int)nq, d.Lk); o += ns;
-    attn_apply_forward_cpu(out + o, out + ns, a->V, d); o += nq * d.o_ld;
-    attn_scores_backward_cpu(out + o, out + o + nq * d.q_ld, a->RS, a->Q, a->K, d); o += nq * d.q_ld + nk * d.k_ld;
-    attn_apply_backward_cpu(out + o, out + o + ns, a->RO, out + ns, a->V, d); o += ns + nk * d.v_ld;
+    attn_apply_forward_cpu(out + o, out + ns, a->V, d, a->scratch); o += nq * d.o_ld;
+    attn_scores_backward_cpu(out + o, out + o + nq * d.q_ld, a->RS, a->Q, a->K, d, a->scratch); o += nq * d.q_ld + nk * d.k_ld;
+    attn_apply_backward_cpu(out + o, out + o + ns, a->RO, out + ns, a->V, d, a->scratch); o += ns + nk * d.v_ld;
     softmax_backward_cpu(out + o, a->RS, out + ns, (int)nq, d.Lk); o += ns;
     gate_mul_forward_cpu(out + o, a->RS, out, ns); o += ns;
     gate_mul_backward_cpu(out + o, out + o + ns, a->RS, out, out + ns, ns); o += 2 * ns;

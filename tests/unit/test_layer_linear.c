@@ -53,7 +53,7 @@ static void run_free(Run *r) {
     for (size_t i = 0; i < sizeof p / sizeof *p; i++) free(p[i]);
 }
 
-static void fwd(Run *r) { linear_forward_cpu(r->ybuf, X(r), r->w, r->c.bias ? r->b : NULL, r->d); }
+static void fwd(Run *r) { linear_forward_cpu(r->ybuf, X(r), r->w, r->c.bias ? r->b : NULL, r->d, r->scratch); }
 static void bwd(Run *r, float *dx) {
     linear_backward_cpu(dx, r->dw, r->c.bias ? r->db : NULL, r->R, X(r), r->w, r->d, r->scratch);
 }

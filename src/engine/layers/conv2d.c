@@ -66,10 +66,6 @@
 #define CONV_FAST_ROWS 2048
 #endif
 
-/* 0: OpenBLAS route only (A/B timing of the direct path; the bits are the same) */
-#ifndef CONV_DIRECT
-#define CONV_DIRECT 1
-#endif
 /* direct forward: outputs of at least this many bytes are written with streaming stores */
 #define CONV_NT_BYTES (8u << 20)
 /* direct path: taps per patch bounded so the row-pointer tables live on the stack */
@@ -79,7 +75,8 @@ enum { PATH_IM2COL = 0, PATH_1X1 = 1, PATH_ROWS = 2 };
 
 typedef struct {
     int Ho, Wo, K, path;
-    int direct, direct_dw; /* 1: direct kernels (AVX2 / AVX-512) for forward, for dW */
+    int direct;            /* 1: our kernels (AVX2 / AVX-512): every build with AVX2+FMA */
+    int tiled;             /* direct with more than CONV_MAX_TAPS taps: A from im2col tiles, one tap */
     int kwt, ntaps, L;     /* direct: taps per kernel row, taps, floats per tap segment */
     long off[CONV_MAX_TAPS]; /* direct: input offset of tap t = (i, j): i*dil time steps, j rows on */
     int lda_fast;          /* row stride of A on the copy-free paths */
@@ -135,16 +132,21 @@ static ConvPlan conv_plan(ConvDims d) {
     p.kwt = d.in_ld == d.Cin ? 1 : d.kw;
     p.ntaps = d.kh * p.kwt;
     p.L = d.in_ld == d.Cin ? d.kw * d.Cin : d.Cin;
-    p.direct = CONV_DIRECT && CONVK_AVAILABLE && d.Cout % CONVK_NR == 0 && p.ntaps <= CONV_MAX_TAPS;
-    for (int i = 0; p.direct && i < d.kh; i++)
+    p.direct = CONVK_AVAILABLE;
+    p.tiled = p.direct && p.ntaps > CONV_MAX_TAPS;
+    if (p.tiled) { /* an im2col tile row is the taps' segments in the same (tap, c) order */
+        p.ntaps = 1;
+        p.L = p.K;
+    }
+    for (int i = 0; p.direct && !p.tiled && i < d.kh; i++)
         for (int j = 0; j < p.kwt; j++) p.off[i * p.kwt + j] = ((long)i * d.dil_h * d.W + j) * d.in_ld;
-    /* dW: OpenBLAS runs tiny-K shapes (conv1a, K = 2) with its small-matrix kernel;
-     * very long segments (conv3a, L = 320) measured faster through OpenBLAS */
-    p.direct_dw = p.direct && p.K >= 32 && p.L <= 256;
     p.part = round16((size_t)d.Cout * p.K + d.Cout); /* partial dW + db */
-    /* sized for this conv and for the backward's convs (transposed, 1x1 of dout) */
-    int cpad = (d.Cout + CONVK_NR - 1) / CONVK_NR * CONVK_NR;
-    p.pack = CONVK_AVAILABLE ? round16((size_t)cpad * p.K) : 0;
+    /* sized for w (Cout, K), w^T (the din products) and the transposed conv's w (Cin, kh*kw*Cout) */
+    const int kt = d.kh * d.kw * d.Cout;
+    long pk = convk_pack_floats(d.Cout, p.K), pkt = convk_pack_floats(p.K, d.Cout);
+    long pkc = convk_pack_floats(d.Cin, kt);
+    pk = pk > pkt ? pk : pkt;
+    p.pack = CONVK_AVAILABLE ? round16((size_t)(pk > pkc ? pk : pkc)) : 0;
     p.zero = CONVK_AVAILABLE ? round16((size_t)(d.kw * d.Cin > d.Cout ? d.kw * d.Cin : d.Cout)) : 0;
     return p;
 }
@@ -251,6 +253,11 @@ static void tap_rows(const float **rows, int stride, const float *in, const floa
     }
 }
 
+/* rows[r] (mr): rows m0.. of an im2col tile (the tiled direct path: one tap) */
+static void tile_rows(const float **rows, const float *tile, int lda, long m0, int mr) {
+    for (int r = 0; r < mr; r++) rows[r] = tile + (m0 + r) * lda;
+}
+
 /* scratch: [packed weights][zero row][per group: tile, dtile][per group: partial dW+db] */
 size_t conv2d_scratch_floats_cpu(ConvDims d, int nthreads) {
     (void)nthreads; /* slots are per group, so any thread count fits */
@@ -258,12 +265,8 @@ size_t conv2d_scratch_floats_cpu(ConvDims d, int nthreads) {
     return p.pack + p.zero + (size_t)p.G * (2 * p.tile + p.part);
 }
 
-/* OpenBLAS (0.3.21, Cooperlake core) runs a small sgemm (this shape) with another
- * kernel, whose summation order the direct kernel does not reproduce: such tiles (the
- * last of a group, at most) go to OpenBLAS, so the bits stay those of the GEMM route */
-static int blas_small(long M, int N, int K) { return M * N <= 1200 && (double)M * N * K <= 1e6; }
-
-/* out rows [m0, m1) by one OpenBLAS sgemm (im2col into tile where needed) */
+/* out rows [m0, m1) by one OpenBLAS sgemm (im2col into tile where needed): builds
+ * without AVX2+FMA only, whose bits then depend on OpenBLAS's kernel */
 static void gemm_tile(float *out, const float *in, const float *w, int w_trans, const float *b, ConvDims d,
                       const ConvPlan *p, float *tile, long m0, long m1, float beta) {
     int mt = (int)(m1 - m0), lda;
@@ -287,7 +290,7 @@ static void forward_impl(float *out, const float *in, const float *w, int w_tran
     if (CONVK_AVAILABLE && p.direct) { /* the constant drops the kernel calls from builds without them */
         DL_CHECK(beta0 == 0.0f || beta0 == 1.0f, "conv2d: direct path beta %g", beta0);
         convk_pack(pack, w, d.Cout, p.K, w_trans);
-        memset(zero, 0, sizeof(float) * p.L);
+        if (!p.tiled) memset(zero, 0, sizeof(float) * p.L);
     }
     /* outputs too large to stay cached for their reader (the front end's, 30-65 MB at
      * B = 256): streaming stores skip each line's read-for-ownership; same values */
@@ -302,13 +305,16 @@ static void forward_impl(float *out, const float *in, const float *w, int w_tran
         group_range(g, p.G, d.B, &s0, &s1);
         for (long m0 = s0 * p.rps, r1 = s1 * p.rps; m0 < r1; m0 += p.tile_rows) {
             long m1 = m0 + p.tile_rows < r1 ? m0 + p.tile_rows : r1;
-            if (!CONVK_AVAILABLE || !p.direct || blas_small(m1 - m0, d.Cout, p.K)) {
+            if (!CONVK_AVAILABLE) {
                 gemm_tile(out, in, w, w_trans, b, d, &p, tile, m0, m1, beta0);
                 continue;
             }
+            int lda = 0;
+            const float *A = p.tiled ? a_rows(tile, &lda, in, d, &p, m0, m1) : NULL;
             for (long b0 = m0; b0 < m1; b0 += MR) {
                 int mr = (int)(m1 - b0 < MR ? m1 - b0 : MR);
-                tap_rows(rows, MR, in, zero, d, &p, b0, mr);
+                if (p.tiled) tile_rows(rows, A, lda, b0 - m0, mr);
+                else tap_rows(rows, MR, in, zero, d, &p, b0, mr);
                 convk_forward_rows(out + b0 * d.out_ld, d.out_ld, rows, p.ntaps, p.L, pack, d.Cout, b,
                                    stream ? CONVK_STREAM : beta0 != 0.0f, mr);
             }
@@ -362,12 +368,13 @@ void conv2d_backward_cpu(float *din, float *dw, float *db, const float *dout, co
     float *pack = scratch, *zero = pack + p.pack, *slots = zero + p.zero;
     float *parts = slots + (size_t)p.G * 2 * p.tile;
     const int transposed = din && p.path == PATH_IM2COL && transposed_ok(d);
-    /* copy-free paths: din by the direct kernel as a 1x1 conv of dout, when it can run
-     * (with AVX-512, tcn0_res backward 12.7 -> 9.4 ms). On both ISAs, so that the bits
-     * do not depend on the CPU (OpenBLAS's order differs) */
-    const int rows_din = din && (p.path == PATH_ROWS || p.path == PATH_1X1) && conv_plan(rows_din_dims(d, &p)).direct;
+    /* copy-free paths: din by the direct kernel as a 1x1 conv of dout (with AVX-512,
+     * tcn0_res backward 12.7 -> 9.4 ms) */
+    const int rows_din = din && CONVK_AVAILABLE && (p.path == PATH_ROWS || p.path == PATH_1X1);
     float *din_scatter = transposed || rows_din ? NULL : din; /* din of the in-loop GEMM route */
-    if (p.direct_dw) memset(zero, 0, sizeof(float) * p.L);
+    if (p.direct && !p.tiled) memset(zero, 0, sizeof(float) * p.L);
+    /* the in-loop din product dA = D @ w runs on the kernels with w^T packed once */
+    if (CONVK_AVAILABLE && din_scatter) convk_pack(pack, w, K, Cout, 1);
 #pragma omp parallel for schedule(dynamic, 1)
     for (int g = 0; g < p.G; g++) {
         float *tile = slots + (size_t)g * 2 * p.tile, *dtile = tile + p.tile;
@@ -375,51 +382,62 @@ void conv2d_backward_cpu(float *din, float *dw, float *db, const float *dout, co
         memset(dwp, 0, sizeof(float) * ((size_t)Cout * K + Cout));
         int s0, s1;
         group_range(g, p.G, d.B, &s0, &s1);
-        /* direct dW: dW^T (K, Cout) and db into this group's partial in the GEMM
-         * route's order: per tile, per K block of its rows (convk_kblock) a sum from
-         * zero over the rows in order, then added to the partial; db row by row */
-        for (long t0 = s0 * p.rps, r1 = s1 * p.rps; CONVK_AVAILABLE && p.direct_dw && t0 < r1; t0 += p.tile_rows) {
-            long t1 = t0 + p.tile_rows < r1 ? t0 + p.tile_rows : r1;
-            for (long m0 = t0; m0 < t1;) {
-                int mt = convk_kblock(t1 - m0);
-                const float *D = dout + m0 * d.out_ld, *rows[CONV_MAX_TAPS * CONVK_KC];
-                if (db) convk_colsum(dbp, D, d.out_ld, mt, Cout);
-                tap_rows(rows, CONVK_KC, in, zero, d, &p, m0, mt);
-                for (int t = 0; t < p.ntaps; t++)
-                    convk_dw_tap(dwp + (size_t)t * p.L * Cout, rows + t * CONVK_KC, D, d.out_ld, mt, p.L, Cout);
-                m0 += mt;
-            }
-        }
-        if (p.direct_dw && !din_scatter) continue;
         /* im2col path scatters with +=, so clear this group's own din rows first */
         if (din_scatter && !d.accumulate_din && p.path == PATH_IM2COL) {
             for (long r = (long)s0 * d.H * d.W; r < (long)s1 * d.H * d.W; r++)
                 memset(din + r * d.in_ld, 0, sizeof(float) * d.Cin);
         }
-        for (long m0 = s0 * p.rps, r1 = s1 * p.rps; m0 < r1; m0 += p.tile_rows) {
-            long m1 = m0 + p.tile_rows < r1 ? m0 + p.tile_rows : r1;
-            int mt = (int)(m1 - m0), lda;
-            const float *D = dout + m0 * d.out_ld;
-            if (!p.direct_dw) {
-                const float *A = a_rows(tile, &lda, in, d, &p, m0, m1);
+        for (long t0 = s0 * p.rps, r1 = s1 * p.rps; t0 < r1; t0 += p.tile_rows) {
+            long t1 = t0 + p.tile_rows < r1 ? t0 + p.tile_rows : r1;
+            const int mt = (int)(t1 - t0);
+            const float *Dt = dout + t0 * d.out_ld;
+            if (!CONVK_AVAILABLE) { /* OpenBLAS: builds without the kernels only */
+                int lda;
+                const float *A = a_rows(tile, &lda, in, d, &p, t0, t1);
                 for (int r = 0; db && r < mt; r++) {
-                    const float *dr = D + (long)r * d.out_ld;
+                    const float *dr = Dt + (long)r * d.out_ld;
                     for (int c = 0; c < Cout; c++) dbp[c] += dr[c];
                 }
                 /* dW (Cout, K) += D^T (Cout, mt) @ A (mt, K) */
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Cout, K, mt, 1.0f, D, d.out_ld, A, lda, 1.0f,
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Cout, K, mt, 1.0f, Dt, d.out_ld, A, lda, 1.0f,
                             dwp, K);
+                if (!din_scatter) continue;
+                /* dA (mt, K) = D (mt, Cout) @ w (Cout, K): straight into din on the copy-free
+                 * paths (each input element is in exactly one patch there) */
+                if (p.path == PATH_IM2COL) {
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, mt, K, Cout, 1.0f, Dt, d.out_ld, w, K,
+                                0.0f, dtile, K);
+                    col2im_add(din, dtile, d, &p, t0, t1);
+                } else {
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, mt, K, Cout, 1.0f, Dt, d.out_ld, w, K,
+                                d.accumulate_din ? 1.0f : 0.0f, din + t0 * p.lda_fast, p.lda_fast);
+                }
+                continue;
+            }
+            /* direct dW: dW^T (K, Cout) and db into this group's partial: per tile, per K
+             * block of its rows (convk_kblock) a sum from zero over the rows in order, then
+             * added to the partial; db row by row */
+            int lda = 0;
+            const float *A = p.tiled ? a_rows(tile, &lda, in, d, &p, t0, t1) : NULL;
+            for (long m0 = t0; m0 < t1;) {
+                int mb = convk_kblock(t1 - m0);
+                const float *D = dout + m0 * d.out_ld, *rows[CONV_MAX_TAPS * CONVK_KC];
+                if (db) convk_colsum(dbp, D, d.out_ld, mb, Cout);
+                if (p.tiled) tile_rows(rows, A, lda, m0 - t0, mb);
+                else tap_rows(rows, CONVK_KC, in, zero, d, &p, m0, mb);
+                for (int t = 0; t < p.ntaps; t++)
+                    convk_dw_tap(dwp + (size_t)t * p.L * Cout, rows + t * CONVK_KC, D, d.out_ld, mb, p.L, Cout);
+                m0 += mb;
             }
             if (!din_scatter) continue;
-            /* dA (mt, K) = D (mt, Cout) @ w (Cout, K): straight into din on the copy-free
-             * paths (each input element is in exactly one patch there) */
+            /* dA (mt, K) = D (mt, Cout) @ w (Cout, K) on the kernels (w^T packed above), then
+             * scattered back (im2col path), or straight into din on the copy-free paths */
             if (p.path == PATH_IM2COL) {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, mt, K, Cout, 1.0f, D, d.out_ld, w, K, 0.0f,
-                            dtile, K);
-                col2im_add(din, dtile, d, &p, m0, m1);
+                convk_gemm_nt(dtile, K, Dt, d.out_ld, mt, Cout, pack, K, NULL, 0);
+                col2im_add(din, dtile, d, &p, t0, t1);
             } else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, mt, K, Cout, 1.0f, D, d.out_ld, w, K,
-                            d.accumulate_din ? 1.0f : 0.0f, din + m0 * p.lda_fast, p.lda_fast);
+                convk_gemm_nt(din + t0 * p.lda_fast, p.lda_fast, Dt, d.out_ld, mt, Cout, pack, K, NULL,
+                              d.accumulate_din);
             }
         }
     }
@@ -428,7 +446,7 @@ void conv2d_backward_cpu(float *din, float *dw, float *db, const float *dout, co
     const long nw = (long)Cout * K, nall = nw + (db ? Cout : 0);
 #pragma omp parallel for schedule(static)
     for (long i = 0; i < nall; i++) {
-        long src = i < nw && p.direct_dw ? (i % K) * Cout + i / K : i;
+        long src = i < nw && p.direct ? (i % K) * Cout + i / K : i;
         float s = 0.0f;
         for (int g = 0; g < p.G; g++) s += parts[(size_t)g * p.part + src];
         if (i < nw) dw[i] += s;
@@ -438,7 +456,7 @@ void conv2d_backward_cpu(float *din, float *dw, float *db, const float *dout, co
     if (rows_din) {
         ConvDims t = rows_din_dims(d, &p);
         ConvPlan tp = conv_plan(t);
-        DL_CHECK(tp.pack <= p.pack && tp.L <= (int)p.zero, "conv2d: 1x1 input-gradient scratch plan");
+        DL_CHECK(tp.pack <= p.pack && (tp.tiled || tp.L <= (int)p.zero), "conv2d: 1x1 input-gradient scratch plan");
         forward_impl(din, dout, w, 1, NULL, t, pack, zero, slots, beta);
     }
     if (!transposed) return;
@@ -447,7 +465,7 @@ void conv2d_backward_cpu(float *din, float *dw, float *db, const float *dout, co
     ConvDims t = transposed_dims(d, p.Ho);
     ConvPlan tp = conv_plan(t);
     DL_CHECK(conv_out_h(t) == d.H && (size_t)tp.G * tp.tile <= (size_t)p.G * 2 * p.tile &&
-                 (size_t)nw <= p.part * p.G && (!tp.direct || (tp.pack <= p.pack && tp.L <= (int)p.zero)),
+                 (size_t)nw <= p.part * p.G && (!tp.direct || (tp.pack <= p.pack && (tp.tiled || tp.L <= (int)p.zero))),
              "conv2d: transposed-conv scratch plan");
     float *wt = parts;
     for (int co = 0; co < Cout; co++)

@@ -7,6 +7,7 @@
 
 #if CONVK_AVAILABLE
 #include <immintrin.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,14 +29,17 @@ int convk_set_avx512(int on) {
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
-void convk_pack(float *wp, const float *w, int N, int K, int trans) {
-    for (int p = 0; p < N / CONVK_NR; p++)
+void convk_pack_ld(float *wp, const float *w, int ld, int N, int K, int trans) {
+    for (int p = 0; p < convk_panels(N); p++)
         for (int k = 0; k < K; k++)
             for (int j = 0; j < CONVK_NR; j++) {
                 int n = p * CONVK_NR + j;
-                wp[((size_t)p * K + k) * CONVK_NR + j] = trans ? w[(size_t)k * N + n] : w[(size_t)n * K + k];
+                wp[((size_t)p * K + k) * CONVK_NR + j] =
+                    n >= N ? 0.0f : trans ? w[(size_t)k * ld + n] : w[(size_t)n * ld + k];
             }
 }
+
+void convk_pack(float *wp, const float *w, int N, int K, int trans) { convk_pack_ld(wp, w, trans ? N : K, N, K, trans); }
 
 /* out (MR, 16) of one panel = (bias, 0 or out) + sum over k in [k0, k1), k = (tap, c)
  * in order, summed from zero */
@@ -90,20 +94,46 @@ ALWAYS_INLINE void fwd_panels(float *out, int out_ld, const float *const *rows, 
         }
 }
 
+/* the last, partial panel (N % 16 columns) of an AVX2 forward block: the same kernel
+ * into a 16-column buffer (the packed weights' padding columns are zero), then the
+ * valid columns copied out: each element's chain is that of a full panel */
+static void fwd_tail(float *out, int out_ld, const float *const *rows, int ntaps, int L, const float *wp, int nt,
+                     const float *bias, int accumulate, int mr) {
+    float buf[CONVK_MR * CONVK_NR], bpad[CONVK_NR] = {0};
+    if (accumulate == CONVK_STREAM) accumulate = 0;
+    for (int r = 0; r < mr; r++)
+        for (int j = 0; j < CONVK_NR; j++) buf[r * CONVK_NR + j] = accumulate && j < nt ? out[(long)r * out_ld + j] : 0.0f;
+    for (int j = 0; bias && j < nt; j++) bpad[j] = bias[j];
+    switch (mr) {
+    case 6: fwd_panels(buf, CONVK_NR, rows, ntaps, L, wp, CONVK_NR, bias ? bpad : NULL, accumulate, 6); break;
+    case 5: fwd_panels(buf, CONVK_NR, rows, ntaps, L, wp, CONVK_NR, bias ? bpad : NULL, accumulate, 5); break;
+    case 4: fwd_panels(buf, CONVK_NR, rows, ntaps, L, wp, CONVK_NR, bias ? bpad : NULL, accumulate, 4); break;
+    case 3: fwd_panels(buf, CONVK_NR, rows, ntaps, L, wp, CONVK_NR, bias ? bpad : NULL, accumulate, 3); break;
+    case 2: fwd_panels(buf, CONVK_NR, rows, ntaps, L, wp, CONVK_NR, bias ? bpad : NULL, accumulate, 2); break;
+    default: fwd_panels(buf, CONVK_NR, rows, ntaps, L, wp, CONVK_NR, bias ? bpad : NULL, accumulate, 1); break;
+    }
+    for (int r = 0; r < mr; r++) memcpy(out + (long)r * out_ld, buf + r * CONVK_NR, sizeof(float) * nt);
+}
+
 void convk_forward_rows(float *out, int out_ld, const float *const *rows, int ntaps, int L, const float *wp, int N,
                         const float *bias, int accumulate, int mr) {
     if (convk_mr(N) == CONVK_MR512) {
         convk_forward_rows_avx512(out, out_ld, rows, ntaps, L, wp, N, bias, accumulate, mr);
         return;
     }
-    switch (mr) {
-    case 6: fwd_panels(out, out_ld, rows, ntaps, L, wp, N, bias, accumulate, 6); break;
-    case 5: fwd_panels(out, out_ld, rows, ntaps, L, wp, N, bias, accumulate, 5); break;
-    case 4: fwd_panels(out, out_ld, rows, ntaps, L, wp, N, bias, accumulate, 4); break;
-    case 3: fwd_panels(out, out_ld, rows, ntaps, L, wp, N, bias, accumulate, 3); break;
-    case 2: fwd_panels(out, out_ld, rows, ntaps, L, wp, N, bias, accumulate, 2); break;
-    default: fwd_panels(out, out_ld, rows, ntaps, L, wp, N, bias, accumulate, 1); break;
+    const int Nf = N / CONVK_NR * CONVK_NR;
+    switch (Nf ? mr : 0) {
+    case 0: break;
+    case 6: fwd_panels(out, out_ld, rows, ntaps, L, wp, Nf, bias, accumulate, 6); break;
+    case 5: fwd_panels(out, out_ld, rows, ntaps, L, wp, Nf, bias, accumulate, 5); break;
+    case 4: fwd_panels(out, out_ld, rows, ntaps, L, wp, Nf, bias, accumulate, 4); break;
+    case 3: fwd_panels(out, out_ld, rows, ntaps, L, wp, Nf, bias, accumulate, 3); break;
+    case 2: fwd_panels(out, out_ld, rows, ntaps, L, wp, Nf, bias, accumulate, 2); break;
+    default: fwd_panels(out, out_ld, rows, ntaps, L, wp, Nf, bias, accumulate, 1); break;
     }
+    if (Nf < N)
+        fwd_tail(out + Nf, out_ld, rows, ntaps, L, wp + (size_t)Nf * ntaps * L, N - Nf, bias ? bias + Nf : NULL,
+                 accumulate, mr);
 }
 
 /* dwt rows c0..c0+KB, columns 16: += (sum_m a(m)[c0 + r] * d(m)[0..16), m in order,
@@ -133,7 +163,8 @@ void convk_dw_tap(float *dwt, const float *const *rows, const float *d, int d_ld
         convk_dw_tap_avx512(dwt, rows, d, d_ld, mt, L, N);
         return;
     }
-    for (int n = 0; n < N; n += CONVK_NR)
+    const int Nf = N / CONVK_NR * CONVK_NR;
+    for (int n = 0; n < Nf; n += CONVK_NR)
         for (int c0 = 0; c0 < L; c0 += CONVK_MR) {
             float *o = dwt + (size_t)c0 * N + n;
             switch (L - c0 < CONVK_MR ? L - c0 : CONVK_MR) {
@@ -144,6 +175,13 @@ void convk_dw_tap(float *dwt, const float *const *rows, const float *d, int d_ld
             case 2: dw_block(o, N, rows, c0, d + n, d_ld, mt, 2); break;
             default: dw_block(o, N, rows, c0, d + n, d_ld, mt, 1); break;
             }
+        }
+    /* the last N % 16 columns: the same chain per element (fmaf is the lane's FMA) */
+    for (int c = 0; Nf < N && c < L; c++)
+        for (int n = Nf; n < N; n++) {
+            float s = 0.0f;
+            for (int m = 0; m < mt; m++) s = fmaf(rows[m][c], d[(long)m * d_ld + n], s);
+            dwt[(size_t)c * N + n] += s;
         }
 }
 
@@ -166,11 +204,13 @@ void convk_colsum(float *s, const float *d, int d_ld, int mt, int N) {
         _mm256_storeu_ps(s + n + 16, a2);
         _mm256_storeu_ps(s + n + 24, a3);
     }
-    for (; n < N; n += 8) {
+    for (; n + 8 <= N; n += 8) {
         __m256 a = _mm256_loadu_ps(s + n);
         for (int m = 0; m < mt; m++) a = _mm256_add_ps(a, _mm256_loadu_ps(d + (long)m * d_ld + n));
         _mm256_storeu_ps(s + n, a);
     }
+    for (; n < N; n++)
+        for (int m = 0; m < mt; m++) s[n] += d[(long)m * d_ld + n];
 }
 
 void convk_gemm_nt(float *C, int ldc, const float *A, int lda, int M, int K, const float *wp, int N,

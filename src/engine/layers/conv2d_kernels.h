@@ -51,16 +51,24 @@ static inline int convk_kblock(long rem) {
     return (int)rem;
 }
 
-/* wp (N/16, K, 16): weight panels. w is (N, K) row-major (trans 0) or (K, N) (trans 1).
- * N % 16 == 0. */
+/* panels of 16 output columns covering N (the last one zero-padded) */
+static inline int convk_panels(int N) { return (N + CONVK_NR - 1) / CONVK_NR; }
+/* floats of convk_pack's output for an (N, K) weight */
+static inline long convk_pack_floats(int N, int K) { return (long)convk_panels(N) * CONVK_NR * K; }
+
+/* wp (panels(N), K, 16): weight panels, columns >= N zero. w is (N, K) row-major
+ * (trans 0) or (K, N) (trans 1). Any N. */
 void convk_pack(float *wp, const float *w, int N, int K, int trans);
+/* the same with rows of stride ld (w (N, K; ld) or (K, N; ld)) */
+void convk_pack_ld(float *wp, const float *w, int ld, int N, int K, int trans);
 
 /* out (mr, N) rows of stride out_ld = [out or bias] + sum_t a_t (mr, L) @ w_t^T (the sum
  * in K blocks, each added in turn), where
  * row r of a_t starts at rows[t * convk_mr(N) + r] and wp is convk_pack of w (N, ntaps*L).
  * bias (N) or NULL; accumulate 1: add onto out; CONVK_STREAM: overwrite with streaming
  * stores (only for K = ntaps*L <= CONVK_KC, out and out_ld 64-byte aligned; the caller
- * fences). 1 <= mr <= convk_mr(N), N % 16 == 0. */
+ * fences). 1 <= mr <= convk_mr(N). Any N: a last partial panel runs through a 16-column
+ * buffer, each element the same chain as in a full panel. */
 #define CONVK_STREAM 2
 /* after streaming stores, before another thread reads them (they are weakly ordered) */
 void convk_fence(void);
@@ -69,10 +77,10 @@ void convk_forward_rows(float *out, int out_ld, const float *const *rows, int nt
 
 /* dwt (L, N) += (sum_{m < mt} a(m)^T d(m), from zero, m in order): a(m) (L) starts at
  * rows[m], d(m) (N) at d + m*d_ld. One tap's slice of a transposed weight gradient
- * (K, N). N % 16 == 0. */
+ * (K, N). Any N (the last N % 16 columns: fmaf, the same chain). */
 void convk_dw_tap(float *dwt, const float *const *rows, const float *d, int d_ld, int mt, int L, int N);
 
-/* s (N) += d(m) for m = 0..mt-1 in order (d(m) (N) at d + m*d_ld). N % 8 == 0. */
+/* s (N) += d(m) for m = 0..mt-1 in order (d(m) (N) at d + m*d_ld). Any N. */
 void convk_colsum(float *s, const float *d, int d_ld, int mt, int N);
 
 /* Plain GEMMs on the same kernels (the LSTM's projections):
@@ -81,7 +89,7 @@ void convk_colsum(float *s, const float *d, int d_ld, int mt, int N);
 void convk_gemm_nt(float *C, int ldc, const float *A, int lda, int M, int K, const float *wp, int N,
                    const float *bias, int accumulate);
 /* G (K, N) += A^T D: A (M, K) lda, D (M, N) ldd; the sum over m runs in convk_kblock
- * blocks, each from zero, added in order. N % 16 == 0. */
+ * blocks, each from zero, added in order. Any N. */
 void convk_gemm_tn(float *G, const float *A, int lda, const float *D, int ldd, int M, int K, int N);
 
 /* the AVX-512 twins (N % 32 == 0; the dispatchers above call them) */

@@ -47,15 +47,18 @@ void lstm_backward_cpu(float *dx, float *dw_ih, float *dw_hh, float *db_ih, floa
                        const float *w_hh, LSTMDims d, float *scratch);
 /* linear.c */
 size_t linear_scratch_floats_cpu(LinearDims d, int nthreads);
-void linear_forward_cpu(float *y, const float *x, const float *w, const float *b, LinearDims d);
+void linear_forward_cpu(float *y, const float *x, const float *w, const float *b, LinearDims d, float *scratch);
 void linear_backward_cpu(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                          LinearDims d, float *scratch);
 
 /* attention.c: batched attention products, softmax, sigmoid gate, strided row copy */
-void attn_scores_forward_cpu(float *S, const float *Q, const float *K, AttnDims d);
-void attn_scores_backward_cpu(float *dQ, float *dK, const float *dS, const float *Q, const float *K, AttnDims d);
-void attn_apply_forward_cpu(float *O, const float *P, const float *V, AttnDims d);
-void attn_apply_backward_cpu(float *dP, float *dV, const float *dO, const float *P, const float *V, AttnDims d);
+size_t attn_scratch_floats_cpu(AttnDims d, int nthreads);
+void attn_scores_forward_cpu(float *S, const float *Q, const float *K, AttnDims d, float *scratch);
+void attn_scores_backward_cpu(float *dQ, float *dK, const float *dS, const float *Q, const float *K, AttnDims d,
+                              float *scratch);
+void attn_apply_forward_cpu(float *O, const float *P, const float *V, AttnDims d, float *scratch);
+void attn_apply_backward_cpu(float *dP, float *dV, const float *dO, const float *P, const float *V, AttnDims d,
+                             float *scratch);
 void softmax_forward_cpu(float *P, const float *S, int rows, int n);
 void softmax_backward_cpu(float *dS, const float *dP, const float *P, int rows, int n);
 void gate_mul_forward_cpu(float *y, const float *g, const float *t, size_t n);

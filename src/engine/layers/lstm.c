@@ -8,9 +8,9 @@
  * weight gradients, reduced in chunk order: bits do not depend on the thread
  * count. BLAS runs single-threaded inside the OpenMP loops (backend.h).
  * The products run on conv2d's register-blocked kernels (AVX2 / AVX-512, weights
- * packed once per call into scratch) when H and In are multiples of 16, else on
- * OpenBLAS: the recurrence is 2*T small GEMMs per chunk, where OpenBLAS's per-call
- * overhead and AVX2 kernel cost 40 % of the LSTM on Zen 5.
+ * packed once per call into scratch), for any H and In: each element is a fixed-order
+ * FMA chain, so the bits do not depend on the CPU (OpenBLAS's kernel choice did), and
+ * the recurrence's 2*T small GEMMs per chunk skip OpenBLAS's per-call overhead.
  * Gate arithmetic: lstm_cell.h (shared with kernels/lstm.cu). */
 #include <cblas.h>
 #include <omp.h>
@@ -30,12 +30,19 @@ static size_t pad16(size_t n) { return (n + 15) & ~(size_t)15; } /* keeps 64-byt
 
 static int imin(int a, int b) { return a < b ? a : b; }
 
-static int use_direct(LSTMDims d) { return CONVK_AVAILABLE && d.H % 16 == 0 && d.In % 16 == 0; }
+/* the kernels in every build that has them (any H, In): fixed-order sums, the same
+ * bits on every CPU; OpenBLAS only in builds without AVX2+FMA */
+static int use_direct(LSTMDims d) { return CONVK_AVAILABLE; }
 
-/* packed weights at the start of scratch: W_ih (4H*In), W_hh (4H*H) */
-static size_t pack_floats(LSTMDims d) {
-    return use_direct(d) ? pad16((size_t)4 * d.H * d.In) + pad16((size_t)4 * d.H * d.H) : 0;
+/* floats of the packs of an (N, K) weight and of its transpose, whichever is larger */
+static size_t pack2(int N, int K) {
+    long a = convk_pack_floats(N, K), b = convk_pack_floats(K, N);
+    return pad16((size_t)(a > b ? a : b));
 }
+/* packed weights at the start of scratch: W_ih (4H, In) and W_hh (4H, H), or their
+ * transposes in the backward */
+static size_t ih_pack_floats(LSTMDims d) { return use_direct(d) ? pack2(4 * d.H, d.In) : 0; }
+static size_t pack_floats(LSTMDims d) { return use_direct(d) ? ih_pack_floats(d) + pack2(4 * d.H, d.H) : 0; }
 
 /* C (M,N) ldc = [C +] A (M,K) lda @ W^T; W is (N,K), or (K,N) with wt; wp its convk_pack */
 static void gemm_nt(int direct, float *C, int ldc, const float *A, int lda, int M, int K, const float *W, int wt,
@@ -113,7 +120,7 @@ void lstm_forward_cpu(float *h_last, float *cache, const float *x, const float *
     float *cs = cache + lstm_cache_c(d.B, T, H);
     float *hs = cache + lstm_cache_h(d.B, T, H);
     const int nch = CEIL_DIV(d.B, LSTM_CHUNK_B), direct = use_direct(d);
-    float *wp_ih = scratch, *wp_hh = scratch + pad16((size_t)G * d.In);
+    float *wp_ih = scratch, *wp_hh = scratch + ih_pack_floats(d);
     if (CONVK_AVAILABLE && direct) {
         convk_pack(wp_ih, w_ih, G, d.In, 0);
         convk_pack(wp_hh, w_hh, G, H, 0);
@@ -173,7 +180,7 @@ void lstm_backward_cpu(float *dx, float *dw_ih, float *dw_hh, float *db_ih, floa
     const size_t pf = part_floats(d), sf = slot_floats(d);
     const size_t rows_max = (size_t)LSTM_CHUNK_B * T;
     const int direct = use_direct(d);
-    float *wp_ih_t = scratch, *wp_hh_t = scratch + pad16((size_t)G * In); /* W^T packs: dx and dh */
+    float *wp_ih_t = scratch, *wp_hh_t = scratch + ih_pack_floats(d); /* W^T packs: dx and dh */
     float *parts = scratch + pack_floats(d), *slots = parts + (size_t)nch * pf;
     if (nch == 0) return; /* B = 0: no partials to reduce */
     if (CONVK_AVAILABLE && direct) {

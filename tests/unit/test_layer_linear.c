@@ -226,6 +226,48 @@ static void check_threads(Case c, uint64_t seed) {
     run_free(&b);
 }
 
+/* The kernels' last, partial panel of 16 columns computes each element with the same
+ * chain as a full panel: widening the output (more rows of w) or the input gradient's
+ * columns (more columns of x) must not move a bit of the columns both widths share. */
+static float *lin_run(int N, int I, int O, const float *x, const float *w, const float *dy, float *dx, float *dw) {
+    LinearDims d = {.N = N, .I = I, .O = O, .x_ld = I, .y_ld = O, .accumulate_dx = 0};
+    float *y = falloc((size_t)N * O), *b = falloc(O), *db = falloc(O), *s = falloc(linear_scratch_floats_cpu(d, 2));
+    for (int o = 0; o < O; o++) b[o] = 0.01f * o;
+    if (dw) memset(dw, 0, sizeof(float) * (size_t)O * I);
+    linear_forward_cpu(y, x, w, b, d, s);
+    if (dy) linear_backward_cpu(dx, dw, db, dy, x, w, d, s);
+    free(b); free(db); free(s);
+    return y;
+}
+
+static void check_tail_bits(void) {
+    const int N = 29, K = 40, n1 = 37, n2 = 48;
+    float *x = falloc((size_t)N * n2), *w = falloc((size_t)n2 * K), *dy = falloc((size_t)N * K);
+    gc_fill(x, (size_t)N * n2, 41, 1.0f);
+    gc_fill(w, (size_t)n2 * K, 42, 1.0f);
+    gc_fill(dy, (size_t)N * K, 43, 1.0f);
+    /* forward, O = 37 vs 48 (w's first 37 rows shared): y's first 37 columns */
+    float *ya = lin_run(N, K, n1, x, w, NULL, NULL, NULL), *yb = lin_run(N, K, n2, x, w, NULL, NULL, NULL);
+    int bad = 0;
+    for (int r = 0; r < N; r++) bad += memcmp(ya + (size_t)r * n1, yb + (size_t)r * n2, sizeof(float) * n1) != 0;
+    /* backward, I = 37 vs 48 with O = 40: x (N, I) and w (40, I) share their first 37
+     * columns; dx and dW must agree there (dy (N, 40) the same) */
+    float *xa = falloc((size_t)N * n1), *wa = falloc((size_t)K * n1), *wb = falloc((size_t)K * n2);
+    gc_fill(wb, (size_t)K * n2, 44, 1.0f);
+    for (int r = 0; r < N; r++) memcpy(xa + (size_t)r * n1, x + (size_t)r * n2, sizeof(float) * n1);
+    for (int r = 0; r < K; r++) memcpy(wa + (size_t)r * n1, wb + (size_t)r * n2, sizeof(float) * n1);
+    float *dxa = falloc((size_t)N * n1), *dxb = falloc((size_t)N * n2), *dwa = falloc((size_t)K * n1),
+          *dwb = falloc((size_t)K * n2);
+    free(lin_run(N, n1, K, xa, wa, dy, dxa, dwa));
+    free(lin_run(N, n2, K, x, wb, dy, dxb, dwb));
+    for (int r = 0; r < N; r++) bad += memcmp(dxa + (size_t)r * n1, dxb + (size_t)r * n2, sizeof(float) * n1) != 0;
+    for (int r = 0; r < K; r++) bad += memcmp(dwa + (size_t)r * n1, dwb + (size_t)r * n2, sizeof(float) * n1) != 0;
+    printf("partial panels: y, dx, dW of 37 columns vs the same columns of 48: %d rows differ\n", bad);
+    CHECK(bad == 0, "partial-panel columns differ from full-panel ones in %d rows", bad);
+    float *f[] = {x, w, dy, ya, yb, xa, wa, wb, dxa, dxb, dwa, dwb};
+    for (size_t i = 0; i < sizeof f / sizeof *f; i++) free(f[i]);
+}
+
 int main(void) {
     openblas_set_num_threads(1); /* BLAS single-threaded inside OpenMP (backend.h) */
     omp_set_num_threads(2);
@@ -236,6 +278,10 @@ int main(void) {
     check_case("last step of (B,T,C)", (Case){B, C, 5, T * C, 5, (T - 1) * C, 1}, 13);
     check_case("no bias", (Case){5, 7, 3, 7, 3, 0, 0}, 14);
     check_case("multi-chunk", (Case){2 * DL_CHUNK_ROWS + 808, 6, 4, 6, 4, 0, 1}, 15);
+    check_case("panels + tails (O, I 37)", (Case){21, 37, 37, 40, 38, 0, 1}, 16);
+    check_case("one output (head fc2)", (Case){9, 64, 1, 64, 1, 0, 1}, 17);
+    check_case("1 -> 1 (residual_proj)", (Case){7, 1, 1, 2, 2, 1, 1}, 18);
+    check_tail_bits();
     check_fd((Case){5, 7, 3, 9, 3, 0, 1}, 21);
     check_threads((Case){2 * DL_CHUNK_ROWS + 808, 12, 10, 14, 11, 0, 1}, 31);
     return gc_summary("test_layer_linear");

@@ -1,4 +1,4 @@
-/* conv2d.c: CPU Conv2d (and Conv1d as W=1, kw=1), lowered to OpenBLAS sgemm.
+/* conv2d.c: CPU Conv2d (and Conv1d as W=1, kw=1) as GEMMs on our register-blocked kernels.
  *
  * Layout (backend.h): in (B,H,W,Cin) rows of stride in_ld, w (Cout,kh,kw,Cin) = a
  * (Cout, K) matrix with K = kh*kw*Cin, out (B,Ho,Wo,Cout) rows of stride out_ld.
@@ -12,25 +12,21 @@
  *               input with lda = kw*Cin (conv1a, conv2a, conv3a).
  *   PATH_IM2COL anything else (kh > 1, time padding, dilation, strides): A is
  *               built tile by tile in scratch, one tile sized to stay in L2.
- * Direct path (conv2d_kernels.c, AVX2+FMA, and its AVX-512 twins chosen at run time;
- * Cout % 16 == 0): whatever the path, a
- * patch is ntaps row segments of L floats of the input (a tap = one (i, j) of the
- * kernel; with dense rows the kw taps of a kernel row merge into one segment), so
- * the forward and dW kernels read the input rows in place through a table of row
- * pointers (a zero row for time padding): no im2col, no bias prefill pass, no
- * packing but the weights' once per call. The input gradient runs the forward
- * kernel too: as the transposed conv (stride-1 kh x 1) or as a 1x1 conv of dout
- * with w^T (PATH_ROWS, PATH_1X1). OpenBLAS remains for the rest (Cout % 16 != 0, more
- * than CONV_MAX_TAPS taps, dW with K < 32 or L > 256, din by col2im). Large outputs
- * are written with streaming stores (CONV_NT_BYTES).
- * Bits: the direct path was written to sum in the order the GEMM route does with
- * OpenBLAS 0.3.21's Cooperlake core (the same tiles, K blocks (convk_kblock), bias
- * and partials added after each block's sum, tiles OpenBLAS runs with its
- * small-matrix kernel left to OpenBLAS (blas_small)); on the Zen 5 machine OpenBLAS
- * runs its Haswell core instead. The hier model's PyTorch parity fixture is
- * sensitive to the last bit (a LeakyReLU input within rounding of 0) and passes on
- * both. The AVX2 and AVX-512 kernels give identical bits (test_layer_conv); the
- * bits never depend on the thread count.
+ * Direct path (conv2d_kernels.c, AVX2+FMA, and its AVX-512 twins chosen at run time):
+ * every conv in every build with AVX2+FMA. Whatever the path, a patch is ntaps row
+ * segments of L floats of the input (a tap = one (i, j) of the kernel; with dense rows
+ * the kw taps of a kernel row merge into one segment), so the forward and dW kernels
+ * read the input rows in place through a table of row pointers (a zero row for time
+ * padding): no im2col, no bias prefill pass, no packing but the weights' once per
+ * call. Convs with more than CONV_MAX_TAPS taps take their rows from im2col tiles as
+ * one tap (the same (tap, c) order, so the same chains). The input gradient runs the
+ * forward kernel too: as the transposed conv (stride-1 kh x 1), as a 1x1 conv of dout
+ * with w^T (PATH_ROWS, PATH_1X1), or as dout @ w into a tile scattered back by col2im.
+ * Large outputs are written with streaming stores (CONV_NT_BYTES).
+ * Bits: each output element is one fixed-order FMA chain (conv2d_kernels.h), so the
+ * result does not depend on the CPU, the ISA (AVX2 / AVX-512), the thread count or
+ * OpenBLAS's kernel choice: OpenBLAS is only the route of builds without AVX2+FMA
+ * (-DDEEPLOB_ARCH_FLAGS=""), whose bits then follow OpenBLAS's core.
  *
  * Parallelism and determinism: the batch is cut into G = min(B, CONV_GROUPS)
  * groups of whole samples. G and the tile size depend only on the dims, never on
@@ -38,7 +34,7 @@
  * of scratch (im2col tile, dcol tile, partial dW/db), so OpenMP may hand groups to
  * any thread: the arithmetic is the same. Partial dW/db are summed in group order.
  * Whole samples per group also mean a group's col2im scatter-add only touches its
- * own input rows (no races). BLAS must be single-threaded (the caller pins it).
+ * own input rows (no races). BLAS (no-AVX2 builds) must be single-threaded.
  */
 /* layers_cpu.h first: OpenBLAS's cblas.h pulls in <complex.h>, whose macro I
  * would break LinearDims' field I in backend.h */

@@ -1,4 +1,5 @@
-/* conv2d_kernels.h: AVX2+FMA register-blocked kernels for conv2d.c's direct path.
+/* conv2d_kernels.h: AVX2+FMA register-blocked kernels: conv2d.c's direct path and the
+ * products of linear.c, lstm.c and attention.c.
  *
  * A conv output row is a sum over taps t of (input row segment t) . (weight slice t):
  * the segment of tap t for output row m starts at rows[t][m] (a pointer into the
@@ -37,12 +38,13 @@ static inline int convk_set_avx512(int on) { return 0; }
  * table that convk_forward_rows reads (rows[t * convk_mr(N) + r]) */
 static inline int convk_mr(int N) { return convk_avx512() && N % 32 == 0 ? CONVK_MR512 : CONVK_MR; }
 
-/* Reductions longer than CONVK_KC are cut into blocks, each summed from zero and then
- * added to the output in order, with OpenBLAS's rule for its K blocks (kc = 320 and
- * the halving with unroll 16 of the sgemm core these machines get, Cooperlake): the
- * direct path then gives the bits of the OpenBLAS route there, and the PyTorch parity
- * fixtures, sensitive to rounding (hier model), stay valid. Length of the next block
- * of a remaining reduction of rem terms: */
+/* The canonical order of every product of the model ops (convs, linear, LSTM,
+ * attention): a reduction longer than CONVK_KC is cut into blocks, each summed from
+ * zero by FMAs in k order, then added to the output (the first block to the bias or
+ * the old value) in turn. The block rule (kc = 320, the halving with unroll 16) was
+ * taken from OpenBLAS 0.3.21's Cooperlake sgemm when these kernels mirrored it; it is
+ * now simply ours, fixed, so the bits depend on no library and no CPU. Length of the
+ * next block of a remaining reduction of rem terms: */
 #define CONVK_KC 320
 #define CONVK_KU 16
 static inline int convk_kblock(long rem) {

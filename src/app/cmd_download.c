@@ -18,7 +18,7 @@ static void download_usage(FILE *f) {
             "usage: deeplob_mpi download --from YYYY-MM-DD --to YYYY-MM-DD (--symbols A,B | --symbols-file F) [options]\n"
             "Tardis.dev files for every symbol and day in [from, to] (inclusive).\n"
             "  --exchange X      default binance-futures\n"
-            "  --data-type T     default book_snapshot_25\n"
+            "  --data-type T     default book_snapshot_25 (trades: the MMF study's trade files)\n"
             "  --out DIR         default data/tardis -> DIR/X/T/SYMBOL/YYYY-MM-DD.csv.gz\n"
             "  --base-url URL    default https://datasets.tardis.dev/v1\n"
             "  --threads N       parallel transfers per rank (default 2)\n"

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "app/commands.h"
+#include "data/mmf_synth.h"
 #include "data/synth.h"
 
 static void synth_usage(FILE *f) {
@@ -29,6 +30,8 @@ static void synth_usage(FILE *f) {
             "                         <= 0.7 (default 0.15,0.5: learnable in minutes; real symbols are\n"
             "                         much weaker, about 0.02..0.1)\n"
             "  --force                replace FILE.h5 if it exists\n"
+            "  --tardis-out DIR       also write the market as Tardis book_snapshot_25 + trades day files\n"
+            "                         under DIR (the layout of download; input of mmf-bars)\n"
             "  -h, --help             this text\n",
             LOBDS_MAX_H);
 }
@@ -72,8 +75,8 @@ int cmd_synth(int argc, char **argv) {
     long long n_sym = 4, n_sec = 100000, seed = 1;
     int hz[LOBDS_MAX_H] = {10, 60}, n_hz = 2, force = 0;
     double lo = 0.15, hi = 0.5;
-    const char *out = NULL;
-    static struct option opts[] = {{"out", 1, 0, 'o'},     {"symbols", 1, 0, 'k'},      {"seconds", 1, 0, 'n'},
+    const char *out = NULL, *tardis_out = NULL;
+    static struct option opts[] = {{"tardis-out", 1, 0, 'T'},{"out", 1, 0, 'o'},     {"symbols", 1, 0, 'k'},      {"seconds", 1, 0, 'n'},
                                    {"seed", 1, 0, 's'},    {"horizons", 1, 0, 'H'},     {"oracle-range", 1, 0, 'r'},
                                    {"force", 0, 0, 'f'},   {"help", 0, 0, 'h'},         {0, 0, 0, 0}};
     int c;
@@ -88,6 +91,7 @@ int cmd_synth(int argc, char **argv) {
         case 'H': if (parse_horizons(optarg, hz, &n_hz)) bad = "--horizons must be 1..8 increasing integers in 1..86400, e.g. 10,60"; break;
         case 'r': if (parse_range(optarg, &lo, &hi)) bad = "--oracle-range must be LO,HI with 0 < LO < HI <= 0.7, e.g. 0.15,0.5"; break;
         case 'f': force = 1; break;
+        case 'T': tardis_out = optarg; break;
         case 'h': if (rank == 0) synth_usage(stdout); return 0;
         default: if (rank == 0) synth_usage(stderr); return 2;
         }
@@ -127,6 +131,13 @@ int cmd_synth(int argc, char **argv) {
                 rc = 1;
             } else {
                 printf("synth: wrote %s in %.2f s\n", out, dl_now() - t0);
+            }
+            /* the same market as Tardis book + trades day files, for the MMF study */
+            if (!rc && tardis_out && mmf_synth_write_tardis(tardis_out, (uint64_t)seed, (int)n_sym, n_sec, lo, hi, &e)) {
+                fprintf(stderr, "synth: %s\n", e.msg);
+                rc = 1;
+            } else if (!rc && tardis_out) {
+                printf("synth: wrote Tardis book_snapshot_25 + trades day files under %s\n", tardis_out);
             }
         }
     }

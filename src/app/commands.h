@@ -15,5 +15,7 @@ int cmd_crawl(int argc, char **argv);
 int cmd_download(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_import_npy(int argc, char **argv);
+int cmd_mmf_bars(int argc, char **argv);
+int cmd_mmf(int argc, char **argv);
 
 #endif

@@ -23,6 +23,8 @@ static const Command commands[] = {
     {"download", cmd_download, "download Tardis.dev files (TARDIS_API_KEY from the environment)"},
     {"convert", cmd_convert, "Tardis book_snapshot_25 .csv.gz -> 1-second LOB dataset (HDF5)"},
     {"import-npy", cmd_import_npy, "import the seed's .npy files into the LOB dataset format"},
+    {"mmf-bars", cmd_mmf_bars, "Tardis trades + book_snapshot_25 -> trade-and-book bars (HDF5)"},
+    {"mmf", cmd_mmf, "microstructure-feature study: MMF-LSTM vs XGBoost vs zero (CONFIG.json)"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 

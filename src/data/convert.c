@@ -331,3 +331,7 @@ int conv_finish(LobSymbol *out, ConvSeries *c, const char *symbol, DlErr *e) {
     lobds_compute_targets(out); /* the one target formula, shared with synth and import-npy */
     return 0;
 }
+
+/* the number parsers, for the other Tardis readers (mmf_bars.c) */
+int conv_parse_num(const char *s, const char *end, double *v) { return parse_num(s, end, v); }
+int conv_parse_i64(const char *s, const char *end, int64_t *v) { return parse_i64(s, end, v); }

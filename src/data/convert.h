@@ -73,5 +73,9 @@ int conv_finish(LobSymbol *out, ConvSeries *c, const char *symbol, DlErr *e);
 void conv_series_free(ConvSeries *c);
 /* one line per bad-row kind with count and first file:line, into buf */
 void conv_bad_report(char *buf, size_t n, const ConvStats *st);
+/* decimal number in [s,end) (strtod's value): 0 ok, 1 empty, -1 unparsable */
+int conv_parse_num(const char *s, const char *end, double *v);
+/* non-negative integer in [s,end), at most 18 digits: 0 ok, -1 otherwise */
+int conv_parse_i64(const char *s, const char *end, int64_t *v);
 
 #endif

@@ -410,3 +410,22 @@ int synth_write_file(const char *path, uint64_t seed, int n_symbols, int64_t n_r
     }
     return lobds_finish(&w, e);
 }
+
+/* The latent order flow s at each emitted row of symbol `index`, exactly as
+ * synth_generate drew it (same keys, so the same s): for the trades of the MMF
+ * study (mmf_synth.c), which must be driven by the signal the book shows. */
+void synth_latent_rows(double *s_rows, const SynthParams *p, uint64_t seed, int index, int64_t n_rows) {
+    uint64_t key = dl_key(seed, (uint64_t)index);
+    LobSymbol tmp;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.n_rows = n_rows;
+    tmp.time = dl_malloc((size_t)n_rows * sizeof(int64_t));
+    Work w = {0};
+    w.sec = dl_malloc((size_t)n_rows * sizeof(int64_t));
+    layout_rows(&w, &tmp, p, dl_key(key, K_GAP));
+    w.sig = dl_malloc((size_t)w.T * sizeof(double));
+    w.burst = dl_malloc((size_t)w.T);
+    simulate_latent(&w, p, key);
+    for (int64_t r = 0; r < n_rows; r++) s_rows[r] = w.sig[w.sec[r]];
+    free(w.sec); free(w.sig); free(w.burst); free(tmp.time);
+}

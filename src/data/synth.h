@@ -89,4 +89,8 @@ int synth_write_file(const char *path, uint64_t seed, int n_symbols, int64_t n_r
                      const int *horizons, int n_horizons, double oracle_lo, double oracle_hi,
                      int report, DlErr *e);
 
+/* s (n_rows): the latent signal at each emitted row of symbol `index`, as synth_generate
+ * drew it (p from synth_draw_params with the same arguments) */
+void synth_latent_rows(double *s_rows, const SynthParams *p, uint64_t seed, int index, int64_t n_rows);
+
 #endif

@@ -13,11 +13,11 @@
 #define MAX_ENTRIES 512
 
 static const ModelOps *model_ops(ModelKind k) {
-    static const ModelOps *ops[MODEL_KIND_COUNT] = {&deeplob_ops, &deeplob_tcn_ops, &deeplob_hier_ops};
+    static const ModelOps *ops[MODEL_KIND_COUNT] = {&deeplob_ops, &deeplob_tcn_ops, &deeplob_hier_ops, &mmf_lstm_ops};
     return (k >= 0 && k < MODEL_KIND_COUNT) ? ops[k] : NULL;
 }
 
-static const char *kind_names[MODEL_KIND_COUNT] = {"deeplob", "deeplob_tcn", "deeplob_hier"};
+static const char *kind_names[MODEL_KIND_COUNT] = {"deeplob", "deeplob_tcn", "deeplob_hier", "mmf_lstm"};
 
 const char *model_kind_name(ModelKind k) { return (k >= 0 && k < MODEL_KIND_COUNT) ? kind_names[k] : "?"; }
 
@@ -43,6 +43,12 @@ ModelConfig model_default_config(ModelKind kind) {
     c.adam_beta1 = 0.9f;
     c.adam_beta2 = 0.999f;
     c.adam_eps = 1e-8f;
+    if (kind == MODEL_MMF_LSTM) { /* mmf.md: episodes of 128 bars, 32 warm-up steps */
+        c.seq_len = 128;
+        c.n_features = 16;
+        c.dropout = 0.0f;
+        c.warmup = 32;
+    }
     return c;
 }
 
@@ -93,7 +99,7 @@ Model *model_create(ModelConfig cfg, int max_batch, const Backend *be) {
     const ModelOps *ops = model_ops(cfg.kind);
     DL_CHECK(ops, "model kind %d is not available", (int)cfg.kind);
     DL_CHECK(max_batch >= 1, "max_batch must be >= 1");
-    DL_CHECK(cfg.seq_len >= 13, "seq_len %d too short: the CNN front end consumes 12 steps", cfg.seq_len);
+    DL_CHECK(cfg.kind == MODEL_MMF_LSTM || cfg.seq_len >= 13, "seq_len %d too short: the CNN front end consumes 12 steps", cfg.seq_len);
     Model *m = dl_calloc(1, sizeof *m);
     m->cfg = cfg;
     m->be = be;
@@ -197,6 +203,7 @@ void model_forward(Model *m, const float *x, int B, int training, uint64_t dropo
 float model_loss(Model *m, const float *y, int B) {
     DL_CHECK(B == m->last_B, "model_loss: batch %d differs from the last forward (%d)", B, m->last_B);
     const int n = m->n_out;
+    if (m->cfg.kind == MODEL_MMF_LSTM) return mmf_lstm_loss(m, y, B);
     if (n == 1) return m->be->huber_loss(m->dout, m->out, y, B, m->cfg.huber_delta, m->cfg.head_w[0]);
     /* several heads: outputs are interleaved (B, n); Huber per head on strided
      * columns via a small gather (n*B floats) kept in dout's tail-free layout */

@@ -14,7 +14,8 @@
  * Nothing is allocated inside a training step.
  *
  * Input x: (B, T, F) float32 contiguous (= PyTorch (B,1,T,F)).
- * Targets y: (B, n_out) (deeplob/tcn: n_out=1; hier: y10, y60 per row). */
+ * Targets y: (B, n_out) (deeplob/tcn: n_out=1; hier: y10, y60 per row;
+ * mmf_lstm: one output per step, n_out = seq_len, loss = MSE over steps >= warmup). */
 #ifndef DL_MODEL_H
 #define DL_MODEL_H
 
@@ -27,7 +28,7 @@
 extern "C" {
 #endif
 
-typedef enum { MODEL_DEEPLOB = 0, MODEL_DEEPLOB_TCN = 1, MODEL_DEEPLOB_HIER = 2, MODEL_KIND_COUNT } ModelKind;
+typedef enum { MODEL_DEEPLOB = 0, MODEL_DEEPLOB_TCN = 1, MODEL_DEEPLOB_HIER = 2, MODEL_MMF_LSTM = 3, MODEL_KIND_COUNT } ModelKind;
 
 typedef struct {
     ModelKind kind;
@@ -42,6 +43,7 @@ typedef struct {
     float adam_beta1, adam_beta2, adam_eps; /* 0.9, 0.999, 1e-8 */
     float weight_decay; /* AdamW decoupled weight decay, 0 = plain Adam (the seed) */
     float lstm_input_dropout; /* deeplob: dropout on the LSTM's input sequence, 0 = none (the seed) */
+    int warmup;         /* mmf_lstm: leading steps of each sequence left out of the loss (32) */
 } ModelConfig;
 
 ModelConfig model_default_config(ModelKind kind);

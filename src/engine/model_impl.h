@@ -159,6 +159,9 @@ typedef struct {
 
 extern const ModelOps deeplob_ops, deeplob_tcn_ops;
 extern const ModelOps deeplob_hier_ops;
+extern const ModelOps mmf_lstm_ops;
+/* mmf_lstm.c: MSE over steps >= cfg.warmup of y (B, T); fills m->dout */
+float mmf_lstm_loss(Model *m, const float *y, int B);
 
 /* dropout key of one layer inside a step */
 static inline uint64_t layer_key(uint64_t key, int layer) { return dl_key(key, (uint64_t)layer); }

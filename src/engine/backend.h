@@ -79,11 +79,15 @@ typedef struct {
 /* ---- LSTM, one layer, unidirectional, PyTorch gate order i,f,g,o ------------
  * x (B, T, In) row stride x_ld per time step (x[(b*T+t)*x_ld + k])
  * w_ih (4H, In), w_hh (4H, H), b_ih (4H), b_hh (4H); zero initial state.
- * h_last (B, H). cache: lstm_cache_floats(d) floats, filled by forward, read by backward. */
+ * h_last (B, H). cache: lstm_cache_floats(d) floats, filled by forward, read by backward;
+ * the hidden state of every step is in it (lstm_cache_h). Backward's dh is dL/dh_last
+ * (B, H), or with dh_every_step dL/dh_t of every step (B, T, H) (the MMF LSTM's
+ * output at every step). */
 typedef struct {
     int B, T, In, H;
     int x_ld;
     int accumulate_dx;
+    int dh_every_step;
 } LSTMDims;
 
 /* ---- Linear: y (N, O) = x (N, I) W^T + b; row strides x_ld, y_ld ---------- */

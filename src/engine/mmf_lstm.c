@@ -2,12 +2,12 @@
  *   x (B,T,F) -> LSTM(F,128) -> h (B,T,128) -> Linear(128,16) -> ReLU -> Linear(16,1) -> out (B,T)
  * an output at every step; loss = MSE over steps warmup..T-1 (the first `warmup` steps only
  * warm the state up). PyTorch names: lstm.*, hid_to_h1l.*, h1l_to_out.*. The LSTM and
- * Linear layers are the engine's; the every-step backward is lstm_seq.c. */
+ * Linear layers are the engine's (the LSTM's backward takes dL/dh of every step). */
 #include <string.h>
 
 #include "../common/util.h"
 #include "layers/lstm_cell.h"
-#include "layers/lstm_seq.h"
+#include "layers/layers_cpu.h"
 #include "mmf_lstm.h"
 #include "model_impl.h"
 
@@ -39,7 +39,6 @@ static void mmf_layout(Layout *L) {
     d->cache = decl_act(L, m->be->lstm_cache_floats(ld));
     d->h_last = decl_act(L, (size_t)m->max_batch * H);
     need_scratch(L, m->be->lstm_scratch_floats(ld, L->threads));
-    need_scratch(L, lstm_seq_scratch_floats(ld));
     lin_decl(L, &d->l1, "hid_to_h1l", H, MMF_H1);
     lin_decl(L, &d->l2, "h1l_to_out", MMF_H1, 1);
     d->l1.d.N = d->l2.d.N = (int)BT; /* the heads run on every step's hidden state */
@@ -61,9 +60,9 @@ static void mmf_forward(Model *m, const float *x, int B, int training, uint64_t 
     m->be->lstm_forward(d->h_last, d->cache, x, d->w_ih, d->w_hh, d->b_ih, d->b_hh, ld, m->scratch);
     LinearDims d1 = d->l1.d, d2 = d->l2.d;
     d1.N = d2.N = B * ld.T;
-    m->be->linear_forward(d->a1, hidden(d, B), d->l1.w, d->l1.b, d1);
+    m->be->linear_forward(d->a1, hidden(d, B), d->l1.w, d->l1.b, d1, m->scratch);
     m->be->leaky_forward(d->r1, d->a1, d1.N, MMF_H1, MMF_H1, MMF_H1, 0.0f); /* slope 0: ReLU */
-    m->be->linear_forward(m->out, d->r1, d->l2.w, d->l2.b, d2);               /* (B*T, 1) = (B, T) */
+    m->be->linear_forward(m->out, d->r1, d->l2.w, d->l2.b, d2, m->scratch);              /* (B*T, 1) = (B, T) */
 }
 
 static void mmf_backward(Model *m, const float *x, int B) {
@@ -75,11 +74,9 @@ static void mmf_backward(Model *m, const float *x, int B) {
     m->be->linear_backward(d->g_r1, d->l2.gw, d->l2.gb, m->dout, d->r1, d->l2.w, d2, m->scratch);
     m->be->leaky_backward(d->g_a1, d->g_r1, d->r1, d1.N, MMF_H1, MMF_H1, MMF_H1, MMF_H1, 0.0f, 0);
     m->be->linear_backward(d->g_h, d->l1.gw, d->l1.gb, d->g_a1, hidden(d, B), d->l1.w, d1, m->scratch);
-    DL_CHECK(!strcmp(m->be->name, "cpu") || !strncmp(m->be->name, "profiled", 8),
-             "mmf_lstm trains on the CPU backend only (backend '%s'): its every-step LSTM backward has no GPU twin yet",
-             m->be->name);
-    lstm_backward_seq_cpu(NULL, d->gw_ih, d->gw_hh, d->gb_ih, d->gb_hh, d->g_h, d->cache, x, d->w_ih, d->w_hh, ld,
-                          m->scratch);
+    ld.dh_every_step = 1;
+    m->be->lstm_backward(NULL, d->gw_ih, d->gw_hh, d->gb_ih, d->gb_hh, d->g_h, d->cache, x, d->w_ih, d->w_hh, ld,
+                         m->scratch);
 }
 
 static double mmf_flops(const Model *m) {

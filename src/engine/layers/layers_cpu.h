@@ -45,6 +45,10 @@ void lstm_forward_cpu(float *h_last, float *cache, const float *x, const float *
 void lstm_backward_cpu(float *dx, float *dw_ih, float *dw_hh, float *db_ih, float *db_hh,
                        const float *dh_last, const float *cache, const float *x, const float *w_ih,
                        const float *w_hh, LSTMDims d, float *scratch);
+/* one step of one sequence, (h, c) (H) carried by the caller; first: zero state; gates (4H)
+ * workspace. The bits of lstm_forward_cpu's step for that sequence. */
+void lstm_step_cpu(float *h, float *c, float *gates, const float *x, const float *w_ih, const float *w_hh,
+                   const float *b_ih, const float *b_hh, int In, int H, int first);
 /* linear.c */
 size_t linear_scratch_floats_cpu(LinearDims d, int nthreads);
 void linear_forward_cpu(float *y, const float *x, const float *w, const float *b, LinearDims d, float *scratch);

@@ -13,6 +13,7 @@
  * the recurrence's 2*T small GEMMs per chunk skip OpenBLAS's per-call overhead.
  * Gate arithmetic: lstm_cell.h (shared with kernels/lstm.cu). */
 #include <cblas.h>
+#include <math.h>
 #include <omp.h>
 #include <string.h>
 
@@ -147,15 +148,22 @@ void lstm_forward_cpu(float *h_last, float *cache, const float *x, const float *
     }
 }
 
-/* BPTT of one chunk: fills dg (nb,T,4H) with dL/dz from dh_last rows b0.. (nb,H).
+/* BPTT of one chunk: fills dg (nb,T,4H) with dL/dz from dh_last rows b0.. (nb,H), or
+ * with d.dh_every_step from its rows (b0.., t) (nb,T,H) added at each step.
  * dh, dc (nb,H) are workspace. */
 static void bptt_chunk(float *dg, float *dh, float *dc, const float *dh_last, const float *act,
                        const float *cs, const float *w_hh, const float *wp_hh_t, int b0, int nb, LSTMDims d) {
     const int T = d.T, H = d.H, G = 4 * d.H;
     const size_t r0 = (size_t)b0 * T;
-    memcpy(dh, dh_last + (size_t)b0 * H, sizeof(float) * nb * H);
+    if (d.dh_every_step) memset(dh, 0, sizeof(float) * nb * H);
+    else memcpy(dh, dh_last + (size_t)b0 * H, sizeof(float) * nb * H);
     memset(dc, 0, sizeof(float) * nb * H);
     for (int t = T - 1; t >= 0; t--) {
+        for (int b = 0; d.dh_every_step && b < nb; b++) { /* + this step's own gradient */
+            const float *s = dh_last + (r0 + (size_t)b * T + t) * H;
+            float *o = dh + (size_t)b * H;
+            for (int j = 0; j < H; j++) o[j] += s[j];
+        }
         for (int b = 0; b < nb; b++) {
             const size_t lr = (size_t)b * T + t, r = r0 + lr;
             cell_backward_row(dg + lr * G, dc + (size_t)b * H, act + r * G, cs + r * H,
@@ -225,4 +233,31 @@ void lstm_backward_cpu(float *dx, float *dw_ih, float *dw_hh, float *db_ih, floa
             else { db_ih[e - n_ih - n_hh] += s; db_hh[e - n_ih - n_hh] += s; }
         }
     }
+}
+
+/* sum_k a[k] w[k] in the kernels' order (convk_kblock blocks, each an FMA chain from
+ * zero) added onto acc, or the bare sum with first */
+static float chain_dot(const float *w, const float *a, int K, float acc, int first) {
+    for (int k0 = 0; k0 < K;) {
+        const int k1 = k0 + convk_kblock(K - k0);
+        float s = 0.0f;
+        for (int k = k0; k < k1; k++) s = fmaf(a[k], w[k], s);
+        acc = first && k0 == 0 ? s : s + acc;
+        k0 = k1;
+    }
+    return acc;
+}
+
+/* One step of one sequence, state h, c (H) carried by the caller (first: zero state);
+ * gates (4H) workspace; x (In). The same bits as lstm_forward_cpu's step t for that
+ * sequence (its products are these chains), so a stateful pass over a long series equals
+ * the batched forward over it. For the MMF study's evaluation over whole splits. */
+void lstm_step_cpu(float *h, float *c, float *gates, const float *x, const float *w_ih, const float *w_hh,
+                   const float *b_ih, const float *b_hh, int In, int H, int first) {
+    const int G = 4 * H;
+    for (int g = 0; g < G; g++) {
+        float z = chain_dot(w_ih + (size_t)g * In, x, In, 0.0f, 1);
+        gates[g] = first ? z : chain_dot(w_hh + (size_t)g * H, h, H, z, 0);
+    }
+    for (int j = 0; j < H; j++) lstm_cell_forward_elem(gates, c, h, b_ih, b_hh, first ? 0.0f : c[j], j, H);
 }

@@ -15,5 +15,6 @@ int cmd_crawl(int argc, char **argv);
 int cmd_download(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_import_npy(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif

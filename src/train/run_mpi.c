@@ -319,15 +319,21 @@ int run_train_mpi(const TrainConfig *cfg, const RunOptions *o, MPI_Comm comm, Dl
     DoneRec *all = gather_done(done, n_done, n, comm);
     free(done);
     SymbolResult *rs = NULL;
+    ResultsSchedRow *sched = NULL;
     if (rank == 0) {
         rs = dl_calloc((size_t)n + 1, sizeof(SymbolResult));
-        for (int i = 0; i < n; i++) rs[i] = all[i].r;
+        sched = dl_calloc((size_t)n + 1, sizeof(ResultsSchedRow));
+        for (int i = 0; i < n; i++) {
+            rs[i] = all[i].r;
+            sched[i] = (ResultsSchedRow){all[i].rank, 0, windows[i], all[i].start, all[i].start + all[i].seconds};
+        }
+        for (int j = 0; j < n; j++) sched[order[j]].order = j;
         results_utc_now(ri.end_time);
     }
     MPI_Bcast(ri.end_time, sizeof ri.end_time, MPI_CHAR, 0, comm);
     const int ok = first == size && !any_stop;
     DlErr ef = {{0}};
-    int fin = results_par_finish(&rf, ok, cfg, &ri, rs, &ef);
+    int fin = results_par_finish(&rf, ok, cfg, &ri, rs, sched, &ef);
     if (ok && fin) { *e = ef; rc = 1; }
     else if (!ok) rc = first < size ? 1 : 3;
     if (rc == 0 && rank == 0 && report(all, names, windows, order, n, size, wall, rs, o, e)) rc = 1;
@@ -336,6 +342,7 @@ int run_train_mpi(const TrainConfig *cfg, const RunOptions *o, MPI_Comm comm, Dl
     MPI_Bcast(&rc, 1, MPI_INT, 0, comm);
     free(all);
     free(rs);
+    free(sched);
     free(names);
     free(n_rows);
     free(windows);

@@ -110,7 +110,7 @@ static void legend_strip(const LegendItem *it, int n, double y0, double y1) {
     PLFLT sx0, sx1, sy0, sy1, chdef, chht;
     plgspa(&sx0, &sx1, &sy0, &sy1);
     plgchr(&chdef, &chht);
-    const double strip_mm = 0.96 * (sx1 - sx0), cw = 0.68 * chht;   /* a generous glyph width, mm */
+    const double strip_mm = 0.96 * (sx1 - sx0), cw = 0.72 * chht;   /* a generous glyph width, mm */
     double w[8], row_w[8] = {0};
     int row[8], nrows = 1;
     for (int k = 0; k < n && k < 8; k++) {
@@ -246,30 +246,32 @@ static int fig_corr(const ReportRun *r, FigureList *figs, DlErr *e) {
             if (!se[q].smooth && isfinite(s->oracle[se[q].head])) {
                 PLFLT ox = s->oracle[se[q].head], oy = y0 + band * 0.46;
                 plcol0(C_FG);
+                plschr(0, rows > 25 ? 0.6 : 1.0);
                 plstring(1, &ox, &oy, "◆");
+                plschr(0, 1.0);
             }
         }
     }
     seg(0, ylo, 0, yhi, C_FG, 1, 1.5);
     plcol0(C_FG);
     plbox("bcnst", 0, 0, "bc", 0, 0);
-    plschr(0, rows > 25 ? 0.7 : 0.85);
+    plschr(0, rows > 25 ? 0.55 : 0.85);
     for (int k = 0; k < rows; k++) plmtex("lv", 0.6, (yrow[k] - ylo) / (yhi - ylo), 1.0, r->sym[sel[k]].symbol);
     if (many) {
         char t[96];
-        snprintf(t, sizeof t, "... %d symbols not shown ...", r->n - CORR_ALL_MAX);
+        snprintf(t, sizeof t, "(%d more)", r->n - CORR_ALL_MAX);
         plmtex("lv", 0.6, (-(half - 0.5 + gap / 2) - ylo) / (yhi - ylo), 1.0, t);
     }
     plschr(0, 1.0);
     char title[256];
     if (many) snprintf(title, sizeof title, "Test correlation: top %d and bottom %d of %d symbols", half, half, r->n);
     else snprintf(title, sizeof title, "Test correlation per symbol (%d), best first", r->n);
-    pllab("Pearson correlation of prediction and target (test split)", "", title);
+    pllab(many ? "test correlation" : "Pearson correlation of prediction and target (test split)", "", title);
     LegendItem lg[6];
     int nl = 0;
     for (int q = 0; q < ns; q++) lg[nl++] = (LegendItem){se[q].label, LG_BOX, se[q].color, 1, NULL};
     if (r->has_oracle) lg[nl++] = (LegendItem){"oracle (dataset's best predictor)", LG_SYMBOL, C_FG, 1, "◆"};
-    if (many) corr_histogram(r, 0.68, 0.97);
+    if (many) corr_histogram(r, 0.70, 0.97);
     legend_strip(lg, nl, 0.01, 0.07);
     free(idx);
     free(yrow);

@@ -10,12 +10,13 @@
 #include <string.h>
 
 #include "io/h5util.h"
+#include "train/metrics.h"
+#include "train/results.h"
 
 #define RESULTS_FORMAT_NAME "deeplob-mpi results"
 
 /* the members the report reads; the file's records have more */
 typedef struct { int64_t epochs_run, best_epoch; double oracle_corr, wall_s, samples_per_s; } InfoPart;
-typedef struct { int64_t n; double corr, mae, rmse, r2; } MetricsPart;
 typedef struct { double train_loss, val_loss, lr; } HistPart;
 typedef struct { char symbol[64]; int64_t order, rank, windows; double start_s, end_s; } SchedPart;
 
@@ -29,35 +30,17 @@ static hid_t str64(void) {
     return s;
 }
 
-/* whole dataset `name` under loc into buf through memory type t; n elements expected */
+/* a compound dataset of n records, the members of t read by name */
 static int read_compound(hid_t loc, const char *name, hid_t t, void *buf, hssize_t n, const char *file, DlErr *e) {
-    if (!h5u_exists(loc, name)) return dl_err(e, "%s: '%s' is missing", file, name);
-    hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
-    if (d < 0) return dl_err(e, "%s: cannot open '%s'", file, name);
-    hid_t s = H5Dget_space(d);
-    hssize_t got = H5Sget_simple_extent_npoints(s);
-    H5Sclose(s);
-    int rc = 0;
-    if (got != n) rc = dl_err(e, "%s: '%s' has %lld records, %lld expected", file, name, (long long)got, (long long)n);
-    else if (H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
-        rc = dl_err(e, "%s: reading '%s' failed (a member missing, or a corrupt file)", file, name);
-    H5Dclose(d);
-    return rc;
-}
-
-static hid_t metrics_part_type(void) {
-    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(MetricsPart));
-    MEM_I64(t, MetricsPart, n); MEM_F64(t, MetricsPart, corr); MEM_F64(t, MetricsPart, mae);
-    MEM_F64(t, MetricsPart, rmse); MEM_F64(t, MetricsPart, r2);
-    return t;
+    return h5u_read_typed(loc, name, buf, (size_t)n, t, H5T_COMPOUND, file, e);
 }
 
 /* corr of an optional metrics dataset, NaN when absent */
 static int opt_corr(hid_t g, const char *name, double *corr, const char *file, DlErr *e) {
     *corr = NAN;
     if (!h5u_exists(g, name)) return 0;
-    hid_t t = metrics_part_type();
-    MetricsPart m;
+    hid_t t = results_metrics_type();
+    Metrics m;
     int rc = read_compound(g, name, t, &m, 1, file, e);
     H5Tclose(t);
     if (!rc) *corr = m.corr;
@@ -81,8 +64,8 @@ static int load_symbol(ReportRun *r, hid_t f, ReportSymbol *s, int epochs_cap, D
     if (!rc) rc = read_compound(g, "info", ti, &info, 1, r->path, e);
     H5Tclose(ti);
 
-    hid_t tm = metrics_part_type();
-    MetricsPart m = {0};
+    hid_t tm = results_metrics_type();
+    Metrics m = {0};
     if (!rc) rc = read_compound(g, "metrics_raw", tm, &m, 1, r->path, e);
     H5Tclose(tm);
     s->corr[0] = m.corr;

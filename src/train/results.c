@@ -135,7 +135,7 @@ static hid_t info_type(void) {
     return t;
 }
 
-static hid_t metrics_type(void) {
+hid_t results_metrics_type(void) {
     hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(Metrics));
     INS_I64(t, Metrics, n); INS_F64(t, Metrics, corr); INS_F64(t, Metrics, mae);
     INS_F64(t, Metrics, rmse); INS_F64(t, Metrics, r2);
@@ -334,7 +334,7 @@ int results_par_create(ResultsFile *rf, const char *path, MPI_Comm comm, const T
     rf->n_heads = m->n_out;
     rf->ds = dl_malloc(sizeof(hid_t) * ((size_t)n * rf->stride + 1));
     for (int i = 0; i < n * rf->stride; i++) rf->ds[i] = -1;
-    hid_t ti = info_type(), tm = metrics_type(), th = history_type(), ts = summary_type(), tg = sched_type();
+    hid_t ti = info_type(), tm = results_metrics_type(), th = history_type(), ts = summary_type(), tg = sched_type();
     int bad = 0;
     for (int i = 0; i < n && !bad; i++) bad = create_symbol(rf, i, names[i], n_rows[i], cfg, m, ti, tm, th) != 0;
     if (!bad) {
@@ -367,7 +367,7 @@ int results_par_write_symbol(ResultsFile *rf, int i, const SymbolResult *r, cons
                     r->skipped[2], r->nan_targets[0], r->nan_targets[1], r->nan_targets[2], r->dropped_train,
                     r->n_fit_rows, r->epochs_run, r->best_epoch, r->stopped_early, r->resumed_from,
                     r->best_val_loss, r->oracle_corr, r->wall_s, r->train_seconds, r->samples_per_s, r->y_mu, r->y_sd};
-    hid_t ti = info_type(), tm = metrics_type(), th = history_type();
+    hid_t ti = info_type(), tm = results_metrics_type(), th = history_type();
     /* history has room for every epoch; rows past epochs_run keep epoch 0 and NaN */
     EpochRecord *hist = dl_malloc(sizeof(EpochRecord) * ((size_t)rf->epochs + 1));
     for (int k = 0; k < rf->epochs; k++)

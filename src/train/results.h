@@ -87,6 +87,9 @@ int results_par_write_symbol(ResultsFile *rf, int i, const SymbolResult *r, cons
 int results_par_finish(ResultsFile *rf, int ok, const TrainConfig *cfg, const RunInfo *ri,
                        const SymbolResult *rs, const ResultsSchedRow *sched, DlErr *e);
 
+/* the HDF5 compound type of Metrics (metrics_raw, metrics_smoothed); H5Tclose it */
+hid_t results_metrics_type(void);
+
 int results_write_csv(const char *path, const SymbolResult *rs, int n, DlErr *e);
 /* per-symbol table, aggregates (mean, median, sample std) and the top 5 by correlation */
 void results_print_table(FILE *f, const SymbolResult *rs, int n);

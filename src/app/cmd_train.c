@@ -30,6 +30,7 @@ static void usage(FILE *f) {
             "      epochs patience plateau_patience plateau_factor plateau_threshold lr huber_delta\n"
             "      dropout weight_decay lstm_input_dropout clip max_train_samples control_shuffle_targets\n"
             "      seed output_dir run_name threads checkpoint horizon2 price_features volume_features\n"
+            "      report progress_interval\n"
             "See docs/training.md.\n");
 }
 

@@ -17,5 +17,6 @@ int cmd_convert(int argc, char **argv);
 int cmd_import_npy(int argc, char **argv);
 int cmd_mmf_bars(int argc, char **argv);
 int cmd_mmf(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@ static const Command commands[] = {
     {"info", cmd_info, "print a model's layer table and parameter count"},
     {"init", cmd_init, "write freshly initialised weights (HDF5, PyTorch state_dict names)"},
     {"predict", cmd_predict, "evaluate a model on a .npy input, write .npy predictions"},
+    {"report", cmd_report, "figures (PNG) and report.md of a finished run directory (no mpirun needed)"},
     {"bench", cmd_bench, "training/inference throughput benchmark"},
     {"crawl", cmd_crawl, "Binance USDT perpetual universe by liquidity -> inputs/candidates.txt"},
     {"download", cmd_download, "download Tardis.dev files (TARDIS_API_KEY from the environment)"},

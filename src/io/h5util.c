@@ -38,8 +38,8 @@ int h5u_dims(hid_t loc, const char *name, hsize_t *dims, int max_rank, const cha
     return r;
 }
 
-static int read_typed(hid_t loc, const char *name, void *buf, size_t expect_n, hid_t memtype,
-                      H5T_class_t cls, const char *file, DlErr *e) {
+int h5u_read_typed(hid_t loc, const char *name, void *buf, size_t expect_n, hid_t memtype, H5T_class_t cls,
+                   const char *file, DlErr *e) {
     if (!h5u_exists(loc, name)) return dl_err(e, "%s: dataset '%s' is missing", file, name);
     hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
     if (d < 0) return dl_err(e, "%s: cannot open dataset '%s'", file, name);
@@ -52,7 +52,7 @@ static int read_typed(hid_t loc, const char *name, void *buf, size_t expect_n, h
     int rc = 0;
     if (c != cls)
         rc = dl_err(e, "%s: dataset '%s' has the wrong type class (%s expected)", file, name,
-                    cls == H5T_FLOAT ? "float" : "integer");
+                    cls == H5T_FLOAT ? "float" : cls == H5T_COMPOUND ? "compound" : "integer");
     else if (n < 0 || (size_t)n != expect_n)
         rc = dl_err(e, "%s: dataset '%s' has %lld elements, %zu expected", file, name, (long long)n, expect_n);
     else if (H5Dread(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
@@ -62,13 +62,13 @@ static int read_typed(hid_t loc, const char *name, void *buf, size_t expect_n, h
 }
 
 int h5u_read_f32(hid_t loc, const char *name, float *buf, size_t n, const char *file, DlErr *e) {
-    return read_typed(loc, name, buf, n, H5T_NATIVE_FLOAT, H5T_FLOAT, file, e);
+    return h5u_read_typed(loc, name, buf, n, H5T_NATIVE_FLOAT, H5T_FLOAT, file, e);
 }
 int h5u_read_f64(hid_t loc, const char *name, double *buf, size_t n, const char *file, DlErr *e) {
-    return read_typed(loc, name, buf, n, H5T_NATIVE_DOUBLE, H5T_FLOAT, file, e);
+    return h5u_read_typed(loc, name, buf, n, H5T_NATIVE_DOUBLE, H5T_FLOAT, file, e);
 }
 int h5u_read_i64(hid_t loc, const char *name, int64_t *buf, size_t n, const char *file, DlErr *e) {
-    return read_typed(loc, name, buf, n, H5T_NATIVE_INT64, H5T_INTEGER, file, e);
+    return h5u_read_typed(loc, name, buf, n, H5T_NATIVE_INT64, H5T_INTEGER, file, e);
 }
 
 static int write_typed(hid_t loc, const char *name, const void *buf, int rank, const hsize_t *dims,

@@ -17,6 +17,11 @@ int h5u_exists(hid_t loc, const char *path);
 /* read the dims of a dataset; returns rank or -1 */
 int h5u_dims(hid_t loc, const char *name, hsize_t *dims, int max_rank, const char *file, DlErr *e);
 
+/* read a whole dataset of type class cls into buf through memtype; expect_n elements
+ * (checked). Compounds convert member by member by name: a memtype with fewer
+ * members reads a subset. */
+int h5u_read_typed(hid_t loc, const char *name, void *buf, size_t expect_n, hid_t memtype, H5T_class_t cls,
+                   const char *file, DlErr *e);
 /* read a whole dataset into buf as float/int64/double; expect_n elements (checked) */
 int h5u_read_f32(hid_t loc, const char *name, float *buf, size_t expect_n, const char *file, DlErr *e);
 int h5u_read_f64(hid_t loc, const char *name, double *buf, size_t expect_n, const char *file, DlErr *e);

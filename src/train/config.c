@@ -55,6 +55,8 @@ static const Key KEYS[] = {
     {"run_name", K_STR, OFF(run_name), SZ(run_name), 0, 0, 0, "run directory name"},
     {"threads", K_INT, OFF(threads), 0, 0, 4096, 0, "CPU threads (0 = all cores)"},
     {"checkpoint", K_BOOL, OFF(checkpoint), 0, 0, 1, 0, "per-epoch checkpoints (for --resume)"},
+    {"report", K_BOOL, OFF(report), 0, 0, 1, 0, "figures and report.md at the end (deeplob_mpi report)"},
+    {"progress_interval", K_DBL, OFF(progress_interval), 0, 0, 86400, 0, "seconds between in-epoch progress lines (0 = none)"},
 };
 #define N_KEYS (int)(sizeof KEYS / sizeof KEYS[0])
 
@@ -85,6 +87,7 @@ void config_defaults(TrainConfig *c) {
     snprintf(c->run_name, sizeof c->run_name, "run");
     c->threads = 0;
     c->checkpoint = 1;
+    c->progress_interval = 10;
 }
 
 void config_free(TrainConfig *c) {

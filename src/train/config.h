@@ -51,6 +51,8 @@ typedef struct {
     char run_name[128];
     int threads;                    /* 0 = all cores */
     int checkpoint;                 /* 1: per-epoch checkpoint files (needed for --resume) */
+    int report;                     /* 1: rank 0 writes figures and report.md at the end of train */
+    double progress_interval;       /* seconds between in-epoch progress lines (0 = none) */
 } TrainConfig;
 
 /* defaults (the seed's settings) */

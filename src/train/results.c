@@ -113,6 +113,12 @@ typedef struct {
     double wall_s, samples_per_s;
 } SummaryRec;
 
+typedef struct {
+    char symbol[64];
+    int64_t order, rank, windows;
+    double start_s, end_s;
+} SchedRec;
+
 #define INS_I64(t, S, f) H5Tinsert(t, #f, HOFFSET(S, f), H5T_NATIVE_INT64)
 #define INS_F64(t, S, f) H5Tinsert(t, #f, HOFFSET(S, f), H5T_NATIVE_DOUBLE)
 
@@ -129,7 +135,7 @@ static hid_t info_type(void) {
     return t;
 }
 
-static hid_t metrics_type(void) {
+hid_t results_metrics_type(void) {
     hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(Metrics));
     INS_I64(t, Metrics, n); INS_F64(t, Metrics, corr); INS_F64(t, Metrics, mae);
     INS_F64(t, Metrics, rmse); INS_F64(t, Metrics, r2);
@@ -144,13 +150,26 @@ static hid_t history_type(void) {
     return t;
 }
 
-static hid_t summary_type(void) {
-    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(SummaryRec));
+/* the 64-byte UTF-8 symbol member of /summary and /schedule */
+static void insert_symbol(hid_t t, size_t off) {
     hid_t s = H5Tcopy(H5T_C_S1);
     H5Tset_size(s, 64);
     H5Tset_cset(s, H5T_CSET_UTF8);
-    H5Tinsert(t, "symbol", HOFFSET(SummaryRec, symbol), s);
+    H5Tinsert(t, "symbol", off, s);
     H5Tclose(s);
+}
+
+static hid_t sched_type(void) {
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(SchedRec));
+    insert_symbol(t, HOFFSET(SchedRec, symbol));
+    INS_I64(t, SchedRec, order); INS_I64(t, SchedRec, rank); INS_I64(t, SchedRec, windows);
+    INS_F64(t, SchedRec, start_s); INS_F64(t, SchedRec, end_s);
+    return t;
+}
+
+static hid_t summary_type(void) {
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(SummaryRec));
+    insert_symbol(t, HOFFSET(SummaryRec, symbol));
     INS_F64(t, SummaryRec, oracle_corr); INS_F64(t, SummaryRec, corr); INS_F64(t, SummaryRec, corr_over_oracle);
     INS_F64(t, SummaryRec, mae); INS_F64(t, SummaryRec, rmse); INS_F64(t, SummaryRec, r2);
     INS_F64(t, SummaryRec, corr_smoothed); INS_I64(t, SummaryRec, n_test); INS_I64(t, SummaryRec, epochs_run);
@@ -223,7 +242,8 @@ static void close_all(ResultsFile *rf) {
     free(rf->ds);
     rf->ds = NULL;
     if (rf->summary >= 0) H5Dclose(rf->summary);
-    rf->summary = -1;
+    if (rf->schedule >= 0) H5Dclose(rf->schedule);
+    rf->summary = rf->schedule = -1;
     if (rf->file >= 0) H5Fclose(rf->file);
     rf->file = -1;
 }
@@ -293,7 +313,7 @@ static int create_symbol(ResultsFile *rf, int i, const char *name, int64_t n_row
 int results_par_create(ResultsFile *rf, const char *path, MPI_Comm comm, const TrainConfig *cfg,
                        const char *const *names, const int64_t *n_rows, int n, DlErr *e) {
     memset(rf, 0, sizeof *rf);
-    rf->file = rf->summary = -1;
+    rf->file = rf->summary = rf->schedule = -1;
     rf->comm = comm;
     rf->n = n;
     rf->epochs = cfg->epochs;
@@ -314,15 +334,16 @@ int results_par_create(ResultsFile *rf, const char *path, MPI_Comm comm, const T
     rf->n_heads = m->n_out;
     rf->ds = dl_malloc(sizeof(hid_t) * ((size_t)n * rf->stride + 1));
     for (int i = 0; i < n * rf->stride; i++) rf->ds[i] = -1;
-    hid_t ti = info_type(), tm = metrics_type(), th = history_type(), ts = summary_type();
+    hid_t ti = info_type(), tm = results_metrics_type(), th = history_type(), ts = summary_type(), tg = sched_type();
     int bad = 0;
     for (int i = 0; i < n && !bad; i++) bad = create_symbol(rf, i, names[i], n_rows[i], cfg, m, ti, tm, th) != 0;
     if (!bad) {
         hsize_t ns = (hsize_t)n;
         rf->summary = create_ds(rf->file, "summary", ts, 1, &ns, 0);
-        bad = rf->summary < 0;
+        rf->schedule = create_ds(rf->file, "schedule", tg, 1, &ns, 0);
+        bad = rf->summary < 0 || rf->schedule < 0;
     }
-    H5Tclose(ti); H5Tclose(tm); H5Tclose(th); H5Tclose(ts);
+    H5Tclose(ti); H5Tclose(tm); H5Tclose(th); H5Tclose(ts); H5Tclose(tg);
     model_free(m);
     /* creation is the same sequence of calls on every rank: failures agree, but say so anyway */
     if (any_failed(bad, comm)) {
@@ -346,7 +367,7 @@ int results_par_write_symbol(ResultsFile *rf, int i, const SymbolResult *r, cons
                     r->skipped[2], r->nan_targets[0], r->nan_targets[1], r->nan_targets[2], r->dropped_train,
                     r->n_fit_rows, r->epochs_run, r->best_epoch, r->stopped_early, r->resumed_from,
                     r->best_val_loss, r->oracle_corr, r->wall_s, r->train_seconds, r->samples_per_s, r->y_mu, r->y_sd};
-    hid_t ti = info_type(), tm = metrics_type(), th = history_type();
+    hid_t ti = info_type(), tm = results_metrics_type(), th = history_type();
     /* history has room for every epoch; rows past epochs_run keep epoch 0 and NaN */
     EpochRecord *hist = dl_malloc(sizeof(EpochRecord) * ((size_t)rf->epochs + 1));
     for (int k = 0; k < rf->epochs; k++)
@@ -417,23 +438,34 @@ static void summary_rec(SummaryRec *s, const SymbolResult *r) {
     s->samples_per_s = r->samples_per_s;
 }
 
+/* rank 0: /summary and /schedule, one row per symbol */
+static int write_tables(ResultsFile *rf, const SymbolResult *rs, const ResultsSchedRow *sched, DlErr *e) {
+    SummaryRec *v = dl_calloc((size_t)rf->n, sizeof(SummaryRec));
+    SchedRec *g = dl_calloc((size_t)rf->n, sizeof(SchedRec));
+    for (int i = 0; i < rf->n; i++) {
+        summary_rec(&v[i], &rs[i]);
+        g[i] = (SchedRec){.order = sched[i].order, .rank = sched[i].rank, .windows = sched[i].windows,
+                          .start_s = sched[i].start_s, .end_s = sched[i].end_s};
+        snprintf(g[i].symbol, sizeof g[i].symbol, "%s", rs[i].symbol);
+    }
+    hid_t t = summary_type(), tg = sched_type();
+    int bad = wr(rf->summary, t, v) || wr(rf->schedule, tg, g);
+    H5Tclose(t);
+    H5Tclose(tg);
+    free(v);
+    free(g);
+    return bad ? dl_err(e, "cannot write /summary and /schedule") : 0;
+}
+
 int results_par_finish(ResultsFile *rf, int ok, const TrainConfig *cfg, const RunInfo *ri,
-                       const SymbolResult *rs, DlErr *e) {
+                       const SymbolResult *rs, const ResultsSchedRow *sched, DlErr *e) {
     int rank;
     MPI_Comm_rank(rf->comm, &rank);
     int bad = 0;
     DlErr e2 = {{0}};
     if (ok) {
         bad = results_write_manifest(rf->file, cfg, ri, &e2) != 0;   /* collective: same values everywhere */
-        if (rank == 0 && !bad && rf->n > 0) {
-            SummaryRec *v = dl_calloc((size_t)rf->n, sizeof(SummaryRec));
-            for (int i = 0; i < rf->n; i++) summary_rec(&v[i], &rs[i]);
-            hid_t t = summary_type();
-            bad = wr(rf->summary, t, v);
-            if (bad) dl_err(&e2, "cannot write /summary");
-            H5Tclose(t);
-            free(v);
-        }
+        if (rank == 0 && !bad && rf->n > 0) bad = write_tables(rf, rs, sched, &e2) != 0;
     }
     if (rf->file >= 0) {
         for (int i = 0; i < rf->n * rf->stride; i++)
@@ -441,7 +473,8 @@ int results_par_finish(ResultsFile *rf, int ok, const TrainConfig *cfg, const Ru
         free(rf->ds);
         rf->ds = NULL;
         if (rf->summary >= 0) H5Dclose(rf->summary);
-        rf->summary = -1;
+        if (rf->schedule >= 0) H5Dclose(rf->schedule);
+        rf->summary = rf->schedule = -1;
         if (H5Fclose(rf->file) < 0 && !bad) { bad = 1; dl_err(&e2, "closing failed"); }
         rf->file = -1;
     }

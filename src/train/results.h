@@ -6,8 +6,9 @@
  *                             datasets (all sizes are known before training);
  *   results_par_write_symbol  independent: the owner writes one symbol's raw
  *                             data as soon as it is trained, 'complete' last;
- *   results_par_finish        collective: manifest attributes, /summary (rank 0),
- *                             close, and rank 0 renames <path>.tmp to <path>.
+ *   results_par_finish        collective: manifest attributes, /summary and
+ *                             /schedule (rank 0), close, and rank 0 renames
+ *                             <path>.tmp to <path>.
  * The file is rebuilt from the durable per-symbol checkpoints on every run
  * (--resume too), so a results file damaged by a killed rank is never trusted. */
 #ifndef DL_TRAIN_RESULTS_H
@@ -57,10 +58,19 @@ typedef struct {
     int stride;         /* RD_N + weight tensors */
     hid_t *ds;          /* (n, stride) open dataset handles; -1 where absent (smoothed, alpha = 0) */
     hid_t summary;      /* /summary (n) */
+    hid_t schedule;     /* /schedule (n) */
     int epochs;         /* history rows */
     int n_heads;        /* model outputs: 1, or 2 (head-2 objects) */
     char path[4096], tmp[4200];
 } ResultsFile;
+
+/* where and when one symbol was trained (the Gantt chart of `report`) */
+typedef struct {
+    int rank;                 /* owner; -1 = not trained */
+    int order;                /* position in the largest-first hand-out order */
+    int64_t windows;          /* training windows: the order's cost proxy */
+    double start_s, end_s;    /* since the common start (after the barrier), owner's clock */
+} ResultsSchedRow;
 
 /* Collective over comm. names, n_rows: (n), the same on every rank; creates
  * <path>.tmp (truncating a stale one). On failure (any rank) every rank returns
@@ -70,11 +80,15 @@ int results_par_create(ResultsFile *rf, const char *path, MPI_Comm comm, const T
 /* Independent: symbol i (index into names) from its owner only. */
 int results_par_write_symbol(ResultsFile *rf, int i, const SymbolResult *r, const TrainConfig *cfg, DlErr *e);
 /* Collective. ok: the same on every rank (agreed beforehand); when ok, writes the
- * manifest (ri identical on all ranks) and rank 0 writes /summary from rs (n, by
- * symbol index; rank 0 only, NULL elsewhere), closes and renames to path.
+ * manifest (ri identical on all ranks) and rank 0 writes /summary from rs and
+ * /schedule from sched (both (n), by symbol index; rank 0 only, NULL elsewhere),
+ * closes and renames to path.
  * When !ok, closes and deletes the temporary file. Returns -1 (all ranks) on failure. */
 int results_par_finish(ResultsFile *rf, int ok, const TrainConfig *cfg, const RunInfo *ri,
-                       const SymbolResult *rs, DlErr *e);
+                       const SymbolResult *rs, const ResultsSchedRow *sched, DlErr *e);
+
+/* the HDF5 compound type of Metrics (metrics_raw, metrics_smoothed); H5Tclose it */
+hid_t results_metrics_type(void);
 
 int results_write_csv(const char *path, const SymbolResult *rs, int n, DlErr *e);
 /* per-symbol table, aggregates (mean, median, sample std) and the top 5 by correlation */

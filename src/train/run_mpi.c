@@ -8,13 +8,16 @@
  * read-only opens, so any number of ranks may hold the file at once. */
 #include "train/run_mpi.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/progress.h"
 #include "engine/backend.h"
 #include "io/h5util.h"
 #include "io/lobds.h"
+#include "report/report.h"
 #include "train/results.h"
 #include "train/symbol_sched.h"
 #include "train/trainer.h"
@@ -151,14 +154,47 @@ static void lite_copy(DoneRec *d, const SymbolResult *r) {
     d->r.best_counters = NULL;
 }
 
+/* what rank 0 knows of the whole run, for its in-epoch lines */
+typedef struct {
+    SymbolQueue *q;
+    const int64_t *windows;   /* (n) by symbol */
+    const int *order;         /* (n) hand-out order */
+    int n, ranks, epochs;
+    double t0;
+} RunStatus;
+
+/* The run's progress as rank 0 can estimate it without asking anyone: work =
+ * training windows x epochs; done ~ elapsed x ranks x rank 0's rate, capped by the
+ * work handed out so far (the shared queue's counter). Early stopping ends sooner,
+ * so the ETA is an upper bound. */
+static void run_status(void *ctx, double rate, char *buf, size_t n) {
+    const RunStatus *s = ctx;
+    int64_t taken = squeue_taken(s->q);
+    double total = 0, handed = 0;
+    for (int j = 0; j < s->n; j++) {
+        const double w = (double)s->windows[s->order[j]] * s->epochs;
+        total += w;
+        if (j < taken) handed += w;
+    }
+    double done = (MPI_Wtime() - s->t0) * s->ranks * rate;
+    if (done > handed) done = handed;
+    char eta[32];
+    progress_fmt_eta(eta, sizeof eta, rate > 0 ? (total - done) / (s->ranks * rate) : NAN);
+    snprintf(buf, n, " | run ~%.0f%% (%lld/%d symbols started), ETA <=%s", total > 0 ? 100.0 * done / total : 0.0,
+             (long long)(taken < s->n ? taken : s->n), s->n, eta);
+}
+
 /* train what the queue hands this rank; *err / *stopped say why it left early */
 static void work_loop(DoneRec *done, int *n_done, int *err, int *stopped, ResultsFile *rf, const TrainConfig *cfg,
-                      const RunOptions *o, SymName *names, const int *order, int n, double t0, MPI_Comm comm, DlErr *e) {
+                      const RunOptions *o, SymName *names, const int64_t *windows, const int *order, int n, double t0,
+                      MPI_Comm comm, DlErr *e) {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
     SymbolQueue q = squeue_create(comm, n);
-    char path[4400];
+    RunStatus rs = {&q, windows, order, n, size, cfg->epochs, t0};
+    char path[4400], tag[32] = "";
+    if (size > 1) snprintf(tag, sizeof tag, "[rank %d] ", rank);
     /* the in-epoch bar only for a person at a terminal: mpirun gives ranks a pty even into a file */
     const int bar = size == 1 && isatty(fileno(stdout)) && !getenv("OMPI_COMM_WORLD_SIZE") && !getenv("PMIX_RANK");
     int j;
@@ -168,7 +204,8 @@ static void work_loop(DoneRec *done, int *n_done, int *err, int *stopped, Result
         LobSymbol s;
         if (lobds_read_symbol(cfg->dataset, H5P_DEFAULT, names[i], &s, e)) { *err = 1; break; }
         snprintf(path, sizeof path, "%s/checkpoints/%s.h5", o->run_dir, names[i]);
-        TrainIO io = {cfg->checkpoint ? path : NULL, o->resume, stdout, bar, o->stop_after_epoch};
+        TrainIO io = {cfg->checkpoint ? path : NULL, o->resume, stdout, bar, o->stop_after_epoch,
+                      cfg->progress_interval, tag, rank == 0 && size > 1 ? run_status : NULL, &rs};
         if (size > 1) printf("[rank %d] [%d/%d] %s: %lld rows\n", rank, j + 1, n, names[i], (long long)s.n_rows);
         else printf("[%d/%d] %s: %lld rows\n", j + 1, n, names[i], (long long)s.n_rows);
         fflush(stdout);
@@ -301,7 +338,7 @@ int run_train_mpi(const TrainConfig *cfg, const RunOptions *o, MPI_Comm comm, Dl
     const double t0 = MPI_Wtime();
     DoneRec *done = dl_calloc((size_t)n + 1, sizeof(DoneRec));
     int n_done = 0, err = 0, stopped = 0;
-    work_loop(done, &n_done, &err, &stopped, &rf, cfg, o, names, order, n, t0, comm, e);
+    work_loop(done, &n_done, &err, &stopped, &rf, cfg, o, names, windows, order, n, t0, comm, e);
     const double wall = MPI_Wtime() - t0;
 
     /* agree on the outcome; the lowest failing rank's message goes to rank 0 */
@@ -319,23 +356,36 @@ int run_train_mpi(const TrainConfig *cfg, const RunOptions *o, MPI_Comm comm, Dl
     DoneRec *all = gather_done(done, n_done, n, comm);
     free(done);
     SymbolResult *rs = NULL;
+    ResultsSchedRow *sched = NULL;
     if (rank == 0) {
         rs = dl_calloc((size_t)n + 1, sizeof(SymbolResult));
-        for (int i = 0; i < n; i++) rs[i] = all[i].r;
+        sched = dl_calloc((size_t)n + 1, sizeof(ResultsSchedRow));
+        for (int i = 0; i < n; i++) {
+            rs[i] = all[i].r;
+            sched[i] = (ResultsSchedRow){all[i].rank, 0, windows[i], all[i].start, all[i].start + all[i].seconds};
+        }
+        for (int j = 0; j < n; j++) sched[order[j]].order = j;
         results_utc_now(ri.end_time);
     }
     MPI_Bcast(ri.end_time, sizeof ri.end_time, MPI_CHAR, 0, comm);
     const int ok = first == size && !any_stop;
     DlErr ef = {{0}};
-    int fin = results_par_finish(&rf, ok, cfg, &ri, rs, &ef);
+    int fin = results_par_finish(&rf, ok, cfg, &ri, rs, sched, &ef);
     if (ok && fin) { *e = ef; rc = 1; }
     else if (!ok) rc = first < size ? 1 : 3;
     if (rc == 0 && rank == 0 && report(all, names, windows, order, n, size, wall, rs, o, e)) rc = 1;
+    if (rc == 0 && rank == 0 && cfg->report) {
+        /* the figures come from results.h5, now complete; a failure here leaves the
+         * training outputs as they are, so it is said but does not fail the run */
+        DlErr er = {{0}};
+        if (report_run(o->run_dir, stdout, &er) < 0) fprintf(stderr, "train: report failed: %s\n", er.msg);
+    }
     if (rc == 3 && rank == 0)
         printf("train: stopped after epoch %d as asked (--stop-after-epoch); --resume continues\n", o->stop_after_epoch);
     MPI_Bcast(&rc, 1, MPI_INT, 0, comm);
     free(all);
     free(rs);
+    free(sched);
     free(names);
     free(n_rows);
     free(windows);

@@ -143,6 +143,14 @@ int squeue_next(SymbolQueue *q) {
     return got >= 0 && got < q->n ? (int)got : -1;
 }
 
+int64_t squeue_taken(SymbolQueue *q) {
+    int64_t got = 0;
+    /* an atomic read of the counter: MPI_NO_OP leaves it as it is */
+    MPI_Fetch_and_op(NULL, &got, MPI_INT64_T, 0, 0, MPI_NO_OP, q->win);
+    MPI_Win_flush(0, q->win);
+    return got;
+}
+
 void squeue_free(SymbolQueue *q) {
     if (q->win == MPI_WIN_NULL) return;
     MPI_Win_unlock_all(q->win);

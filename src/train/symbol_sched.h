@@ -64,6 +64,8 @@ typedef struct {
 SymbolQueue squeue_create(MPI_Comm comm, int n);
 /* next index into the order, or -1 when all are taken; any rank, any time */
 int squeue_next(SymbolQueue *q);
+/* how many indices have been handed out so far (may exceed n); any rank, any time */
+int64_t squeue_taken(SymbolQueue *q);
 /* collective; call when every rank has drawn its -1 */
 void squeue_free(SymbolQueue *q);
 

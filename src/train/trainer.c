@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/progress.h"
 #include "common/rng.h"
 #include "train/checkpoint.h"
 #include "train/dataset.h"
@@ -102,13 +103,6 @@ static void shuffle_targets(SymbolData *d, uint64_t skey) {
     }
 }
 
-static void fmt_eta(char *buf, size_t n, double s) {
-    if (!isfinite(s) || s < 0) s = 0;
-    long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(buf, n, "%ldh%02ldm", t / 3600, (t / 60) % 60);
-    else snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
-}
-
 static int init_result(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, const SymbolData *d,
                        const Model *m, const int hk[2]) {
     memset(r, 0, sizeof *r);
@@ -175,13 +169,32 @@ static int init_result(SymbolResult *r, const TrainConfig *cfg, const LobSymbol 
     return 0;
 }
 
-/* one training epoch; returns the mean training loss, adds step time to *secs */
+/* an in-epoch progress line: symbol, epoch, fraction, rate, ETA of the epoch and of
+ * the symbol (the epochs left at the mean epoch time so far, else at this rate) */
+static void epoch_progress(Progress *pg, const TrainIO *io, const char *symbol, int epoch, int epochs, int64_t done,
+                           int64_t n, double secs, double mean_epoch_s) {
+    const double rate = secs > 0 ? done / secs : 0;
+    const double left = rate > 0 ? (n - done) / rate : NAN;
+    const double per_epoch = mean_epoch_s > 0 ? mean_epoch_s : rate > 0 ? n / rate : NAN;
+    char e1[32], e2[32], run[160] = "";
+    progress_fmt_eta(e1, sizeof e1, left);
+    progress_fmt_eta(e2, sizeof e2, left + per_epoch * (epochs - epoch));
+    if (io->run_status) io->run_status(io->run_ctx, rate, run, sizeof run);
+    progress_print(pg, "%s%s epoch %d/%d %3.0f%%  %.0f samples/s  ETA epoch %s, symbol <=%s%s", io->tag ? io->tag : "",
+                   symbol, epoch, epochs, 100.0 * (double)done / (double)(n ? n : 1), rate, e1, e2, run);
+}
+
+/* one training epoch; returns the mean training loss, adds step time to *secs.
+ * mean_epoch_s: mean wall time of the epochs so far (0 = none yet), for the ETA */
 static double train_epoch(Model *m, Work *w, const SymbolData *d, const TrainConfig *cfg, uint64_t skey,
-                          int epoch, float lr, double *grad_norm, double *secs, const TrainIO *io) {
+                          const char *symbol, int epoch, float lr, double *grad_norm, double *secs,
+                          double mean_epoch_s, const TrainIO *io) {
     const int64_t n = d->n[SPLIT_TRAIN];
     dataset_permutation(w->perm, n, dl_key(dl_key(skey, TAG_SHUFFLE), (uint64_t)epoch));
     const uint64_t dkey = dl_key(dl_key(skey, TAG_DROPOUT), (uint64_t)epoch);
-    double sum = 0, gsum = 0, t0 = dl_now(), last_bar = t0;
+    double sum = 0, gsum = 0, t0 = dl_now();
+    Progress pg;
+    progress_init(&pg, io->progress, io->progress_interval, io->bar);
     int64_t step = 0, n_used = 0;
     for (int64_t i0 = 0; i0 < n; i0 += cfg->batch, step++) {
         int B = (int)((n - i0) < cfg->batch ? (n - i0) : cfg->batch);
@@ -197,14 +210,10 @@ static double train_epoch(Model *m, Work *w, const SymbolData *d, const TrainCon
         model_backward(m, w->x, B);
         gsum += cfg->clip > 0 ? model_clip_grad(m, (float)cfg->clip) : model_clip_grad(m, INFINITY);
         model_adam_step(m, lr);
-        if (io->bar && io->progress && dl_now() - last_bar > 1.0) {
-            last_bar = dl_now();
-            fprintf(io->progress, "\r  epoch %d: %3.0f%%  %.0f samples/s ", epoch,
-                    100.0 * (double)(i0 + B) / (double)n, (double)(i0 + B) / (last_bar - t0));
-            fflush(io->progress);
-        }
+        if (progress_due(&pg))
+            epoch_progress(&pg, io, symbol, epoch, cfg->epochs, i0 + B, n, dl_now() - t0, mean_epoch_s);
     }
-    if (io->bar && io->progress) { fprintf(io->progress, "\r%60s\r", ""); fflush(io->progress); }
+    progress_end(&pg);
     *secs += dl_now() - t0;
     *grad_norm = gsum / (double)(step ? step : 1);
     return sum / (double)(n_used ? n_used : 1);
@@ -274,7 +283,8 @@ int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, 
         const double te = dl_now();
         const float lr = (float)st.plateau.lr;
         double gnorm = 0, secs = 0;
-        double tl = train_epoch(m, &w, &d, cfg, skey, epoch, lr, &gnorm, &secs, io);
+        double tl = train_epoch(m, &w, &d, cfg, skey, sym->symbol, epoch, lr, &gnorm, &secs,
+                                epochs_timed ? epoch_time_sum / epochs_timed : 0, io);
         double vl = evaluate(m, &w, &d, SPLIT_VAL, d.y_fit, NULL);
         st.train_seconds += secs;
         if (early_step(&st.early, vl, epoch)) save_best(r, m);
@@ -290,7 +300,7 @@ int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, 
         epochs_timed++;
         if (io->progress) {
             char eta[32];
-            fmt_eta(eta, sizeof eta, st.finished ? 0 : epoch_time_sum / epochs_timed * (cfg->epochs - epoch));
+            progress_fmt_eta(eta, sizeof eta, st.finished ? 0 : epoch_time_sum / epochs_timed * (cfg->epochs - epoch));
             fprintf(io->progress, "  %-12s epoch %3d/%d  train_loss %.5f  val_loss %.5f  lr %.2e  %7.0f samples/s  ETA<=%s%s\n",
                     sym->symbol, epoch, cfg->epochs, tl, vl, lr, h->samples_per_s, eta,
                     st.early.stop ? "  (early stop)" : (st.early.best_epoch == epoch ? "  *" : ""));

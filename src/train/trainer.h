@@ -85,8 +85,14 @@ typedef struct {
     const char *ckpt_path;   /* per-symbol checkpoint file, NULL = none */
     int resume;              /* continue from ckpt_path when it exists */
     FILE *progress;          /* one line per epoch (NULL = quiet) */
-    int bar;                 /* in-epoch progress bar (only on a terminal) */
+    int bar;                 /* in-epoch progress as one updating line (a terminal); else plain lines */
     int stop_after_epoch;    /* testing: return -2 after this epoch's checkpoint (0 = off) */
+    double progress_interval;/* seconds between in-epoch progress lines (0 = none) */
+    const char *tag;         /* prefix of the progress lines, e.g. "[rank 3] " (NULL = none) */
+    /* rank 0 of a multi-rank run: appends the run's overall progress and ETA to its
+     * in-epoch lines, given this rank's current training rate (NULL = none) */
+    void (*run_status)(void *ctx, double samples_per_s, char *buf, size_t n);
+    void *run_ctx;
 } TrainIO;
 
 ModelConfig trainer_model_config(const TrainConfig *cfg);

@@ -171,7 +171,8 @@ int main(int argc, char **argv) {
         CHECK(results_par_write_symbol(&rf, 1, &rs[0], &cfg, &e) != 0 && strstr(e.msg, "test rows"),
               "layout mismatch accepted (%s)", e.msg);
         CHECK(access(path, F_OK) != 0, "results.h5 exists before finish");
-        CHECK(results_par_finish(&rf, 1, &cfg, &ri, rs, &e) == 0, "finish: %s", e.msg);
+        const ResultsSchedRow sched[3] = {{0, 1, 500, 0.5, 2.0}, {0, 2, 400, 2.0, 3.5}, {0, 0, 600, 0.0, 0.5}};
+        CHECK(results_par_finish(&rf, 1, &cfg, &ri, rs, sched, &e) == 0, "finish: %s", e.msg);
     }
     char tmp[600];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -189,6 +190,7 @@ int main(int argc, char **argv) {
         CHECK(h5u_attr_read_str(f, ".", "git_revision", v, sizeof v, &e) == 0, "manifest: git_revision");
         hsize_t dims[1] = {0};
         CHECK(h5u_dims(f, "summary", dims, 1, "results", &e) == 1 && dims[0] == 3, "summary rows %llu", (unsigned long long)dims[0]);
+        CHECK(h5u_dims(f, "schedule", dims, 1, "results", &e) == 1 && dims[0] == 3, "schedule rows %llu", (unsigned long long)dims[0]);
         CHECK(h5u_exists(f, "symbols/BBBUSDT/metrics_smoothed") && h5u_exists(f, "symbols/BBBUSDT/test/target_smoothed"),
               "smoothed objects missing with ema_alpha > 0");
         H5Fclose(f);
@@ -202,7 +204,7 @@ int main(int argc, char **argv) {
     CHECK(rc == 0, "create 2: %s", e.msg);
     if (rc == 0) {
         CHECK(access(tmp, F_OK) == 0, "no temporary file while the run is going");
-        CHECK(results_par_finish(&rf, 0, &cfg, &ri, NULL, &e) == 0, "finish(0): %s", e.msg);
+        CHECK(results_par_finish(&rf, 0, &cfg, &ri, NULL, NULL, &e) == 0, "finish(0): %s", e.msg);
     }
     CHECK(access(path, F_OK) != 0 && access(tmp, F_OK) != 0, "an aborted run left a results file");
 

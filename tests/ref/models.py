@@ -22,6 +22,19 @@ EXPECTED_PARAMS = {"deeplob": 158049, "deeplob_tcn": 228769, "deeplob_hier": 604
 N_OUT = {"deeplob": 1, "deeplob_tcn": 1, "deeplob_hier": 2}
 LEAKY = 0.01
 
+# Kink probe of the fixture maker (make_reference.py): when set, every LeakyReLU calls
+# KINK_PROBE(owner, shift, t) with its input t, where owner.<shift> is the parameter that adds
+# to t per channel just before it (a BN's bias, or inception2a/3a's conv bias). None (the
+# default) costs nothing and changes no arithmetic.
+KINK_PROBE = None
+
+
+def leaky(t, owner, shift):
+    """F.leaky_relu(t, LEAKY), reported to KINK_PROBE when one is set."""
+    if KINK_PROBE is not None:
+        KINK_PROBE(owner, shift, t)
+    return F.leaky_relu(t, LEAKY)
+
 
 class FrontEnd(nn.Module):
     """Shared CNN + inception front end: (B,1,T,40) -> (B,256,T-12).
@@ -60,18 +73,18 @@ class FrontEnd(nn.Module):
 
     def front(self, x):
         """x (B,1,T,40) -> (B,256,T-12), channels [b1,b2,b3,b4]."""
-        lr = lambda t: F.leaky_relu(t, LEAKY)
-        x = lr(self.bn1a(self.conv1a(x)))      # (B,32,T,20)
-        x = lr(self.bn1b(self.conv1b(x)))      # (B,32,T-3,20)
-        x = lr(self.bn1c(self.conv1c(x)))      # (B,32,T-6,20)
-        x = lr(self.bn2a(self.conv2a(x)))      # (B,32,T-6,10)
-        x = lr(self.bn2b(self.conv2b(x)))      # (B,32,T-9,10)
-        x = lr(self.bn2c(self.conv2c(x)))      # (B,32,T-12,10)
-        x = lr(self.bn3a(self.conv3a(x)))      # (B,32,T-12,1)
-        b1 = lr(self.bn_inc1(self.inception1(x)))
-        b2 = lr(self.bn_inc2(self.inception2b(lr(self.inception2a(x)))))
-        b3 = lr(self.bn_inc3(self.inception3b(lr(self.inception3a(x)))))
-        b4 = lr(self.bn_inc4(self.inception4_conv(self.inception4(x))))
+        lr = lambda t, shift: leaky(t, self, shift)
+        x = lr(self.bn1a(self.conv1a(x)), "bn1a")      # (B,32,T,20)
+        x = lr(self.bn1b(self.conv1b(x)), "bn1b")      # (B,32,T-3,20)
+        x = lr(self.bn1c(self.conv1c(x)), "bn1c")      # (B,32,T-6,20)
+        x = lr(self.bn2a(self.conv2a(x)), "bn2a")      # (B,32,T-6,10)
+        x = lr(self.bn2b(self.conv2b(x)), "bn2b")      # (B,32,T-9,10)
+        x = lr(self.bn2c(self.conv2c(x)), "bn2c")      # (B,32,T-12,10)
+        x = lr(self.bn3a(self.conv3a(x)), "bn3a")      # (B,32,T-12,1)
+        b1 = lr(self.bn_inc1(self.inception1(x)), "bn_inc1")
+        b2 = lr(self.bn_inc2(self.inception2b(lr(self.inception2a(x), "inception2a"))), "bn_inc2")
+        b3 = lr(self.bn_inc3(self.inception3b(lr(self.inception3a(x), "inception3a"))), "bn_inc3")
+        b4 = lr(self.bn_inc4(self.inception4_conv(self.inception4(x))), "bn_inc4")
         return torch.cat([b1, b2, b3, b4], dim=1).squeeze(3)   # (B,256,T-12)
 
 
@@ -95,11 +108,11 @@ class TemporalBlock(nn.Module):
             nn.init.kaiming_normal_(self.residual.weight, mode="fan_in", nonlinearity="relu")
 
     def forward(self, x):
-        h = F.leaky_relu(self.bn1(self.conv1(F.pad(x, (self.pad, 0)))), LEAKY)
+        h = leaky(self.bn1(self.conv1(F.pad(x, (self.pad, 0)))), self, "bn1")
         h = self.drop(h)
         h = self.drop(self.bn2(self.conv2(F.pad(h, (self.pad, 0)))))
         res = x if self.residual is None else self.residual(x)
-        return F.leaky_relu(h + res, LEAKY)
+        return leaky(h + res, self, "bn2")                # bn2's bias shifts h + res
 
 
 class TCN(nn.Module):
@@ -124,7 +137,7 @@ def _head(model, prefix1, bn, prefix2):
 
 def _run_head(fc1, bn, drop, fc2, h):
     """h (B,64) -> (B,1): fc1 -> bn -> LR -> dropout -> fc2."""
-    return fc2(drop(F.leaky_relu(bn(fc1(h)), LEAKY)))
+    return fc2(drop(leaky(bn(fc1(h)), bn, "bias")))
 
 
 class DeepLOB(FrontEnd):

@@ -230,8 +230,10 @@ int conv_add_file(ConvSeries *c, const char *path, DlErr *e) {
     gzFile gz = gzopen(path, "rb");
     if (!gz) return dl_err(e, "%s: cannot open: %s", path, strerror(errno));
     gzbuffer(gz, 256 * 1024);
-    /* zlib reads a plain file "transparently": a .csv.gz that is not gzip is refused */
-    if (sb.st_size == 0 || gzdirect(gz)) {
+    /* zlib reads a plain file "transparently": a .gz that is not gzip is refused (plain .csv is read) */
+    const size_t pl = strlen(path);
+    const int want_gz = pl > 3 && !strcmp(path + pl - 3, ".gz");
+    if (sb.st_size == 0 || (want_gz && gzdirect(gz))) {
         gzclose(gz);
         return dl_err(e, "%s: %s", path, sb.st_size == 0 ? "empty file (0 bytes), not a gzip stream" : "not gzip (no gzip header at byte 0)");
     }

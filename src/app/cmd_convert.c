@@ -144,11 +144,18 @@ int cmd_convert(int argc, char **argv) {
             o.n_horizons = 0;
             char *cp = strdup(optarg), *save = NULL;
             for (char *t = strtok_r(cp, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-                int h = atoi(t);
-                if (o.n_horizons == LOBDS_MAX_H || h < 1) { o.n_horizons = -1; break; }
-                o.horizons[o.n_horizons++] = h;
+                char *end = NULL;
+                long h = strtol(t, &end, 10);
+                if (o.n_horizons == LOBDS_MAX_H || h < 1 || h > 86400 || *end) { o.n_horizons = -1; break; }
+                o.horizons[o.n_horizons++] = (int)h;
             }
             free(cp);
+            if (o.n_horizons < 1) {
+                if (rank == 0)
+                    fprintf(stderr, "convert: --horizons '%s': expected 1..%d comma-separated integers in 1..86400\n",
+                            optarg, LOBDS_MAX_H);
+                return 2;
+            }
             break;
         }
         case 'h': if (rank == 0) convert_usage(stdout); return 0;

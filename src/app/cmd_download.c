@@ -55,6 +55,13 @@ static int read_symbols(char ***out, int *n, const char *list, const char *file,
         while (l && (tok[l - 1] == ' ' || tok[l - 1] == '\t' || tok[l - 1] == '\r')) tok[--l] = 0;
         if (!l) continue;
         if (download_check_name(tok, "symbol", e)) {
+            if (file) {   /* name the line: every '\n' before tok is still there or became strtok's '\0' */
+                int line = 1;
+                for (const char *p = text; p < tok; p++) line += *p == '\n' || *p == '\0';
+                char msg[sizeof e->msg];
+                snprintf(msg, sizeof msg, "%s", e->msg);
+                dl_err(e, "%s:%d: %s", file, line, msg);
+            }
             for (int i = 0; i < k; i++) free(v[i]);
             free(v);
             free(text);
@@ -66,6 +73,7 @@ static int read_symbols(char ***out, int *n, const char *list, const char *file,
     free(text);
     *out = v;
     *n = k;
+    if (file && k == 0) { free(v); *out = NULL; return dl_err(e, "%s: no symbols (only blank or comment lines)", file); }
     return 0;
 }
 

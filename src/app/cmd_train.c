@@ -25,6 +25,8 @@ static void usage(FILE *f) {
             "  --set KEY=VALUE     override a config key (repeatable); also --KEY VALUE\n"
             "  --resume            continue an existing run directory from its checkpoints\n"
             "  --force             start an existing run directory over (deletes its outputs)\n"
+            "  --stop-after-epoch N         testing: stop after epoch N's checkpoint (exit 3)\n"
+            "  --inject-nan SYMBOL:EPOCH:STEP testing: a NaN target at that training step (divergence)\n"
             "  --help\n"
             "Keys: dataset symbols model horizon ema_alpha standardize_targets seq_len batch eval_batch\n"
             "      epochs patience plateau_patience plateau_factor plateau_threshold lr huber_delta\n"
@@ -39,7 +41,9 @@ int cmd_train(int argc, char **argv) {
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     const char *cfg_path = NULL;
-    int resume = 0, force = 0, stop_after = 0;
+    int resume = 0, force = 0, stop_after = 0, inj_epoch = 0;
+    long long inj_step = 0;
+    char inj_sym[64] = "";
     TrainConfig cfg;
     config_defaults(&cfg);
     DlErr e = {{0}};
@@ -49,7 +53,27 @@ int cmd_train(int argc, char **argv) {
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { if (rank == 0) usage(stdout); config_free(&cfg); return 0; }
         if (!strcmp(a, "--resume")) resume = 1;
         else if (!strcmp(a, "--force")) force = 1;
-        else if (!strcmp(a, "--stop-after-epoch") && i + 1 < argc) stop_after = atoi(argv[++i]);
+        else if (!strcmp(a, "--stop-after-epoch") || !strcmp(a, "--inject-nan")) {
+            const char *v = i + 1 < argc ? argv[++i] : "";
+            char *end = NULL;
+            int bad;
+            if (a[2] == 's') {
+                long x = strtol(v, &end, 10);
+                bad = !*v || *end || x < 1 || x > 1000000;
+                stop_after = (int)x;
+            } else {
+                const char *c1 = strchr(v, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+                bad = !c1 || !c2 || c1 == v || (size_t)(c1 - v) >= sizeof inj_sym ||
+                      sscanf(c1 + 1, "%d:%lld", &inj_epoch, &inj_step) != 2 || inj_epoch < 1 || inj_step < 0;
+                if (!bad) snprintf(inj_sym, sizeof inj_sym, "%.*s", (int)(c1 - v), v);
+            }
+            if (bad) {
+                if (rank == 0) fprintf(stderr, "train: error: command line: %s '%s': expected %s\n", a, v,
+                                       a[2] == 's' ? "an epoch number >= 1" : "SYMBOL:EPOCH:STEP");
+                config_free(&cfg);
+                return 2;
+            }
+        }
         else if (!strcmp(a, "--set") || (a[0] == '-' && a[1] == '-' && !strchr(a, '='))) i++; /* pass 2 */
         else if (a[0] == '-' && a[1] == '-') continue;                                       /* --key=value */
         else if (!cfg_path) cfg_path = a;
@@ -64,7 +88,7 @@ int cmd_train(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--resume") || !strcmp(a, "--force")) continue;
-        if (!strcmp(a, "--stop-after-epoch")) { i++; continue; }
+        if (!strcmp(a, "--stop-after-epoch") || !strcmp(a, "--inject-nan")) { i++; continue; }
         if (!strcmp(a, "--set")) {
             if (i + 1 >= argc) { dl_err(&e, "command line: --set needs key=value"); goto fail; }
             if (config_set_kv(&cfg, argv[++i], &e)) goto fail;
@@ -102,9 +126,10 @@ int cmd_train(int argc, char **argv) {
 
     char run_dir[2200];
     snprintf(run_dir, sizeof run_dir, "%s/%s", cfg.output_dir, cfg.run_name);
-    RunOptions o = {cfg_path, run_dir, resume, force, stop_after};
+    RunOptions o = {cfg_path, run_dir, resume, force, stop_after, inj_sym[0] ? inj_sym : NULL, inj_epoch, inj_step};
     int rc = run_train_mpi(&cfg, &o, MPI_COMM_WORLD, &e);
     if (rc == 1 && rank == 0) fprintf(stderr, "train: error: %s\n", e.msg);
+    if (rc == 4 && rank == 0) fprintf(stderr, "train: partial failure: some symbols diverged or were skipped (status in summary.csv and results.h5)\n");
     config_free(&cfg);
     return rc;
 fail:   /* every rank parsed the same input and failed alike: rank 0 speaks */

@@ -173,6 +173,7 @@ static int parse_row(const char *s, const char *end, int ncol, int64_t *sec, flo
             double v;
             int r = parse_num(f, fe, &v);
             if (r < 0) return CONV_BAD_NUMBER;
+            if (r == 0 && ((k % 2 == 1 && v < 0) || (k % 2 == 0 && v <= 0))) return CONV_BAD_NONPOS;
             if (r == 1) {
                 if (lvl == 0) missing0 = 1;
                 else *deep_missing = 1;
@@ -229,6 +230,13 @@ int conv_add_file(ConvSeries *c, const char *path, DlErr *e) {
     gzFile gz = gzopen(path, "rb");
     if (!gz) return dl_err(e, "%s: cannot open: %s", path, strerror(errno));
     gzbuffer(gz, 256 * 1024);
+    /* zlib reads a plain file "transparently": a .gz that is not gzip is refused (plain .csv is read) */
+    const size_t pl = strlen(path);
+    const int want_gz = pl > 3 && !strcmp(path + pl - 3, ".gz");
+    if (sb.st_size == 0 || (want_gz && gzdirect(gz))) {
+        gzclose(gz);
+        return dl_err(e, "%s: %s", path, sb.st_size == 0 ? "empty file (0 bytes), not a gzip stream" : "not gzip (no gzip header at byte 0)");
+    }
     c->st.files++;
     c->st.compressed_bytes += (int64_t)sb.st_size;
     int64_t bad_before = 0;

@@ -23,7 +23,7 @@ enum {
     CONV_BAD_COLUMNS,     /* wrong column count */
     CONV_BAD_NUMBER,      /* unparsable number (timestamp or a level 0..9 cell) */
     CONV_BAD_MISSING_L0,  /* empty level-0 price or amount */
-    CONV_BAD_NONPOS,      /* level-0 price <= 0 */
+    CONV_BAD_NONPOS,      /* a price <= 0 or an amount < 0 (any level) */
     CONV_BAD_CROSSED,     /* bid_price[0] >= ask_price[0] */
     CONV_BAD_TIME_BACK,   /* local_timestamp earlier than an already emitted second */
     CONV_BAD_NKINDS

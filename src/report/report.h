@@ -21,6 +21,8 @@
 typedef struct {
     char symbol[64];
     int complete;                /* the symbol's completion mark */
+    int status;                  /* 0 ok, 1 diverged, 2 skipped (files before status existed: 0) */
+    char status_msg[128];        /* where and why ("" when ok) */
     double corr[2];              /* test correlation vs raw targets, head 1 and 2 (NaN: no head 2) */
     double corr_smooth[2];       /* vs EMA-smoothed targets (NaN when ema_alpha = 0) */
     double oracle[2];            /* dataset's oracle correlation (NaN when unknown) */

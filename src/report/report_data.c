@@ -64,6 +64,14 @@ static int load_symbol(ReportRun *r, hid_t f, ReportSymbol *s, int epochs_cap, D
     if (!rc) rc = read_compound(g, "info", ti, &info, 1, r->path, e);
     H5Tclose(ti);
 
+    if (!rc && h5u_exists(g, "status")) {   /* absent in files written before it existed: ok */
+        hid_t tst = results_status_type();
+        ResultsStatus st = {0, ""};
+        rc = read_compound(g, "status", tst, &st, 1, r->path, e);
+        H5Tclose(tst);
+        s->status = (int)st.code;
+        snprintf(s->status_msg, sizeof s->status_msg, "%s", st.message);
+    }
     hid_t tm = results_metrics_type();
     Metrics m = {0};
     if (!rc) rc = read_compound(g, "metrics_raw", tm, &m, 1, r->path, e);

@@ -75,6 +75,14 @@ static void summary(Buf *b, const ReportRun *r) {
     int incomplete = 0;
     for (int i = 0; i < n; i++) incomplete += !r->sym[i].complete;
     if (incomplete) put(b, "\n**%d symbol(s) have no completion mark** (their numbers are not final).\n", incomplete);
+    int failed = 0;
+    for (int i = 0; i < n; i++) failed += r->sym[i].status != 0;
+    if (failed) {
+        put(b, "\n**%d symbol(s) without test metrics** (left out of the statistics above):\n\n", failed);
+        for (int i = 0; i < n; i++)
+            if (r->sym[i].status != 0)
+                put(b, "- %s: %s\n", r->sym[i].symbol, r->sym[i].status_msg[0] ? r->sym[i].status_msg : "failed");
+    }
     put(b, "\n");
 }
 
@@ -88,7 +96,8 @@ static void table(Buf *b, const ReportRun *r) {
     for (int i = 0; i < r->n; i++) {
         const ReportSymbol *s = &r->sym[i];
         char c[8][32];
-        put(b, "| %s%s | %s |", s->symbol, s->complete ? "" : " (incomplete)", num(c[0], 32, "%.4f", s->corr[0]));
+        put(b, "| %s%s%s | %s |", s->symbol, s->complete ? "" : " (incomplete)",
+            s->status == 1 ? " (diverged)" : s->status == 2 ? " (skipped)" : "", num(c[0], 32, "%.4f", s->corr[0]));
         if (sm) put(b, " %s |", num(c[1], 32, "%.4f", s->corr_smooth[0]));
         if (r->has_oracle)
             put(b, " %s | %s |", num(c[2], 32, "%.4f", s->oracle[0]), num(c[3], 32, "%.3f", s->corr[0] / s->oracle[0]));

@@ -41,6 +41,25 @@ void dataset_free(SymbolData *d) {
     memset(d, 0, sizeof *d);
 }
 
+void dataset_placeholder(SymbolData *d, const LobSymbol *s, DataOptions o) {
+    memset(d, 0, sizeof *d);
+    const int ny = o.horizon2 > 0 ? 2 : 1;
+    const int64_t N = s->n_rows;
+    d->n_y = ny;
+    d->T = o.seq_len;
+    d->F = LOBDS_NFEAT;
+    d->n_rows = N;
+    dataset_split_bounds(d->split_start, N);
+    const size_t nv = ((size_t)N + 1) * (size_t)ny;
+    d->y_raw = dl_malloc(sizeof(float) * nv);
+    d->y_fit = dl_malloc(sizeof(float) * nv);
+    d->y_smooth = dl_malloc(sizeof(float) * nv);
+    for (size_t i = 0; i < nv; i++) d->y_raw[i] = d->y_fit[i] = d->y_smooth[i] = NAN;
+    for (int f = 0; f < LOBDS_NFEAT; f++) d->mean[f] = d->std[f] = NAN;
+    for (int j = 0; j < 2; j++) { d->y_mu[j] = 0.0; d->y_sd[j] = 1.0; }
+    for (int sp = 0; sp < N_SPLITS; sp++) d->idx[sp] = dl_malloc(sizeof(int64_t));
+}
+
 /* z-score fit on finite train rows: two passes in double */
 static void fit_zscore(SymbolData *d, const float *x, const unsigned char *bad, int64_t n_train) {
     const int F = d->F;
@@ -135,7 +154,8 @@ int dataset_build(SymbolData *d, const LobSymbol *s, DataOptions o, DlErr *e) {
     fit_zscore(d, feat, bad, d->split_start[1]);
     if (d->n_fit_rows == 0) {
         free(bad); free(bad_cum); free(rel);
-        return dl_err(e, "symbol %s: no finite training rows to fit the normalisation", s->symbol);
+        dl_err(e, "symbol %s: no finite training rows to fit the normalisation", s->symbol);
+        return -2;
     }
 
     d->xn = dl_malloc(sizeof(float) * (size_t)N * F);
@@ -193,8 +213,9 @@ int dataset_build(SymbolData *d, const LobSymbol *s, DataOptions o, DlErr *e) {
             static const char *names[] = {"train", "validation", "test"};
             int64_t rows = d->split_start[sp + 1] - d->split_start[sp];
             dataset_free(d);
-            return dl_err(e, "symbol %s: no %s samples (%lld rows in the split, seq_len %d)", s->symbol,
-                          names[sp], (long long)rows, T);
+            dl_err(e, "symbol %s: no %s samples (%lld rows in the split, seq_len %d)", s->symbol, names[sp],
+                   (long long)rows, T);
+            return -2;
         }
 
     for (int j = 0; j < 2; j++) { d->y_mu[j] = 0.0; d->y_sd[j] = 1.0; }

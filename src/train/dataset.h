@@ -78,7 +78,13 @@ void dataset_split_bounds(int64_t bounds[N_SPLITS + 1], int64_t n_rows);
 /* EMA over y[lo..hi) restarted at each piece start; out (N) written only in [lo, hi) */
 void dataset_ema(float *out, const float *y, int64_t lo, int64_t hi, double alpha);
 
+/* 0 ok; -1 error (a horizon the symbol lacks); -2 the symbol's data cannot give a
+ * model (no finite training row, or a split without samples: too short for one
+ * window), e says which: the caller skips the symbol. d is empty unless 0. */
 int dataset_build(SymbolData *d, const LobSymbol *s, DataOptions o, DlErr *e);
+/* a stand-in with no samples for a skipped symbol: split bounds, NaN targets and
+ * normalisation, so its results objects get defined, deterministic contents */
+void dataset_placeholder(SymbolData *d, const LobSymbol *s, DataOptions o);
 void dataset_free(SymbolData *d);
 
 /* x (B, T, F), y (B, n_y) from the normalised matrix for sample rows rows[0..B);

@@ -111,6 +111,7 @@ typedef struct {
     double oracle_corr, corr, corr_over_oracle, mae, rmse, r2, corr_smoothed;
     int64_t n_test, epochs_run, best_epoch;
     double wall_s, samples_per_s;
+    int64_t status;
 } SummaryRec;
 
 typedef struct {
@@ -150,13 +151,23 @@ static hid_t history_type(void) {
     return t;
 }
 
-/* the 64-byte UTF-8 symbol member of /summary and /schedule */
-static void insert_symbol(hid_t t, size_t off) {
+/* a fixed-size UTF-8 string member */
+static void insert_str(hid_t t, const char *name, size_t off, size_t size) {
     hid_t s = H5Tcopy(H5T_C_S1);
-    H5Tset_size(s, 64);
+    H5Tset_size(s, size);
     H5Tset_cset(s, H5T_CSET_UTF8);
-    H5Tinsert(t, "symbol", off, s);
+    H5Tinsert(t, name, off, s);
     H5Tclose(s);
+}
+
+/* the 64-byte UTF-8 symbol member of /summary and /schedule */
+static void insert_symbol(hid_t t, size_t off) { insert_str(t, "symbol", off, 64); }
+
+hid_t results_status_type(void) {
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(ResultsStatus));
+    INS_I64(t, ResultsStatus, code);
+    insert_str(t, "message", HOFFSET(ResultsStatus, message), SYM_STATUS_LEN);
+    return t;
 }
 
 static hid_t sched_type(void) {
@@ -174,6 +185,7 @@ static hid_t summary_type(void) {
     INS_F64(t, SummaryRec, mae); INS_F64(t, SummaryRec, rmse); INS_F64(t, SummaryRec, r2);
     INS_F64(t, SummaryRec, corr_smoothed); INS_I64(t, SummaryRec, n_test); INS_I64(t, SummaryRec, epochs_run);
     INS_I64(t, SummaryRec, best_epoch); INS_F64(t, SummaryRec, wall_s); INS_F64(t, SummaryRec, samples_per_s);
+    INS_I64(t, SummaryRec, status);
     return t;
 }
 
@@ -299,6 +311,11 @@ static int create_symbol(ResultsFile *rf, int i, const char *name, int64_t n_row
                                             : create_ds(grp, wn, H5T_IEEE_F32LE, p->ndim, dims, 0);
         bad |= d[RD_N + k] < 0;
     }
+    {
+        hid_t tst = results_status_type();
+        d[RD_STATUS] = create_ds(grp, "status", tst, 0, NULL, 0);
+        H5Tclose(tst);
+    }
     /* 0 until the owner writes 1 after everything else */
     d[RD_COMPLETE] = create_ds(grp, "complete", H5T_STD_I64LE, 0, NULL, 1);
     for (int k = 0; k < RD_N; k++) {
@@ -415,6 +432,13 @@ int results_par_write_symbol(ResultsFile *rf, int i, const SymbolResult *r, cons
         free(tmp);
         model_free(m);
     }
+    if (!bad) {
+        ResultsStatus st = {r->status, ""};
+        snprintf(st.message, sizeof st.message, "%s", r->status_msg);
+        hid_t tst = results_status_type();
+        bad = wr(d[RD_STATUS], tst, &st);
+        H5Tclose(tst);
+    }
     const int64_t one = 1;
     if (!bad) bad = wr(d[RD_COMPLETE], H5T_NATIVE_INT64, &one);   /* last: the completion mark */
     if (bad && nt == r->n_test_rows && heads == rf->n_heads) dl_err(e, "%s: symbol %s: writing its results failed (disk full?)", rf->tmp, r->symbol);
@@ -436,6 +460,7 @@ static void summary_rec(SummaryRec *s, const SymbolResult *r) {
     s->best_epoch = r->best_epoch;
     s->wall_s = r->wall_s;
     s->samples_per_s = r->samples_per_s;
+    s->status = r->status;
 }
 
 /* rank 0: /summary and /schedule, one row per symbol */

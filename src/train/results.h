@@ -49,7 +49,7 @@ int results_write_manifest(hid_t file, const TrainConfig *cfg, const RunInfo *ri
  * RD_H2_*: head 2 of a two-head model (deeplob_hier), absent otherwise */
 enum { RD_INFO, RD_METRICS_RAW, RD_METRICS_SMOOTH, RD_HISTORY, RD_TIME, RD_PRED, RD_TARGET_RAW,
        RD_TARGET_SMOOTH, RD_FEAT_MEAN, RD_FEAT_STD, RD_VOL_SCALE, RD_H2_METRICS_RAW, RD_H2_METRICS_SMOOTH, RD_H2_PRED,
-       RD_H2_TARGET_RAW, RD_H2_TARGET_SMOOTH, RD_H2_ORACLE, RD_H2_MEAN, RD_H2_STD, RD_COMPLETE, RD_N };
+       RD_H2_TARGET_RAW, RD_H2_TARGET_SMOOTH, RD_H2_ORACLE, RD_H2_MEAN, RD_H2_STD, RD_STATUS, RD_COMPLETE, RD_N };
 
 typedef struct {
     hid_t file;
@@ -89,6 +89,12 @@ int results_par_finish(ResultsFile *rf, int ok, const TrainConfig *cfg, const Ru
 
 /* the HDF5 compound type of Metrics (metrics_raw, metrics_smoothed); H5Tclose it */
 hid_t results_metrics_type(void);
+/* symbols/<S>/status: code (SYM_OK 0, SYM_DIVERGED 1, SYM_SKIPPED 2) and message */
+typedef struct {
+    int64_t code;
+    char message[SYM_STATUS_LEN];
+} ResultsStatus;
+hid_t results_status_type(void);
 
 int results_write_csv(const char *path, const SymbolResult *rs, int n, DlErr *e);
 /* per-symbol table, aggregates (mean, median, sample std) and the top 5 by correlation */

@@ -13,20 +13,21 @@ int results_write_csv(const char *path, const SymbolResult *rs, int n, DlErr *e)
     len += (size_t)snprintf(buf + len, cap - len,
                             "symbol,oracle_corr,corr,corr_over_oracle,mae_bps,rmse_bps,r2,corr_smoothed,mae_smoothed,"
                             "rmse_smoothed,r2_smoothed,n_train,n_val,n_test,skipped_windows,epochs,best_epoch,"
-                            "best_val_loss,wall_s,samples_per_s%s\n",
+                            "best_val_loss,wall_s,samples_per_s,status,status_message%s\n",
                             two ? ",oracle_corr2,corr2,corr2_over_oracle,mae2_bps,rmse2_bps,r2_2,corr2_smoothed" : "");
     for (int i = 0; i < n; i++) {
         const SymbolResult *r = &rs[i];
         double nan = NAN;
         const Metrics *s = &r->test_smooth;
         len += (size_t)snprintf(buf + len, cap - len,
-                                "\"%s\",%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%lld,%lld,%lld,%lld,%d,%d,%.6g,%.3f,%.1f\n",
+                                "\"%s\",%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%lld,%lld,%lld,%lld,%d,%d,%.6g,%.3f,%.1f,%s,\"%s\"\n",
                                 r->symbol, r->oracle_corr, r->test_raw.corr, r->test_raw.corr / r->oracle_corr,
                                 r->test_raw.mae, r->test_raw.rmse, r->test_raw.r2, r->has_smooth ? s->corr : nan,
                                 r->has_smooth ? s->mae : nan, r->has_smooth ? s->rmse : nan, r->has_smooth ? s->r2 : nan,
                                 (long long)r->n_samples[0], (long long)r->n_samples[1], (long long)r->n_samples[2],
                                 (long long)(r->skipped[0] + r->skipped[1] + r->skipped[2]), r->epochs_run, r->best_epoch,
-                                r->best_val_loss, r->wall_s, r->samples_per_s);
+                                r->best_val_loss, r->wall_s, r->samples_per_s, symbol_status_name(r->status),
+                                r->status_msg);
         if (two) {
             len--; /* the row's newline: head 2 columns go before it */
             len += (size_t)snprintf(buf + len, cap - len, ",%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n", r->oracle_corr2,
@@ -89,5 +90,13 @@ static void print_head_table(FILE *f, const SymbolResult *rs, int n, int h) {
 void results_print_table(FILE *f, const SymbolResult *rs, int n) {
     int heads = n > 0 ? rs[0].n_heads : 1;
     for (int h = 0; h < (heads > 1 ? 2 : 1); h++) print_head_table(f, rs, n, h);
+    int bad = 0;
+    for (int i = 0; i < n; i++) bad += rs[i].status != SYM_OK;
+    if (bad) {
+        fprintf(f, "\n%d of %d symbol(s) without test metrics (NaN above, left out of the statistics):\n", bad, n);
+        for (int i = 0; i < n; i++)
+            if (rs[i].status != SYM_OK)
+                fprintf(f, "  %-14s %-8s %s\n", rs[i].symbol, symbol_status_name(rs[i].status), rs[i].status_msg);
+    }
     fflush(f);
 }

@@ -205,7 +205,8 @@ static void work_loop(DoneRec *done, int *n_done, int *err, int *stopped, Result
         if (lobds_read_symbol(cfg->dataset, H5P_DEFAULT, names[i], &s, e)) { *err = 1; break; }
         snprintf(path, sizeof path, "%s/checkpoints/%s.h5", o->run_dir, names[i]);
         TrainIO io = {cfg->checkpoint ? path : NULL, o->resume, stdout, bar, o->stop_after_epoch,
-                      cfg->progress_interval, tag, rank == 0 && size > 1 ? run_status : NULL, &rs};
+                      cfg->progress_interval, tag, rank == 0 && size > 1 ? run_status : NULL, &rs,
+                      o->inject_symbol, o->inject_epoch, o->inject_step};
         if (size > 1) printf("[rank %d] [%d/%d] %s: %lld rows\n", rank, j + 1, n, names[i], (long long)s.n_rows);
         else printf("[%d/%d] %s: %lld rows\n", j + 1, n, names[i], (long long)s.n_rows);
         fflush(stdout);
@@ -222,9 +223,12 @@ static void work_loop(DoneRec *done, int *n_done, int *err, int *stopped, Result
         d->start = ts;
         d->seconds = MPI_Wtime() - t0 - ts;
         lite_copy(d, &r);
-        printf("  %s: test corr %.4f (oracle %.4f), MAE %.4f bps, RMSE %.4f bps, R2 %.4f, best epoch %d/%d, %.1f s\n",
-               r.symbol, r.test_raw.corr, r.oracle_corr, r.test_raw.mae, r.test_raw.rmse, r.test_raw.r2,
-               r.best_epoch, r.epochs_run, r.wall_s);
+        if (r.status != SYM_OK)
+            printf("  %s: %s\n", r.symbol, r.status_msg);   /* "diverged at ..." / "skipped: ..." */
+        else
+            printf("  %s: test corr %.4f (oracle %.4f), MAE %.4f bps, RMSE %.4f bps, R2 %.4f, best epoch %d/%d, %.1f s\n",
+                   r.symbol, r.test_raw.corr, r.oracle_corr, r.test_raw.mae, r.test_raw.rmse, r.test_raw.r2,
+                   r.best_epoch, r.epochs_run, r.wall_s);
         fflush(stdout);
         symbol_result_free(&r);
     }
@@ -374,7 +378,9 @@ int run_train_mpi(const TrainConfig *cfg, const RunOptions *o, MPI_Comm comm, Dl
     if (ok && fin) { *e = ef; rc = 1; }
     else if (!ok) rc = first < size ? 1 : 3;
     if (rc == 0 && rank == 0 && report(all, names, windows, order, n, size, wall, rs, o, e)) rc = 1;
-    if (rc == 0 && rank == 0 && cfg->report) {
+    if (rc == 0 && rank == 0)   /* partial failure: a symbol diverged or was skipped, the others are fine */
+        for (int i = 0; i < n; i++) rc |= rs[i].status != SYM_OK ? 4 : 0;
+    if ((rc == 0 || rc == 4) && rank == 0 && cfg->report) {
         /* the figures come from results.h5, now complete; a failure here leaves the
          * training outputs as they are, so it is said but does not fail the run */
         DlErr er = {{0}};

@@ -23,6 +23,9 @@ typedef struct {
     const char *run_dir;        /* <output_dir>/<run_name> */
     int resume, force;
     int stop_after_epoch;       /* testing: stop every rank's symbol after this epoch (0 = off) */
+    const char *inject_symbol;  /* testing (--inject-nan): a NaN target at this symbol's */
+    int inject_epoch;           /* epoch (1-based) and */
+    int64_t inject_step;        /* step (0-based); symbol NULL = off */
 } RunOptions;
 
 /* Threads per rank: OMP_NUM_THREADS when set (> 0), else the config's threads
@@ -30,7 +33,9 @@ typedef struct {
 int run_threads_per_rank(const TrainConfig *cfg, int ranks_on_node, char *why, size_t n);
 
 /* Collective over comm. Returns 0 ok, 1 error (the message in e on rank 0;
- * other ranks print nothing), 3 stopped by stop_after_epoch (--resume continues). */
+ * other ranks print nothing), 3 stopped by stop_after_epoch (--resume continues),
+ * 4 finished but some symbol diverged or was skipped (results.h5 and summary.csv
+ * written, each symbol's status in them). */
 int run_train_mpi(const TrainConfig *cfg, const RunOptions *o, MPI_Comm comm, DlErr *e);
 
 #endif

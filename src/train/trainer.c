@@ -25,6 +25,10 @@ ModelConfig trainer_model_config(const TrainConfig *cfg) {
 
 uint64_t trainer_symbol_key(uint64_t seed, const char *symbol) { return dl_key(seed, dl_hash_str(symbol)); }
 
+const char *symbol_status_name(int status) {
+    return status == SYM_OK ? "ok" : status == SYM_DIVERGED ? "diverged" : status == SYM_SKIPPED ? "skipped" : "unknown";
+}
+
 void symbol_result_free(SymbolResult *r) {
     free(r->test_time);
     free(r->test_pred);
@@ -184,11 +188,20 @@ static void epoch_progress(Progress *pg, const TrainIO *io, const char *symbol, 
                    symbol, epoch, epochs, 100.0 * (double)done / (double)(n ? n : 1), rate, e1, e2, run);
 }
 
+/* where an epoch diverged: step (0-based) and what was not finite; step -1 = it did not */
+typedef struct {
+    int64_t step;
+    const char *what;   /* "loss" or "gradient norm" */
+    double value;
+} Divergence;
+
 /* one training epoch; returns the mean training loss, adds step time to *secs.
- * mean_epoch_s: mean wall time of the epochs so far (0 = none yet), for the ETA */
+ * mean_epoch_s: mean wall time of the epochs so far (0 = none yet), for the ETA.
+ * A non-finite loss or gradient norm stops the epoch before the Adam step (the
+ * parameters stay finite) and is reported in *dv. */
 static double train_epoch(Model *m, Work *w, const SymbolData *d, const TrainConfig *cfg, uint64_t skey,
                           const char *symbol, int epoch, float lr, double *grad_norm, double *secs,
-                          double mean_epoch_s, const TrainIO *io) {
+                          double mean_epoch_s, const TrainIO *io, Divergence *dv) {
     const int64_t n = d->n[SPLIT_TRAIN];
     dataset_permutation(w->perm, n, dl_key(dl_key(skey, TAG_SHUFFLE), (uint64_t)epoch));
     const uint64_t dkey = dl_key(dl_key(skey, TAG_DROPOUT), (uint64_t)epoch);
@@ -203,12 +216,18 @@ static double train_epoch(Model *m, Work *w, const SymbolData *d, const TrainCon
         if (B == 1 && i0 > 0) break;
         for (int b = 0; b < B; b++) w->rows[b] = d->idx[SPLIT_TRAIN][w->perm[i0 + b]];
         dataset_fill_batch(w->x, w->y, d, d->y_fit, w->rows, B);
+        if (io->inject_symbol && epoch == io->inject_epoch && step == io->inject_step && !strcmp(symbol, io->inject_symbol))
+            w->y[0] = NAN;
         n_used += B;
         model_forward(m, w->x, B, 1, dl_key(dkey, (uint64_t)step));
-        sum += (double)model_loss(m, w->y, B) * B;
+        const float loss = model_loss(m, w->y, B);
+        if (!isfinite(loss)) { *dv = (Divergence){step, "loss", loss}; break; }
+        sum += (double)loss * B;
         model_zero_grad(m);
         model_backward(m, w->x, B);
-        gsum += cfg->clip > 0 ? model_clip_grad(m, (float)cfg->clip) : model_clip_grad(m, INFINITY);
+        const double gn = cfg->clip > 0 ? model_clip_grad(m, (float)cfg->clip) : model_clip_grad(m, INFINITY);
+        if (!isfinite(gn)) { *dv = (Divergence){step, "gradient norm", gn}; break; }
+        gsum += gn;
         model_adam_step(m, lr);
         if (progress_due(&pg))
             epoch_progress(&pg, io, symbol, epoch, cfg->epochs, i0 + B, n, dl_now() - t0, mean_epoch_s);
@@ -231,7 +250,13 @@ int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, 
     o.price_mid_relative = !strcmp(cfg->price_features, "mid_relative");
     o.volume_log = !strcmp(cfg->volume_features, "log");
     SymbolData d;
-    if (dataset_build(&d, sym, o, e)) return -1;
+    char skip_why[SYM_STATUS_LEN] = "";
+    const int built = dataset_build(&d, sym, o, e);
+    if (built == -1) return -1;
+    if (built == -2) {   /* unusable data: a skipped symbol with placeholder results */
+        snprintf(skip_why, sizeof skip_why, "skipped: %.110s", e->msg);
+        dataset_placeholder(&d, sym, o);
+    }
     if (cfg->control_shuffle_targets) shuffle_targets(&d, trainer_symbol_key(cfg->seed, sym->symbol));
     int hk[2] = {-1, -1};
     for (int k = 0; k < sym->n_horizons; k++) {
@@ -252,6 +277,15 @@ int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, 
     model_init_params(m, dl_key(skey, TAG_INIT));
     init_result(r, cfg, sym, &d, m, hk);
     save_best(r, m);
+    if (skip_why[0]) {
+        r->status = SYM_SKIPPED;
+        snprintf(r->status_msg, sizeof r->status_msg, "%s", skip_why);
+        r->test_raw = r->test_smooth = (Metrics){0, NAN, NAN, NAN, NAN};
+        r->wall_s = dl_now() - t_start;
+        model_free(m);
+        dataset_free(&d);
+        return 0;
+    }
 
     w.x = dl_aligned_alloc(sizeof(float) * (size_t)w.max_batch * cfg->seq_len * LOBDS_NFEAT);
     w.y = dl_aligned_alloc(sizeof(float) * (size_t)w.max_batch * d.n_y);
@@ -283,9 +317,27 @@ int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, 
         const double te = dl_now();
         const float lr = (float)st.plateau.lr;
         double gnorm = 0, secs = 0;
+        Divergence dv = {-1, NULL, 0};
         double tl = train_epoch(m, &w, &d, cfg, skey, sym->symbol, epoch, lr, &gnorm, &secs,
-                                epochs_timed ? epoch_time_sum / epochs_timed : 0, io);
-        double vl = evaluate(m, &w, &d, SPLIT_VAL, d.y_fit, NULL);
+                                epochs_timed ? epoch_time_sum / epochs_timed : 0, io, &dv);
+        double vl = dv.step < 0 ? evaluate(m, &w, &d, SPLIT_VAL, d.y_fit, NULL) : NAN;
+        if (dv.step < 0 && !isfinite(vl)) dv = (Divergence){-2, "validation loss", vl};
+        if (dv.what) {
+            /* the epoch is not counted: the last checkpoint (epoch - 1) stays the symbol's last good state */
+            r->status = SYM_DIVERGED;
+            if (dv.step >= 0)
+                snprintf(r->status_msg, sizeof r->status_msg, "diverged at epoch %d, step %lld (%s %g)", epoch,
+                         (long long)dv.step, dv.what, dv.value);
+            else
+                snprintf(r->status_msg, sizeof r->status_msg, "diverged at epoch %d, validation (%s %g)", epoch,
+                         dv.what, dv.value);
+            if (io->progress) {
+                fprintf(io->progress, "  %s: %s; training stopped, last good checkpoint: epoch %d\n", sym->symbol,
+                        r->status_msg, st.epoch_done);
+                fflush(io->progress);
+            }
+            break;
+        }
         st.train_seconds += secs;
         if (early_step(&st.early, vl, epoch)) save_best(r, m);
         plateau_step(&st.plateau, vl);
@@ -309,9 +361,10 @@ int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, 
         if (io->stop_after_epoch > 0 && epoch == io->stop_after_epoch && !st.finished) { rc = -2; goto out; }
     }
 
-    /* best-validation weights for the test evaluation */
+    /* best-validation weights for the test evaluation (none for a diverged symbol:
+     * its test predictions stay NaN, its metrics NaN) */
     load_best(m, r);
-    {
+    if (r->status == SYM_OK) {
         const int ny = d.n_y;
         float *pred = dl_malloc(sizeof(float) * (size_t)(d.n[SPLIT_TEST] + 1) * ny);
         evaluate(m, &w, &d, SPLIT_TEST, d.y_fit, pred);

@@ -37,8 +37,16 @@ typedef struct {
     double samples_per_s;   /* training samples / training time */
 } EpochRecord;
 
+/* a symbol's outcome (results.h5 symbols/<S>/status, /summary.status, summary.csv) */
+enum { SYM_OK = 0, SYM_DIVERGED = 1, SYM_SKIPPED = 2 };
+#define SYM_STATUS_LEN 128
+
 typedef struct {
     char symbol[64];
+    int status;                 /* SYM_OK, SYM_DIVERGED (loss or gradients non-finite: training
+                                   stopped, last good checkpoint kept, no test metrics),
+                                   SYM_SKIPPED (data unusable: too short, no finite rows) */
+    char status_msg[SYM_STATUS_LEN]; /* "" when ok, else where and why */
     int64_t n_rows;
     int64_t n_samples[3], skipped[3], nan_targets[3]; /* per split: train, val, test */
     int64_t dropped_train;      /* oldest train samples left out (max_train_samples) */
@@ -93,14 +101,22 @@ typedef struct {
      * in-epoch lines, given this rank's current training rate (NULL = none) */
     void (*run_status)(void *ctx, double samples_per_s, char *buf, size_t n);
     void *run_ctx;
+    /* testing aid (--inject-nan SYMBOL:EPOCH:STEP): that training step of that symbol
+     * sees a NaN target, as a poisoned batch would; NULL = off */
+    const char *inject_symbol;
+    int inject_epoch;
+    int64_t inject_step;
 } TrainIO;
 
 ModelConfig trainer_model_config(const TrainConfig *cfg);
 uint64_t trainer_symbol_key(uint64_t seed, const char *symbol);
 
-/* 0 ok, -1 error (e filled), -2 stopped by stop_after_epoch */
+/* 0 done (r->status says ok, diverged or skipped), -1 error (e filled), -2 stopped
+ * by stop_after_epoch */
 int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, const TrainIO *io, DlErr *e);
 void symbol_result_free(SymbolResult *r);
+/* "ok", "diverged", "skipped" */
+const char *symbol_status_name(int status);
 
 /* a batch-1 model holding r's best weights (for writing them); model_free it */
 Model *symbol_result_model(const SymbolResult *r, const TrainConfig *cfg);

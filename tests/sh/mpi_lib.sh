@@ -2,7 +2,8 @@
 # Sets BIN, MPIEXEC, PY, W (a temp dir removed at exit), fail(), mk_config, and
 # cmp_results A.h5 B.h5 [...]: every numeric dataset of each file equal to the
 # first's, byte for byte (timing fields and resumed_from excluded), every symbol
-# complete, and the file read whole by h5dump.
+# complete, and the file read whole by h5dump. CMP_SYMBOLS="A B" limits the
+# comparison to those symbols' groups (the files may hold other symbols).
 BIN=${DEEPLOB_BIN:?DEEPLOB_BIN not set}
 MPIEXEC=${MPIEXEC:-mpiexec}
 PY=/usr/bin/python3
@@ -32,7 +33,8 @@ cmp_results() {
         h5dump "$f" > /dev/null 2> "$W/h5dump.err" || { head -5 "$W/h5dump.err"; fail "h5dump cannot read all of $f"; }
     done
     $PY - "$@" <<'PYEOF' || fail "results files differ"
-import sys, h5py, numpy as np
+import sys, os, h5py, numpy as np
+ONLY = os.environ.get("CMP_SYMBOLS", "").split()
 TIMING = {"wall_s", "train_seconds", "samples_per_s", "seconds", "resumed_from"}
 def load(path):
     out = {}
@@ -42,6 +44,7 @@ def load(path):
             assert int(f["symbols/%s/complete" % s][()]) == 1, "%s: %s not complete" % (path, s)
         def visit(name, obj):
             # /schedule says which rank trained what when: it differs between runs by design
+            if ONLY and not any(name.startswith("symbols/%s/" % s) for s in ONLY): return
             if isinstance(obj, h5py.Dataset) and name != "schedule":
                 v = obj[()]
                 if v.dtype.names:

@@ -264,7 +264,7 @@ int main(void) {
     CHECK(rc == -1 && strstr(e.msg, "TEST") && strstr(e.msg, "horizon 60"), "missing horizon: %s", e.msg);
     DataOptions o4 = {20, 1, 0, 0, 0, 0, 0, 0};
     rc = dataset_build(&d, &s, o4, &e);
-    CHECK(rc == -1 && strstr(e.msg, "no train samples"), "too-long windows: %s", e.msg);
+    CHECK(rc == -2 && strstr(e.msg, "no train samples"), "too-long windows: %s", e.msg);
     printf("errors: %s\n", e.msg);
 
     free(s.time);

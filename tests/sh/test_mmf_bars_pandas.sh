@@ -3,7 +3,8 @@
 # bar rules (tests/bench/mmf_bars_pandas.py) on a small synthetic market with injected trouble:
 # a 100 s book outage (a new segment), a 30 s hole (carry-forward), bad book rows (crossed,
 # missing level 0, non-positive price, time backwards) and bad trade rows (unknown side,
-# non-positive amount, time backwards). Time, segments, the bad-row counts per kind and all 18
+# non-positive amount, time backwards), and every third book row widened so its levels fill all
+# 8 grid buckets and fall outside them. Time, segments, the bad-row counts per kind and all 18
 # bar columns must agree (columns to 1e-12 relative, NaN where NaN); the comparison must fail
 # on a copy with one vwap changed by 1e-9 relative.
 set -u
@@ -23,6 +24,8 @@ b=$(ls "$W"/tardis/book_snapshot_25/SYN000USDT/*.csv.gz); t=$(ls "$W"/tardis/tra
 zcat "$b" | awk -F, -v OFS=, '
   NR >= 1000 && NR < 1100 { next }                        # 100 s outage -> new segment
   NR >= 3000 && NR < 3030 { next }                        # 30 s hole -> carried forward
+  NR > 1 && NR % 3 == 0 {                                 # a wide book: levels reach grid buckets 2..4 and beyond
+    for (l = 1; l < 10; l++) { $(5 + 4 * l) = sprintf("%.7g", $5 * (1 + 0.0025 * l)); $(7 + 4 * l) = sprintf("%.7g", $7 * (1 - 0.0025 * l)) } }
   { print }
   NR == 2000 { s = $0; $7 = $5 + 1; print; $0 = s }       # crossed
   NR == 2001 { s = $0; $5 = ""; print; $0 = s }           # missing level 0
@@ -46,6 +49,8 @@ for k in book_missing_level0 book_nonpositive_price book_crossed book_time_backw
     grep -q "'$k': 1" "$W/p.log" || fail "pandas did not see the injected $k row"
 done
 $PY "$REF" compare "$W/p.npz" "$W/bars.h5" || fail "mmf-bars and pandas differ"
+$PY -c "import h5py, sys; g = h5py.File(sys.argv[1])['symbols/SYN000USDT/bars'][()]; sys.exit(0 if (g[:, 10:] > 0).any(axis=0).all() else 1)" "$W/bars.h5" \
+    || fail "some grid bucket is never filled: the cross-check would not cover it"
 echo "ok: mmf-bars == pandas (time, segments, bad-row counts, 18 columns to 1e-12)"
 $PY "$REF" compare "$W/p.npz" "$W/bars.h5" --perturb > "$W/o" 2>&1 && { cat "$W/o"; fail "the comparison missed a 1e-9 change"; }
 grep -q "DIFFER in vwap" "$W/o" || { cat "$W/o"; fail "no DIFFER line"; }

@@ -149,12 +149,7 @@ int cmd_bench(int argc, char **argv) {
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     const int mmf = cfg.kind == MODEL_MMF_LSTM;
-    if (!mmf && (F || (T && T < 13))) {
-        fprintf(stderr, "bench: --features is for mmf_lstm only; --seq-len >= 13 for the DeepLOB models\n");
-        return 2;
-    }
-    if (T) cfg.seq_len = T;
-    if (F) cfg.n_features = F;
+    if (cli_shape("bench", &cfg, T, F) != 0) return 2;
     if (mmf && cfg.warmup >= cfg.seq_len) {
         fprintf(stderr, "bench: --seq-len %d must exceed mmf_lstm's %d warm-up steps\n", cfg.seq_len, cfg.warmup);
         return 2;

@@ -30,19 +30,26 @@ GZ=$(du -cb "$T"/tardis/*/*/*.gz | tail -1 | awk '{printf "%.1f", $1/1e6}')
 RAW=$(for f in "$T"/tardis/*/*/*.gz; do gzip -dc "$f"; done | wc -c | awk '{printf "%.1f", $1/1e6}')
 now() { date +%s.%N; }
 wall() { local s e; s=$(now); "$@" > "$T/last.out" 2>&1 || { echo "FAILED: $*" >&2; cat "$T/last.out" >&2; }; e=$(now); echo "$s $e" | awk '{printf "%.3f", $2-$1}'; }
-best3() { local b=999999 t; for _ in 1 2 3; do rm -f "$T/c.h5" "$T/p.npz"; t=$(wall "$@"); b=$(echo "$t $b" | awk '{print ($1<$2)?$1:$2}'); done; echo "$b"; }
-tz=$(best3 sh -c "for f in '$T'/tardis/*/*/*.gz; do gzip -dc \"\$f\"; done > /dev/null")
-tc=$(best3 "$BIN" mmf-bars --in "$T/tardis" --out "$T/c.h5")
-tc_in=$(grep -o 'in [0-9.]* s$' "$T/last.out" | awk '{print $2}')
-tp=$(best3 "$PY" "$SRC/tests/bench/mmf_bars_pandas.py" build "$T/tardis" "$T/p.npz")
-tp_in=$(grep -o 'PANDAS_SECONDS=.*' "$T/last.out" | cut -d= -f2)
+# best3 WORK_PATTERN CMD...: "best-wall best-work" of 3 runs; work = the number the command prints
+# after WORK_PATTERN (its own timing, without interpreter / MPI start-up), "-" without a pattern
+best3() {
+    local pat=$1 b=999999 w=999999 t x; shift
+    for _ in 1 2 3; do
+        rm -f "$T/c.h5" "$T/p.npz"; t=$(wall "$@"); b=$(echo "$t $b" | awk '{print ($1<$2)?$1:$2}')
+        if [ -n "$pat" ]; then x=$(grep -oE "$pat[0-9.]+" "$T/last.out" | tail -1 | grep -oE '[0-9.]+$'); w=$(echo "${x:-999999} $w" | awk '{print ($1<$2)?$1:$2}'); fi
+    done
+    [ -n "$pat" ] && echo "$b $w" || echo "$b -"
+}
+read -r tz _ <<< "$(best3 "" sh -c "for f in '$T'/tardis/*/*/*.gz; do gzip -dc \"\$f\"; done > /dev/null")"
+read -r tc tc_in <<< "$(best3 "input rows in " "$BIN" mmf-bars --in "$T/tardis" --out "$T/c.h5")"
+read -r tp tp_in <<< "$(best3 "PANDAS_SECONDS=" "$PY" "$SRC/tests/bench/mmf_bars_pandas.py" build "$T/tardis" "$T/p.npz")"
 t2=-
 if command -v "$MPIEXEC" > /dev/null; then
-    t2=$(best3 "$MPIEXEC" -n 2 "$BIN" mmf-bars --in "$T/tardis" --out "$T/c.h5")
+    read -r t2 _ <<< "$(best3 "" "$MPIEXEC" -n 2 "$BIN" mmf-bars --in "$T/tardis" --out "$T/c.h5")"
 fi
 rm -f "$T/c.h5"; "$BIN" mmf-bars --in "$T/tardis" --out "$T/c.h5" > /dev/null 2>&1 && "$PY" "$SRC/tests/bench/mmf_bars_pandas.py" build "$T/tardis" "$T/p.npz" > /dev/null \
     && "$PY" "$SRC/tests/bench/mmf_bars_pandas.py" compare "$T/p.npz" "$T/c.h5" || { echo "(a): the outputs differ"; failed=1; }
-echo "(a) bars: 2 symbols x $SECS s, $GZ MB gzip, $RAW MB CSV (book_snapshot_25 + trades), best of 3 wall times"
+echo "(a) bars: 2 symbols x $SECS s, $GZ MB gzip, $RAW MB CSV (book_snapshot_25 + trades), best of 3 (wall and work separately)"
 printf "| %-44s | %8s | %10s |\n" side "wall s" "work s"; echo "|---|---|---|"
 printf "| %-44s | %8s | %10s |\n" "gzip -dc of the same files (floor)" "$tz" "-"
 printf "| %-44s | %8s | %10s |\n" "deeplob_mpi mmf-bars, 1 rank" "$tc" "$tc_in"

@@ -108,21 +108,25 @@ static double fma_peak_gflops(int threads, int *width) {
 int cmd_bench(int argc, char **argv) {
     static const char *help =
         "usage: deeplob_mpi bench --model M [--batch 256] [--threads N] [--steps 10] [--warmup 3]\n"
-        "                         [--seq-len 100] [--peak] [--profile] [--json]\n"
+        "                         [--seq-len 100] [--features F] [--peak] [--profile] [--json]\n"
         "  Training-step and inference samples/s (median of --steps after --warmup) and\n"
         "  GFLOP/s (training counted as 3x the forward FLOPs). --peak also measures the\n"
         "  OpenBLAS sgemm rate and the FMA peak (the vector width of the conv kernels) of the\n"
-        "  same threads, for the fraction-of-peak figures. --profile\n"
+        "  same threads, for the fraction-of-peak figures. mmf_lstm: --seq-len is the episode\n"
+        "  length (default 128), --features its input width (default 16), and a training step\n"
+        "  is the MMF study's (MSE after the warm-up steps, no gradient clipping).\n"
+        "  --profile\n"
         "  prints the time per op kind of a training step (wall time, ops timed one by one).\n"
         "  Under mpirun: per-rank and aggregate figures on rank 0 (ranks run independent\n"
         "  models, as in training).\n";
     static struct option opts[] = {{"model", required_argument, 0, 'm'}, {"batch", required_argument, 0, 'b'},
                                    {"threads", required_argument, 0, 't'}, {"steps", required_argument, 0, 's'},
                                    {"warmup", required_argument, 0, 'w'}, {"seq-len", required_argument, 0, 'T'},
+                                   {"features", required_argument, 0, 'F'},
                                    {"peak", no_argument, 0, 'p'}, {"profile", no_argument, 0, 'P'}, {"json", no_argument, 0, 'j'},
                                    {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     ModelConfig cfg;
-    int have_model = 0, B = 256, threads = 0, steps = 10, warmup = 3, T = 100, peak = 0, json = 0, profile = 0, c;
+    int have_model = 0, B = 256, threads = 0, steps = 10, warmup = 3, T = 0, F = 0, peak = 0, json = 0, profile = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -132,7 +136,8 @@ int cmd_bench(int argc, char **argv) {
         case 't': if (cli_int("--threads", optarg, 0, 4096, &threads) != 0) return 2; break;
         case 's': if (cli_int("--steps", optarg, 1, 100000, &steps) != 0) return 2; break;
         case 'w': if (cli_int("--warmup", optarg, 0, 100000, &warmup) != 0) return 2; break;
-        case 'T': if (cli_int("--seq-len", optarg, 13, 100000, &T) != 0) return 2; break;
+        case 'T': if (cli_int("--seq-len", optarg, 2, 100000, &T) != 0) return 2; break;
+        case 'F': if (cli_int("--features", optarg, 1, 4096, &F) != 0) return 2; break;
         case 'p': peak = 1; break;
         case 'P': profile = 1; break;
         case 'j': json = 1; break;
@@ -143,7 +148,13 @@ int cmd_bench(int argc, char **argv) {
     int rank, size;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    cfg.seq_len = T;
+    const int mmf = cfg.kind == MODEL_MMF_LSTM;
+    if (cli_shape("bench", &cfg, T, F) != 0) return 2;
+    if (mmf && cfg.warmup >= cfg.seq_len) {
+        fprintf(stderr, "bench: --seq-len %d must exceed mmf_lstm's %d warm-up steps\n", cfg.seq_len, cfg.warmup);
+        return 2;
+    }
+    T = cfg.seq_len;
     backend_cpu_set_threads(threads);
     threads = backend_cpu_threads();
     Model *m = model_create(cfg, B, profile ? backend_profiled(backend_cpu()) : backend_cpu());
@@ -162,7 +173,7 @@ int cmd_bench(int argc, char **argv) {
         model_loss(m, y, B);
         model_zero_grad(m);
         model_backward(m, x, B);
-        model_clip_grad(m, 1.0f);
+        if (!mmf) model_clip_grad(m, 1.0f); /* the MMF study does not clip */
         model_adam_step(m, 1e-3f);
         if (s >= warmup) tt[s - warmup] = dl_now() - t0;
         if (s + 1 == warmup && profile) backend_profile_reset();

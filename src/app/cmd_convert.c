@@ -8,8 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "app/cmd_common.h"
 #include "app/commands.h"
+#include "common/progress.h"
 #include "data/convert.h"
 #include "data/download.h"
 #include "io/lobds_mpi.h"
@@ -23,7 +26,9 @@ static void convert_usage(FILE *f) {
             "  --from/--to DATE    only days in [from, to]\n"
             "  --max-gap S         carry the book forward over gaps up to S s; longer gaps split (60)\n"
             "  --horizons H1,H2    target horizons in seconds (default 10,60)\n"
-            "  --max-bad-rows N    reject a file with more than N bad rows (default 1000)\n");
+            "  --max-bad-rows N    reject a file with more than N bad rows (default 1000)\n"
+            "  --progress S        a progress line (rank, symbol, day file, rows/s) at most every S s\n"
+            "                      after a day file is done (default 10; 0 = none)\n");
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -66,9 +71,17 @@ static const char *const extra_attr_names[] = {
     "seconds_observed", "seconds_filled", "rows_missing_deep_levels", "files", "max_gap_s"};
 #define N_EXTRA 12
 
+/* where this rank is, for its progress lines */
+typedef struct {
+    Progress pg;
+    int rank, k, n_mine;   /* this symbol is the k-th (1-based) of the rank's n_mine */
+    double t0;
+    int64_t rows_before;   /* rows read in the rank's earlier symbols */
+} ConvProgress;
+
 /* convert one symbol's days; fills s, provenance, attrs */
 static int convert_symbol(LobSymbol *s, char *prov, size_t nprov, int64_t *attrs, const char *in, const char *sym,
-                          int64_t dfrom, int64_t dto, const ConvOpts *o, DlErr *e) {
+                          int64_t dfrom, int64_t dto, const ConvOpts *o, ConvProgress *cp, DlErr *e) {
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/%s", in, sym);
     char **days;
@@ -91,6 +104,12 @@ static int convert_symbol(LobSymbol *s, char *prov, size_t nprov, int64_t *attrs
         rc = conv_add_file(&c, p, e);
         if (!used++) snprintf(first, sizeof first, "%s", date);
         snprintf(last, sizeof last, "%s", date);
+        if (!rc && progress_due(&cp->pg)) {
+            const int64_t rows = cp->rows_before + c.st.raw_rows;
+            const double dt = dl_now() - cp->t0;
+            progress_print(&cp->pg, "[rank %d] convert: symbol %d/%d %s, day file %d/%d (%s): %lld rows read, %.0f rows/s",
+                           cp->rank, cp->k, cp->n_mine, sym, i + 1, nd, date, (long long)rows, dt > 0 ? rows / dt : 0.0);
+        }
     }
     free_list(days, nd);
     if (!rc && !used) rc = dl_err(e, "%s: no YYYY-MM-DD.csv.gz day files in range", dir);
@@ -127,9 +146,10 @@ int cmd_convert(int argc, char **argv) {
     conv_opts_default(&o);
     static struct option lo[] = {{"in", 1, 0, 'i'},      {"out", 1, 0, 'o'},          {"symbols", 1, 0, 's'},
                                  {"from", 1, 0, 'f'},    {"to", 1, 0, 't'},           {"max-gap", 1, 0, 'g'},
-                                 {"horizons", 1, 0, 'H'}, {"max-bad-rows", 1, 0, 'b'}, {"help", 0, 0, 'h'},
+                                 {"horizons", 1, 0, 'H'}, {"max-bad-rows", 1, 0, 'b'}, {"progress", 1, 0, 'p'}, {"help", 0, 0, 'h'},
                                  {0, 0, 0, 0}};
     int c;
+    double prog_s = 10;
     DlErr e;
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         switch (c) {
@@ -140,6 +160,7 @@ int cmd_convert(int argc, char **argv) {
         case 't': to = optarg; break;
         case 'g': o.max_gap_s = atoi(optarg); break;
         case 'b': o.max_bad_rows = atoll(optarg); break;
+        case 'p': if (cli_double("--progress", optarg, 0, 86400, &prog_s) != 0) return 2; break;
         case 'H': {
             o.n_horizons = 0;
             char *cp = strdup(optarg), *save = NULL;
@@ -206,10 +227,14 @@ int cmd_convert(int argc, char **argv) {
     int failed = 0;
     double t0 = dl_now();
     int64_t in_bytes = 0, in_rows = 0;
+    ConvProgress cp = {.rank = rank, .n_mine = rank < n ? (n - rank + size - 1) / size : 0, .t0 = t0};
+    progress_init(&cp.pg, stdout, prog_s, size == 1 && isatty(fileno(stdout)));
     for (int i = rank; i < n && !failed; i += size) {
         prov[n_mine] = dl_malloc(1024);
+        cp.k = n_mine + 1;
+        cp.rows_before = in_rows;
         if (convert_symbol(&mine[n_mine], prov[n_mine], 1024, attrs + (size_t)n_mine * (N_EXTRA + 1), in, names[i],
-                           dfrom, dto, &o, &e)) {
+                           dfrom, dto, &o, &cp, &e)) {
             fprintf(stderr, "convert: %s\n", e.msg);
             failed = 1;
             free(prov[n_mine]);
@@ -220,6 +245,7 @@ int cmd_convert(int argc, char **argv) {
         in_rows += attrs[(size_t)n_mine * (N_EXTRA + 1)];
         n_mine++;
     }
+    progress_end(&cp.pg);
     double t_conv = dl_now() - t0;
     int any = 0;
     MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);

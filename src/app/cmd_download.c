@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/cmd_common.h"
 #include "app/commands.h"
+#include "common/progress.h"
 #include "data/download.h"
 
 static void download_usage(FILE *f) {
@@ -22,6 +24,8 @@ static void download_usage(FILE *f) {
             "  --out DIR         default data/tardis -> DIR/X/T/SYMBOL/YYYY-MM-DD.csv.gz\n"
             "  --base-url URL    default https://datasets.tardis.dev/v1\n"
             "  --threads N       parallel transfers per rank (default 2)\n"
+            "  --progress S      a progress line per rank (symbol-days done of its share, MB, MB/s, ETA)\n"
+            "                    after a file, at most every S s (default 10; 0 = none)\n"
             "  API key: environment variable TARDIS_API_KEY (never printed or stored). Without it only\n"
             "  the first day of each month (free) is attempted.\n" NET_OPTS_HELP);
 }
@@ -91,7 +95,9 @@ int cmd_download(int argc, char **argv) {
                                  {"out", 1, 0, 'o'},       {"base-url", 1, 0, 'b'},    {"threads", 1, 0, 'j'},
                                  {"rate", 1, 0, 'N'},      {"retries", 1, 0, 'N'},     {"backoff", 1, 0, 'N'},
                                  {"backoff-max", 1, 0, 'N'}, {"timeout", 1, 0, 'N'},   {"stall", 1, 0, 'N'},
-                                 {"seed", 1, 0, 'N'},      {"help", 0, 0, 'h'},        {0, 0, 0, 0}};
+                                 {"seed", 1, 0, 'N'},      {"progress", 1, 0, 'p'},    {"help", 0, 0, 'h'},
+                                 {0, 0, 0, 0}};
+    double prog_s = 10;
     int c, li;
     DlErr e;
     while ((c = getopt_long(argc, argv, "h", lo, &li)) != -1) {
@@ -105,6 +111,7 @@ int cmd_download(int argc, char **argv) {
         case 'o': sp.out_dir = optarg; break;
         case 'b': sp.base_url = optarg; break;
         case 'j': threads = atoi(optarg); break;
+        case 'p': if (cli_double("--progress", optarg, 0, 86400, &prog_s) != 0) return 2; break;
         case 'N':
             if (net_opts_set(&o, lo[li].name, optarg, &e)) { if (rank == 0) fprintf(stderr, "download: %s\n", e.msg); return 2; }
             break;
@@ -160,6 +167,10 @@ int cmd_download(int argc, char **argv) {
     int64_t n_ok = 0, n_skip = 0, n_fail = 0, n_bytes = 0;
     double t0 = dl_now();
     NetState *states = dl_calloc((size_t)threads, sizeof *states);
+    const int64_t n_share = rank < nit ? (nit - rank + size - 1) / size : 0; /* this rank's symbol-days */
+    int64_t p_done = 0, p_bytes = 0;
+    Progress pg;
+    progress_init(&pg, stdout, prog_s, 0); /* plain lines: the per-file lines share the output */
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads) reduction(+ : n_ok, n_skip, n_fail, n_bytes)
     for (int64_t i = rank; i < nit; i += size) {
         int s = (int)(items[i] / ndays);
@@ -177,9 +188,23 @@ int cmd_download(int argc, char **argv) {
             n_fail++;
             fprintf(stderr, "download: %-14s %04d-%02d-%02d FAILED: %s\n", sym[s], y, m, dd, ei.msg);
         }
+#pragma omp critical(download_progress)
+        {
+            p_done++;
+            p_bytes += bytes;
+            if (progress_due(&pg)) {
+                const double dt = dl_now() - t0, per = dt / (double)p_done;
+                char eta[32];
+                progress_fmt_eta(eta, sizeof eta, per * (double)(n_share - p_done));
+                progress_print(&pg, "[rank %d] download: %lld/%lld symbol-days done, %.1f MB, %.2f MB/s, ETA %s", rank,
+                               (long long)p_done, (long long)n_share, p_bytes / 1e6, dt > 0 ? p_bytes / 1e6 / dt : 0.0,
+                               eta);
+            }
+        }
         fflush(stdout);
     }
     free(states);
+    progress_end(&pg);
     int64_t loc[4] = {n_ok, n_skip, n_fail, n_bytes}, glob[4];
     MPI_Allreduce(loc, glob, 4, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
     if (rank == 0)

@@ -7,7 +7,7 @@
  *   report_plot.c  ReportRun -> RUN_DIR/figures/<name>.png, one function per figure in
  *                  its FIGURES[] table; a build without PLplot draws nothing
  *   report_md.c    ReportRun + FigureList -> RUN_DIR/report.md
- * Adding a figure (the MMF study's, once it exists): read its data in report_data.c
+ * Adding a figure: read its data in report_data.c
  * (absent in older files: leave it empty), append a drawing function to FIGURES[]
  * that skips when its data is absent; report.md lists whatever the list holds. */
 #ifndef DL_REPORT_H
@@ -34,6 +34,13 @@ typedef struct {
     int rank, order;             /* schedule: owner (-1 unknown) and hand-out position */
     int64_t windows;
     double start_s, end_s;       /* since the common start */
+    /* MMF runs (is_mmf): metrics of lstm, xgboost, zero (train_mse, test_mse, train_corr,
+     * test_corr, train_r2, test_r2; NaN for a model the run did not fit) and the LSTM's
+     * (mse_epochs, 2) train/test MSE after each epoch */
+    double mmf[3][6];
+    double *mse_curve;
+    int mse_epochs;
+    int64_t mmf_rows, mmf_train_rows, mmf_features;
 } ReportSymbol;
 
 typedef struct {
@@ -45,6 +52,9 @@ typedef struct {
     double ema_alpha;
     int has_schedule;            /* /schedule present (files before it: no Gantt chart) */
     int has_oracle;              /* some symbol has a finite oracle */
+    int is_mmf;                  /* an MMF study's results.h5 ("deeplob-mpi MMF results"): only
+                                    the mmf fields of the symbols, seed and epochs are set */
+    int64_t seed, epochs;
     int n;
     ReportSymbol *sym;           /* (n) in the file's symbol order */
 } ReportRun;

@@ -14,6 +14,8 @@
 #include "train/results.h"
 
 #define RESULTS_FORMAT_NAME "deeplob-mpi results"
+#define MMF_FORMAT_NAME "deeplob-mpi MMF results"
+static const char *const mmf_models[3] = {"lstm", "xgboost", "zero"}; /* mmf_study.c's groups */
 
 /* the members the report reads; the file's records have more */
 typedef struct { int64_t epochs_run, best_epoch; double oracle_corr, wall_s, samples_per_s; } InfoPart;
@@ -145,12 +147,72 @@ static int load_schedule(ReportRun *r, hid_t f, DlErr *e) {
     return rc;
 }
 
+/* An MMF study's results.h5 (mmf_study.c write_results): symbols are the groups of /zero
+ * (every symbol has the zero predictor), metrics per model, the LSTM's mse_curve. */
+static int load_mmf(ReportRun *r, hid_t f, DlErr *e) {
+    DlErr e2;
+    r->is_mmf = 1;
+    snprintf(r->model, sizeof r->model, "mmf_lstm + xgboost + zero");
+    h5u_attr_read_str(f, ".", "bars", r->dataset, sizeof r->dataset, &e2);
+    int64_t v = 0;
+    if (h5u_attr_read_i64(f, ".", "ranks", &v, &e2) == 0) r->ranks = (int)v;
+    h5u_attr_read_i64(f, ".", "seed", &r->seed, &e2);
+    h5u_attr_read_i64(f, ".", "epochs", &r->epochs, &e2);
+    if (!h5u_exists(f, "zero")) return dl_err(e, "%s: MMF results without the group '/zero'", r->path);
+    hid_t z = H5Gopen2(f, "zero", H5P_DEFAULT);
+    H5G_info_t gi;
+    if (z < 0 || H5Gget_info(z, &gi) < 0) {
+        if (z >= 0) H5Gclose(z);
+        return dl_err(e, "%s: cannot list '/zero'", r->path);
+    }
+    r->n = (int)gi.nlinks;
+    r->sym = dl_calloc((size_t)r->n + 1, sizeof(ReportSymbol));
+    int rc = 0;
+    for (int i = 0; i < r->n && !rc; i++) {
+        ReportSymbol *s = &r->sym[i];
+        if (H5Lget_name_by_idx(z, ".", H5_INDEX_NAME, H5_ITER_INC, (hsize_t)i, s->symbol, sizeof s->symbol,
+                               H5P_DEFAULT) < 0)
+            rc = dl_err(e, "%s: cannot read the name of '/zero' member %d", r->path, i);
+        s->rank = -1;
+        s->complete = 1;
+        for (int k = 0; k < 3 && !rc; k++) {
+            char g[160], obj[200];
+            snprintf(g, sizeof g, "%s/%s", mmf_models[k], s->symbol);
+            snprintf(obj, sizeof obj, "%s/metrics", g);
+            for (int j = 0; j < 6; j++) s->mmf[k][j] = NAN;
+            if (!h5u_exists(f, g)) continue;
+            rc = h5u_read_f64(f, obj, s->mmf[k], 6, r->path, e);
+            if (k == 2 && !rc) {
+                h5u_attr_read_i64(f, g, "rows", &s->mmf_rows, &e2);
+                h5u_attr_read_i64(f, g, "train_rows", &s->mmf_train_rows, &e2);
+                h5u_attr_read_i64(f, g, "features", &s->mmf_features, &e2);
+            }
+        }
+        char cv[200];
+        snprintf(cv, sizeof cv, "lstm/%s/mse_curve", s->symbol);
+        hsize_t d[2] = {0, 0};
+        if (!rc && h5u_exists(f, cv)) {
+            if (h5u_dims(f, cv, d, 2, r->path, e) != 2 || d[1] != 2)
+                rc = rc ? rc : dl_err(e, "%s: '%s' is not (epochs, 2)", r->path, cv);
+            else {
+                s->mse_epochs = (int)d[0];
+                s->mse_curve = dl_malloc(((size_t)d[0] * 2 + 1) * sizeof(double));
+                rc = h5u_read_f64(f, cv, s->mse_curve, (size_t)d[0] * 2, r->path, e);
+            }
+        }
+    }
+    H5Gclose(z);
+    return rc;
+}
+
 /* root attributes; optional ones stay "" */
 static int load_manifest(ReportRun *r, hid_t f, DlErr *e) {
     char fmt[64] = "";
     DlErr e2;
-    if (h5u_attr_read_str(f, ".", "format", fmt, sizeof fmt, &e2) || strcmp(fmt, RESULTS_FORMAT_NAME))
+    if (h5u_attr_read_str(f, ".", "format", fmt, sizeof fmt, &e2) ||
+        (strcmp(fmt, RESULTS_FORMAT_NAME) && strcmp(fmt, MMF_FORMAT_NAME)))
         return dl_err(e, "%s: not a deeplob-mpi results file (root attribute 'format' is '%s')", r->path, fmt);
+    if (!strcmp(fmt, MMF_FORMAT_NAME)) return load_mmf(r, f, e);
     int64_t v = 0;
     struct { const char *name; char *buf; size_t n; } strs[] = {
         {"run_name", r->run_name, sizeof r->run_name}, {"model", r->model, sizeof r->model},
@@ -185,6 +247,11 @@ int report_load(ReportRun *r, const char *run_dir, DlErr *e) {
         return dl_err(e, "%s: cannot open (not a finished run directory? results.h5 is written when every "
                          "symbol is done)", r->path);
     int rc = load_manifest(r, f, e);
+    if (r->is_mmf) {
+        H5Fclose(f);
+        if (rc) report_free(r);
+        return rc;
+    }
     hsize_t n = 0;
     if (!rc && h5u_dims(f, "summary", &n, 1, r->path, e) != 1) rc = -1;
     /* symbol names from /summary: the file's symbol order */
@@ -231,6 +298,7 @@ void report_free(ReportRun *r) {
         free(r->sym[i].train_loss);
         free(r->sym[i].val_loss);
         free(r->sym[i].lr);
+        free(r->sym[i].mse_curve);
     }
     free(r->sym);
     free(r->config);

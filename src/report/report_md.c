@@ -118,28 +118,64 @@ static void config_block(Buf *b, const ReportRun *r) {
     cJSON_Delete(j);
 }
 
+static void figures_block(Buf *b, const FigureList *figs) {
+    put(b, "## Figures\n\n");
+    if (figs->note[0]) put(b, "**Figures missing:** %s\n\n", figs->note);
+    if (figs->absent[0]) put(b, "Not drawn: %s\n\n", figs->absent);
+    for (int k = 0; k < figs->n; k++)
+        put(b, "![%s](%s)\n\n*Figure %d.* %s\n\n", figs->v[k].file, figs->v[k].file, k + 1, figs->v[k].caption);
+}
+
+/* an MMF study's run: per symbol and model train/test MSE, test corr and R² (bps²) */
+static void mmf_body(Buf *b, const ReportRun *r, const FigureList *figs) {
+    static const char *names[3] = {"MMF-LSTM", "XGBoost", "zero"};
+    put(b, "- MMF study (`docs/mmf.md`): bars `%s`, %d symbol(s), seed %lld, %lld LSTM epoch(s), %d MPI rank(s)\n\n",
+        r->dataset, r->n, (long long)r->seed, (long long)r->epochs, r->ranks);
+    figures_block(b, figs);
+    put(b, "## Per-symbol results (MSE in bps²)\n\n| symbol | model | rows (train) | features | train MSE | test MSE | "
+           "test corr | test R² |\n|---|---|---:|---:|---:|---:|---:|---:|\n");
+    for (int i = 0; i < r->n; i++) {
+        const ReportSymbol *s = &r->sym[i];
+        for (int k = 0; k < 3; k++) {
+            char c[4][32];
+            if (!isfinite(s->mmf[k][1])) continue;
+            put(b, "| %s | %s | %lld (%lld) | %lld | %s | %s | %s | %s |\n", s->symbol, names[k], (long long)s->mmf_rows,
+                (long long)s->mmf_train_rows, (long long)s->mmf_features, num(c[0], 32, "%.4f", s->mmf[k][0]),
+                num(c[1], 32, "%.4f", s->mmf[k][1]), num(c[2], 32, "%.4f", s->mmf[k][3]), num(c[3], 32, "%.4f", s->mmf[k][5]));
+        }
+    }
+    put(b, "\n");
+}
+
+static void deeplob_body(Buf *b, const ReportRun *r, const FigureList *figs);
+
 int report_write_md(const ReportRun *r, const FigureList *figs, DlErr *e) {
     Buf b = {0};
     put(&b, "# Run report: %s\n\n", r->run_name[0] ? r->run_name : r->dir);
-    put(&b, "- results: `%s` (%s, git %s)\n", r->path, r->created_by, r->git_revision);
-    put(&b, "- model `%s`, horizon %d s", r->model, r->horizon);
-    if (r->n_heads > 1) put(&b, " and %d s (two heads)", r->horizon2);
-    if (r->ema_alpha > 0) put(&b, ", EMA-smoothed training targets (alpha %g)", r->ema_alpha);
-    put(&b, "\n- dataset `%s`: %d symbol(s)%s\n", r->dataset, r->n, r->has_oracle ? ", oracle correlation known" : "");
-    put(&b, "- %d MPI rank(s) on %s, %s to %s\n\n", r->ranks, r->hosts[0] ? r->hosts : "?", r->start_time, r->end_time);
-    summary(&b, r);
-    put(&b, "## Figures\n\n");
-    if (figs->note[0]) put(&b, "**Figures missing:** %s\n\n", figs->note);
-    if (figs->absent[0]) put(&b, "Not drawn: %s\n\n", figs->absent);
-    for (int k = 0; k < figs->n; k++)
-        put(&b, "![%s](%s)\n\n*Figure %d.* %s\n\n", figs->v[k].file, figs->v[k].file, k + 1, figs->v[k].caption);
-    table(&b, r);
-    config_block(&b, r);
+    if (r->is_mmf) {
+        put(&b, "- results: `%s`\n", r->path);
+        mmf_body(&b, r, figs);
+    } else {
+        deeplob_body(&b, r, figs);
+    }
     char path[2200];
     snprintf(path, sizeof path, "%s/report.md", r->dir);
     int rc = dl_write_file_atomic(path, b.s, b.n, e);
     free(b.s);
     return rc;
+}
+
+static void deeplob_body(Buf *b, const ReportRun *r, const FigureList *figs) {
+    put(b, "- results: `%s` (%s, git %s)\n", r->path, r->created_by, r->git_revision);
+    put(b, "- model `%s`, horizon %d s", r->model, r->horizon);
+    if (r->n_heads > 1) put(b, " and %d s (two heads)", r->horizon2);
+    if (r->ema_alpha > 0) put(b, ", EMA-smoothed training targets (alpha %g)", r->ema_alpha);
+    put(b, "\n- dataset `%s`: %d symbol(s)%s\n", r->dataset, r->n, r->has_oracle ? ", oracle correlation known" : "");
+    put(b, "- %d MPI rank(s) on %s, %s to %s\n\n", r->ranks, r->hosts[0] ? r->hosts : "?", r->start_time, r->end_time);
+    summary(b, r);
+    figures_block(b, figs);
+    table(b, r);
+    config_block(b, r);
 }
 
 int report_run(const char *run_dir, FILE *log, DlErr *e) {

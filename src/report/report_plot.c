@@ -35,6 +35,8 @@ int report_draw(const ReportRun *r, FigureList *figs, DlErr *e) {
 #define HIST_H 1200
 #define SCHED_W 1600
 #define SCHED_H 800
+#define MMF_W 1800
+#define MMF_H 1200
 
 #define CORR_ALL_MAX 40         /* more symbols: top and bottom 20 plus a histogram */
 #define SCATTER_MAX_POINTS 2000
@@ -371,6 +373,12 @@ static int fig_scatter(const ReportRun *r, FigureList *figs, DlErr *e) {
                              np == 1 ? "" : "s", SCATTER_MAX_POINTS);
 }
 
+/* the grid that fits n panels on a page: 1, 2, 3, 2x2, 3x2, 3x3, 4x3 */
+static void panel_grid(int n, int *cols, int *rows) {
+    *cols = n <= 3 ? n : n <= 4 ? 2 : n <= 9 ? 3 : 4;
+    *rows = CEIL_DIV(n, *cols);
+}
+
 /* ---- training history ---------------------------------------------------------------- */
 
 static void history_panel(const ReportSymbol *s, int first_col) {
@@ -420,9 +428,8 @@ static int fig_history(const ReportRun *r, FigureList *figs, DlErr *e) {
         Png p;
         fig_open(&p, r, name, HIST_W, HIST_H);
         const int first = drawn, on_page = r->n - drawn < HIST_PER_PAGE ? r->n - drawn : HIST_PER_PAGE;
-        /* the grid fits the panels of this page: 1, 2, 3, 2x2, 3x2, 3x3, 4x3 */
-        const int cols = on_page <= 3 ? on_page : on_page <= 4 ? 2 : on_page <= 9 ? 3 : 4;
-        const int rows = CEIL_DIV(on_page, cols);
+        int cols, rows;
+        panel_grid(on_page, &cols, &rows);
         const double cw = 1.0 / cols, ch = 0.90 / rows;
         int slot = 0;
         for (; slot < HIST_PER_PAGE && drawn < r->n; drawn++) {
@@ -532,11 +539,96 @@ static int fig_schedule(const ReportRun *r, FigureList *figs, DlErr *e) {
                              makespan, bound);
 }
 
+/* ---- the MMF study: LSTM MSE over training against XGBoost and the zero floor -------- */
+
+static void mmf_panel(const ReportSymbol *s, int first_col) {
+    const int n = s->mse_epochs;
+    /* y range over everything drawn: both curves, XGBoost's and the zero predictor's lines */
+    double *all = dl_malloc(((size_t)n * 2 + 8) * sizeof(double));
+    int m = 0;
+    for (int k = 0; k < n; k++) { all[m++] = s->mse_curve[2 * k]; all[m++] = s->mse_curve[2 * k + 1]; }
+    all[m++] = s->mmf[1][0]; all[m++] = s->mmf[1][1]; all[m++] = s->mmf[2][1];
+    double lo, hi;
+    range_of(all, m, 0.08, &lo, &hi);
+    free(all);
+    plwind(0.5, n + 0.5, lo, hi);
+    plcol0(C_GRID);
+    plbox("g", n <= 12 ? 1 : 0, 0, "g", 0, 0);
+    /* long dashes (style 3) for XGBoost: the short ones (2) read as a solid line at this width */
+    if (isfinite(s->mmf[2][1])) seg(0.5, s->mmf[2][1], n + 0.5, s->mmf[2][1], C_GRAY, 1, 2.0);   /* zero, test */
+    if (isfinite(s->mmf[1][0])) seg(0.5, s->mmf[1][0], n + 0.5, s->mmf[1][0], C_BLUE, 3, 3.0);  /* xgb train */
+    if (isfinite(s->mmf[1][1])) seg(0.5, s->mmf[1][1], n + 0.5, s->mmf[1][1], C_ORANGE, 3, 3.0); /* xgb test */
+    PLFLT *x = dl_malloc(((size_t)n + 1) * sizeof(PLFLT)), *y = dl_malloc(((size_t)n + 1) * sizeof(PLFLT));
+    const int cs[2] = {C_BLUE, C_ORANGE};
+    for (int c = 0; c < 2; c++) {
+        for (int k = 0; k < n; k++) { x[k] = k + 1; y[k] = s->mse_curve[2 * k + c]; }
+        plcol0(cs[c]);
+        plwidth(2.5);
+        plline(n, x, y);
+        plwidth(1);
+        plschr(0, 0.6);
+        plstring(n, x, y, "●");
+        plschr(0, 1.0);
+    }
+    free(x);
+    free(y);
+    plcol0(C_FG);
+    plschr(0, 0.8);
+    plbox("bcnst", n <= 12 ? 1 : 0, 0, "bcnstv", 0, 0);
+    char t[128];
+    snprintf(t, sizeof t, "%s (%lld features)", s->symbol, (long long)s->mmf_features);
+    pllab("epoch", first_col ? "MSE (bps²)" : "", t);
+    plschr(0, 1.0);
+}
+
+static int fig_mmf_mse(const ReportRun *r, FigureList *figs, DlErr *e) {
+    int drawn = 0;
+    for (int page = 0; page < HIST_MAX_PAGES && drawn < r->n; page++) {
+        char name[64], file[96];
+        snprintf(name, sizeof name, "mmf_mse_%02d.png", page + 1);
+        snprintf(file, sizeof file, "figures/%s", name);
+        const int first = drawn, on_page = r->n - drawn < HIST_PER_PAGE ? r->n - drawn : HIST_PER_PAGE;
+        int cols, rows, slot = 0;
+        panel_grid(on_page, &cols, &rows);
+        Png p;
+        fig_open(&p, r, name, MMF_W, MMF_H);
+        const double cw = 1.0 / cols, ch = 0.90 / rows;
+        for (; slot < HIST_PER_PAGE && drawn < r->n; drawn++) {
+            const ReportSymbol *s = &r->sym[drawn];
+            if (s->mse_epochs < 1) continue;
+            const int col = slot % cols, row = slot / cols;
+            const double top = 0.92 - row * ch;
+            plvpor(col * cw + (col ? 0.045 : 0.075), (col + 1) * cw - 0.015, top - ch + 0.10, top - 0.05);
+            mmf_panel(s, col == 0);
+            slot++;
+        }
+        const LegendItem lg[5] = {{"LSTM train", LG_LINE, C_BLUE, 1, NULL},
+                                  {"LSTM test", LG_LINE, C_ORANGE, 1, NULL},
+                                  {"XGBoost train", LG_LINE, C_BLUE, 3, NULL},
+                                  {"XGBoost test", LG_LINE, C_ORANGE, 3, NULL},
+                                  {"zero test", LG_LINE, C_GRAY, 1, NULL}};
+        legend_strip(lg, 5, 0.93, 0.99);
+        if (fig_close(&p, e)) return -1;
+        if (slot == 0) { remove(p.path); continue; }
+        report_add_figure(figs, file,
+                          "MMF study, symbols %d to %d: the MMF-LSTM's MSE (bps²) on the training rows (blue) "
+                          "and the test rows (orange) after each epoch (dots); dashed: XGBoost's train (blue) and test "
+                          "(orange) MSE; grey: the zero predictor's test MSE, the floor a model must beat.",
+                          first + 1, drawn);
+    }
+    if (drawn < r->n)
+        snprintf(figs->absent + strlen(figs->absent), sizeof figs->absent - strlen(figs->absent),
+                 "MMF MSE curves of symbols %d to %d (at most %d pages are drawn; every curve is in results.h5). ",
+                 drawn + 1, r->n, HIST_MAX_PAGES);
+    return 0;
+}
+
 /* ---- all figures ------------------------------------------------------------------------- */
 
 typedef int (*FigureFn)(const ReportRun *r, FigureList *figs, DlErr *e);
-/* in report order; the MMF study's figure goes here once results.h5 carries it */
-static const FigureFn FIGURES[] = {fig_schedule, fig_corr, fig_scatter, fig_history};
+/* in report order, each for DeepLOB runs (mmf 0) or MMF study runs (mmf 1) */
+static const struct { FigureFn fn; int mmf; } FIGURES[] = {
+    {fig_schedule, 0}, {fig_corr, 0}, {fig_scatter, 0}, {fig_history, 0}, {fig_mmf_mse, 1}};
 
 static int have_pngcairo(void) {
     const char *menu[128], *devs[128];
@@ -558,7 +650,7 @@ int report_draw(const ReportRun *r, FigureList *figs, DlErr *e) {
     snprintf(dir, sizeof dir, "%s/figures", r->dir);
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) return dl_err(e, "%s: cannot create: %s", dir, strerror(errno));
     for (size_t k = 0; k < sizeof FIGURES / sizeof FIGURES[0]; k++)
-        if (FIGURES[k](r, figs, e)) return -1;
+        if (FIGURES[k].mmf == r->is_mmf && FIGURES[k].fn(r, figs, e)) return -1;
     return 0;
 }
 

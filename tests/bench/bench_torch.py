@@ -4,7 +4,9 @@
                                                [--steps 10] [--warmup 3] [--json]
 
 Training step = zero_grad + forward(train) + Huber + backward + clip_grad_norm_(1.0) + Adam
-step; inference = eval forward under no_grad. Throughput = batch / median step time.
+step; inference = eval forward under no_grad. --model mmf_lstm: the notebook's class
+(tests/ref/mmf_lstm_ref.py), x (B, seq-len, features), the MMF study's step: MSE over the steps
+after the 32 warm-up steps, no clipping (as `deeplob_mpi bench --model mmf_lstm`). Throughput = batch / median step time.
 Run it tuned (compare.sh does): LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1 OMP_NUM_THREADS=N OPENBLAS_NUM_THREADS=N.
 The config line goes to stderr; the JSON line is the last line on stdout.
@@ -21,6 +23,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ref"))
 import models  # noqa: E402
+
+MMF_WARMUP = 32  # model.c's default for mmf_lstm (mmf.md)
 
 
 def loaded_libs():
@@ -54,12 +58,13 @@ def loss_fn(out, y):
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", required=True, choices=models.MODELS)
+    ap.add_argument("--model", required=True, choices=models.MODELS + ("mmf_lstm",))
     ap.add_argument("--batch", type=int, required=True)
     ap.add_argument("--threads", type=int, required=True)
     ap.add_argument("--steps", type=int, default=10, help="timed steps")
     ap.add_argument("--warmup", type=int, default=3, help="untimed steps first")
-    ap.add_argument("--seq-len", type=int, default=100)
+    ap.add_argument("--seq-len", type=int, default=0, help="100 (DeepLOB models), 128 (mmf_lstm)")
+    ap.add_argument("--features", type=int, default=16, help="mmf_lstm input width")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true", help="print only the JSON line on stdout")
     a = ap.parse_args()
@@ -69,18 +74,27 @@ def main():
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     print("bench_torch: " + config_line(a.threads), file=sys.stderr)
-    model = models.build(a.model)
-    n_out = models.N_OUT[a.model]
-    x = torch.randn(a.batch, 1, a.seq_len, 40)
-    y = torch.randn(a.batch, n_out)
+    mmf = a.model == "mmf_lstm"
+    T = a.seq_len or (128 if mmf else 100)
+    if mmf:
+        from mmf_lstm_ref import MMFLSTM
+        model = MMFLSTM(a.features)
+        x = torch.randn(a.batch, T, a.features)
+        y = torch.randn(a.batch, T)
+    else:
+        model = models.build(a.model)
+        x = torch.randn(a.batch, 1, T, 40)
+        y = torch.randn(a.batch, models.N_OUT[a.model])
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
 
     def train_step():
         opt.zero_grad(set_to_none=False)
-        loss = loss_fn(model(x), y)
+        out = model(x)
+        loss = ((out[:, MMF_WARMUP:] - y[:, MMF_WARMUP:]) ** 2).mean() if mmf else loss_fn(out, y)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        if not mmf:
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         return float(loss)     # forces completion of the step
 

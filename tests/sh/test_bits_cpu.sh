@@ -27,7 +27,7 @@ echo "== model digests (3 training steps per model, test_model_determinism) per 
 for s in $SETTINGS; do
     run_in "$s" env OMP_NUM_THREADS=2 "$DET" > "$W/det_$s.log" 2>&1 || { show "$W/det_$s.log"; fail "$s: test_model_determinism failed"; }
     grep '^bits ' "$W/det_$s.log" > "$W/bits_$s.txt"
-    [ "$(wc -l < "$W/bits_$s.txt")" -eq 3 ] || { show "$W/det_$s.log"; fail "$s: no digests"; }
+    [ "$(wc -l < "$W/bits_$s.txt")" -eq 4 ] || { show "$W/det_$s.log"; fail "$s: expected 4 digests (one per model: deeplob, deeplob_tcn, deeplob_hier, mmf_lstm)"; }
     core=$(OPENBLAS_VERBOSE=0 run_in "$s" "$BIN" bench --model deeplob --batch 2 --steps 1 --warmup 0 | sed -n 's/.*OpenBLAS core \([A-Za-z0-9]*\).*/\1/p')
     echo "  $s (OpenBLAS core $core): $(tr '\n' ' ' < "$W/bits_$s.txt")"
     diff "$W/bits_default.txt" "$W/bits_$s.txt" > /dev/null || fail "$s: model bits differ from the default setting"

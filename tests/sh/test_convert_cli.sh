@@ -1,7 +1,7 @@
 #!/bin/bash
 # convert CLI: real Tardis rows over two days -> dataset checked with h5py (hand-checked values),
 # bad-row limit, truncated gzip, bad names, existing output: clear error and no partial output;
-# 2 ranks (parallel HDF5) write the same dataset as 1.
+# 2 ranks (parallel HDF5) write the same dataset as 1; --progress lines.
 set -u
 BIN=${DEEPLOB_BIN:?}; SRC=${DEEPLOB_SRC:?}; PY=/usr/bin/python3
 $PY -c "import numpy, h5py" 2>/dev/null || { echo "SKIP: /usr/bin/python3 lacks numpy/h5py"; exit 77; }
@@ -92,4 +92,10 @@ for s in a:
 else
   echo "note: MPIEXEC not set, 2-rank cases not run"
 fi
+# progress lines: with a tiny interval one after every day file; none at the default 10 s here
+"$BIN" convert --in "$T/in" --out "$T/p.h5" --horizons 1,10 --progress 0.000001 > "$T/p.txt" 2>&1
+check "--progress: a line per day file with rank, symbol, day and rows" "[ \$(grep -c '^\[rank 0\] convert: symbol [1-3]/3 .*, day file [12]/[12] (2020-09-0[12]): [0-9]* rows read, [0-9]* rows/s' $T/p.txt) -eq 4 ] && grep -q 'symbol 1/3 BTCUSDT, day file 2/2 (2020-09-02)' $T/p.txt"
+check "no progress line at the default interval" "! grep -q 'rows read' $T/out.txt"
+"$BIN" convert --in "$T/in" --out "$T/q.h5" --progress -1 > "$T/q.txt" 2>&1
+check "--progress -1 refused, nothing written" "[ \$? -eq 2 ] && grep -q -- '--progress' $T/q.txt && [ ! -e $T/q.h5 ]"
 exit $fail

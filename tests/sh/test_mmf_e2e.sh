@@ -2,7 +2,8 @@
 # test_mmf_e2e: the MMF study end to end through the binary on the synthetic market:
 # synth --tardis-out -> mmf-bars (2 ranks, parallel HDF5) -> mmf on 1 and on 2 ranks with
 # identical summary.csv (every number, bit for bit), --resume of a finished run gives the same
-# numbers again; clear errors for a symbol with a book but no trades, for bad trade rows
+# numbers again; XGBoost with 2 threads gives the same model file as with 1; clear errors for
+# a symbol with a book but no trades, for bad trade rows
 # beyond the limit (file:line named), and for an existing bars file (no overwrite).
 set -u
 BIN=${DEEPLOB_BIN:?DEEPLOB_BIN not set}
@@ -21,10 +22,10 @@ echo "ok: mmf-bars on 2 ranks"
 grep -q "already exists" "$W/o" || { cat "$W/o"; fail "no 'already exists' message"; }
 echo "ok: no overwrite"
 
-cfg() { # NAME EXTRA
+cfg() { # NAME EXTRA [XGB_THREADS]
 cat > "$W/$1.json" <<JSON
 {"bars": "$W/bars.h5", "output_dir": "$W/out", "run_name": "$1", "seed": 3, "epochs": 2, "batch": 16,
- "episode_len": 64, "warmup": 16, "stride": 32, "lr": 1e-3, "xgb_rounds": 20, "xgb_threads": 1 ${2:-}}
+ "episode_len": 64, "warmup": 16, "stride": 32, "lr": 1e-3, "xgb_rounds": 20, "xgb_threads": ${3:-1} ${2:-}}
 JSON
 }
 cfg r1; cfg r2
@@ -41,6 +42,15 @@ grep -q "exists" "$W/o" || { cat "$W/o"; fail "no message for a finished run"; }
 cut -d, -f1-11 "$W/out/r1/summary.csv" > "$W/c"
 cmp -s "$W/a" "$W/c" || { diff "$W/a" "$W/c"; fail "--resume changed the numbers"; }
 echo "ok: --resume of a finished run reproduces it"
+# XGBoost with 2 threads: the same model file and numbers as with 1 (measured invariant, docs/mmf.md)
+cfg x2 "" 2
+"$BIN" mmf "$W/x2.json" > "$W/x2.log" 2>&1 || { cat "$W/x2.log"; fail "mmf with xgb_threads 2"; }
+grep ',xgboost,' "$W/a" > "$W/xa"; cut -d, -f1-11 "$W/out/x2/summary.csv" | grep ',xgboost,' > "$W/xb"
+[ -s "$W/xa" ] && cmp -s "$W/xa" "$W/xb" || { diff "$W/xa" "$W/xb"; fail "XGBoost differs between 1 and 2 threads"; }
+for m in "$W"/out/r1/models/*.xgboost.json; do
+    cmp -s "$m" "$W/out/x2/models/$(basename "$m")" || fail "$(basename "$m") differs between 1 and 2 threads"
+done
+echo "ok: XGBoost 1 thread == 2 threads (summary rows and model JSON, bit for bit)"
 
 # a symbol with a book and no trades: a clear message, nothing written
 mkdir -p "$W/t2/book_snapshot_25" && cp -r "$W/tardis/book_snapshot_25/SYN000USDT" "$W/t2/book_snapshot_25/"

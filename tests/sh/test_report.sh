@@ -7,6 +7,8 @@
 # one rank, report by the command without mpirun. An old file without /schedule
 # still reports (Gantt chart said absent); a directory without results.h5 fails,
 # naming the file, and writes nothing. The PNG checker must reject a blank PNG.
+# Run C: an MMF study (2 symbols, 4 epochs): only its figure (LSTM train/test MSE per epoch,
+# XGBoost's and the zero predictor's as lines), its table with the run's numbers.
 set -u
 . "$(dirname "$0")/mpi_lib.sh"
 if [ "${DEEPLOB_PLPLOT:-OFF}" != "ON" ]; then
@@ -19,7 +21,7 @@ check_report() {
     $PY - "$@" <<'PYEOF' || fail "report checks failed for $1"
 import os, re, struct, sys, zlib
 SIZES = {"corr_bars.png": (1600, 1000), "scatter.png": (1800, 700), "history_01.png": (1800, 1200),
-         "schedule.png": (1600, 800)}
+         "schedule.png": (1600, 800), "mmf_mse_01.png": (1800, 1200)}
 
 def decode(path):
     """(width, height, rows of RGB(A) bytes) of an 8-bit truecolour PNG, stdlib only"""
@@ -91,7 +93,9 @@ for l in links:
 for f in figs:
     if "figures/" + f not in links: print("FAIL: figures/%s is not in report.md" % f); bad += 1
     if f.startswith("."): print("FAIL: a temporary file was left:", f); bad += 1
-for sec in ("## Cross-symbol summary", "## Per-symbol results", "## Configuration", "*Figure 1.*"):
+mmf = "MMF study" in md
+for sec in (("## Per-symbol results", "*Figure 1.*") if mmf else
+            ("## Cross-symbol summary", "## Per-symbol results", "## Configuration", "*Figure 1.*")):
     if sec not in md: print("FAIL: report.md lacks", sec); bad += 1
 for f in want:
     try:
@@ -150,6 +154,23 @@ $PY -c "import h5py,sys; f=h5py.File(sys.argv[1],'a'); del f['schedule']; f.clos
 "$BIN" report "$W/old" > "$W/old.log" 2>&1 || { show "$W/old.log"; fail "report of an old file failed"; }
 grep -q "Not drawn: the schedule" "$W/old/report.md" || fail "report.md does not say the schedule is absent"
 check_report "$W/old" corr_bars.png scatter.png history_01.png
+
+echo "== run C: an MMF study run"
+"$BIN" synth --out "$W/mmf_lob.h5" --symbols 2 --seconds 8000 --tardis-out "$W/tardis" > /dev/null || fail "synth --tardis-out"
+"$BIN" mmf-bars --in "$W/tardis" --out "$W/bars.h5" > "$W/bars.log" 2>&1 || { show "$W/bars.log"; fail "mmf-bars"; }
+cat > "$W/c.json" <<JSON
+{"bars": "$W/bars.h5", "output_dir": "$W/out", "run_name": "c", "seed": 3, "epochs": 4, "batch": 16,
+ "episode_len": 64, "warmup": 16, "stride": 32, "lr": 1e-3, "xgb_rounds": 20, "xgb_threads": 1}
+JSON
+"$BIN" mmf "$W/c.json" > "$W/c.log" 2>&1 || { show "$W/c.log"; fail "mmf run C"; }
+"$BIN" report "$W/out/c" > "$W/rc.log" 2>&1 || { show "$W/rc.log"; fail "report C failed"; }
+grep -q "report.md with 1 figure(s)" "$W/rc.log" || { show "$W/rc.log"; fail "report C: not exactly the MMF figure"; }
+check_report "$W/out/c" mmf_mse_01.png
+# the table carries the run's XGBoost test MSE (summary.csv column 7) for every symbol
+for sym in SYN000USDT SYN001USDT; do
+    v=$(awk -F, -v s=$sym '$1 == s && $2 == "xgboost" { printf "%.4f", $7 }' "$W/out/c/summary.csv")
+    grep -q "| $sym | XGBoost | .* | $v |" "$W/out/c/report.md" || { show "$W/out/c/report.md"; fail "report C: $sym XGBoost test MSE $v missing"; }
+done
 
 echo "== no results.h5: a clear error, exit 1, nothing written"
 mkdir -p "$W/empty"

@@ -62,6 +62,10 @@ static const Backend cpu = {
     /* .gate_mul_forward = */ gate_mul_forward_cpu,
     /* .gate_mul_backward = */ gate_mul_backward_cpu,
     /* .copy_rows = */ copy_rows_cpu,
+    /* .batchnorm_shard_sums = */ batchnorm_shard_sums_cpu,
+    /* .batchnorm_apply = */ batchnorm_apply_cpu,
+    /* .batchnorm_shard_bwd_sums = */ batchnorm_shard_bwd_sums_cpu,
+    /* .batchnorm_bwd_apply = */ batchnorm_bwd_apply_cpu,
 };
 
 const Backend *backend_cpu(void) {

@@ -18,6 +18,7 @@
 #include "io/h5util.h"
 #include "io/lobds.h"
 #include "report/report.h"
+#include "train/dp.h"
 #include "train/results.h"
 #include "train/symbol_sched.h"
 #include "train/trainer.h"
@@ -184,39 +185,62 @@ static void run_status(void *ctx, double rate, char *buf, size_t n) {
              (long long)(taken < s->n ? taken : s->n), s->n, eta);
 }
 
-/* train what the queue hands this rank; *err / *stopped say why it left early */
+/* train what the queue hands this rank (or its group: the group's rank 0 draws for
+ * it, every member trains, the group's rank 0 writes); *err / *stopped say why it
+ * left early. dp: the rank's data-parallel group, NULL when it trains alone */
 static void work_loop(DoneRec *done, int *n_done, int *err, int *stopped, ResultsFile *rf, const TrainConfig *cfg,
                       const RunOptions *o, SymName *names, const int64_t *windows, const int *order, int n, double t0,
-                      MPI_Comm comm, DlErr *e) {
+                      MPI_Comm comm, DpGroup *dp, DlErr *e) {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
+    const int G = dp ? dp->size : 1, leader = !dp || dp->rank == 0;
     SymbolQueue q = squeue_create(comm, n);
-    RunStatus rs = {&q, windows, order, n, size, cfg->epochs, t0};
+    RunStatus rs = {&q, windows, order, n, size / G, cfg->epochs, t0};
     char path[4400], tag[32] = "";
     if (size > 1) snprintf(tag, sizeof tag, "[rank %d] ", rank);
     /* the in-epoch bar only for a person at a terminal: mpirun gives ranks a pty even into a file */
     const int bar = size == 1 && isatty(fileno(stdout)) && !getenv("OMPI_COMM_WORLD_SIZE") && !getenv("PMIX_RANK");
     int j;
-    while (!*err && !*stopped && (j = squeue_next(&q)) >= 0) {
+    for (;;) {
+        j = leader && !*err && !*stopped ? squeue_next(&q) : -1;
+        if (dp && G > 1) MPI_Bcast(&j, 1, MPI_INT, 0, dp->comm);
+        if (j < 0) break;
         const int i = order[j];
         const double ts = MPI_Wtime() - t0;
         LobSymbol s;
-        if (lobds_read_symbol(cfg->dataset, H5P_DEFAULT, names[i], &s, e)) { *err = 1; break; }
+        int bad = lobds_read_symbol(cfg->dataset, H5P_DEFAULT, names[i], &s, e) != 0;
+        if (dp_any(dp, bad)) {
+            if (!bad) dl_err(e, "%s: another rank of this data-parallel group could not read it", names[i]);
+            else lobds_symbol_free(&s);
+            *err = 1;
+            break;
+        }
         snprintf(path, sizeof path, "%s/checkpoints/%s.h5", o->run_dir, names[i]);
-        TrainIO io = {cfg->checkpoint ? path : NULL, o->resume, stdout, bar, o->stop_after_epoch,
+        TrainIO io = {cfg->checkpoint ? path : NULL, o->resume, leader ? stdout : NULL, bar, o->stop_after_epoch,
                       cfg->progress_interval, tag, rank == 0 && size > 1 ? run_status : NULL, &rs,
-                      o->inject_symbol, o->inject_epoch, o->inject_step};
-        if (size > 1) printf("[rank %d] [%d/%d] %s: %lld rows\n", rank, j + 1, n, names[i], (long long)s.n_rows);
-        else printf("[%d/%d] %s: %lld rows\n", j + 1, n, names[i], (long long)s.n_rows);
-        fflush(stdout);
+                      o->inject_symbol, o->inject_epoch, o->inject_step, dp};
+        if (leader) {
+            char grp[48] = "";
+            if (G > 1) snprintf(grp, sizeof grp, " (ranks %d-%d, data-parallel)", rank, rank + G - 1);
+            if (size > 1) printf("[rank %d] [%d/%d] %s: %lld rows%s\n", rank, j + 1, n, names[i], (long long)s.n_rows, grp);
+            else printf("[%d/%d] %s: %lld rows\n", j + 1, n, names[i], (long long)s.n_rows);
+            fflush(stdout);
+        }
         SymbolResult r;
         memset(&r, 0, sizeof r);
         int t = train_symbol(&r, cfg, &s, &io, e);
         lobds_symbol_free(&s);
         if (t == -2) { symbol_result_free(&r); *stopped = 1; break; }
         if (t) { *err = 1; break; }
-        if (results_par_write_symbol(rf, i, &r, cfg, e)) { symbol_result_free(&r); *err = 1; break; }
+        int wbad = leader && results_par_write_symbol(rf, i, &r, cfg, e);
+        if (dp_any(dp, wbad)) {
+            if (!wbad) dl_err(e, "%s: the results write failed on this group's rank 0", names[i]);
+            symbol_result_free(&r);
+            *err = 1;
+            break;
+        }
+        if (!leader) { symbol_result_free(&r); continue; }
         DoneRec *d = &done[(*n_done)++];
         d->idx = i;
         d->rank = rank;
@@ -293,6 +317,13 @@ int run_train_mpi(const TrainConfig *cfg, const RunOptions *o, MPI_Comm comm, Dl
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
     h5u_quiet();
+    /* data-parallel groups: G consecutive ranks train one symbol's model together */
+    const int G = cfg->ranks_per_symbol;
+    if (size % G != 0) {
+        if (rank == 0)
+            dl_err(e, "config: key 'ranks_per_symbol': %d does not divide the %d ranks of this run", G, size);
+        return 1;
+    }
     SymName *names = NULL;
     int64_t *n_rows = NULL;
     int n = 0;
@@ -322,6 +353,9 @@ int run_train_mpi(const TrainConfig *cfg, const RunOptions *o, MPI_Comm comm, Dl
                "seq_len %d, batch %d, epochs %d, seed %llu\n  dataset %s -> %s/\n",
                o->cfg_path, cfg->model, model_count_params(probe), n, size, ri.hosts, cfg->horizon, cfg->seq_len,
                cfg->batch, cfg->epochs, (unsigned long long)cfg->seed, cfg->dataset, o->run_dir);
+        if (cfg->dp_shards > 1)
+            printf("  data-parallel: %d group(s) of %d rank(s), each batch in %d shards of %d (the numbers depend on "
+                   "dp_shards only)\n", size / G, G, cfg->dp_shards, cfg->batch / cfg->dp_shards);
         fflush(stdout);
         model_free(probe);
     }
@@ -342,7 +376,15 @@ int run_train_mpi(const TrainConfig *cfg, const RunOptions *o, MPI_Comm comm, Dl
     const double t0 = MPI_Wtime();
     DoneRec *done = dl_calloc((size_t)n + 1, sizeof(DoneRec));
     int n_done = 0, err = 0, stopped = 0;
-    work_loop(done, &n_done, &err, &stopped, &rf, cfg, o, names, windows, order, n, t0, comm, e);
+    DpGroup dpg = {MPI_COMM_NULL, 0, 1, cfg->dp_shards};
+    if (cfg->dp_shards > 1) {
+        MPI_Comm_split(comm, rank / G, rank, &dpg.comm);
+        MPI_Comm_rank(dpg.comm, &dpg.rank);
+        MPI_Comm_size(dpg.comm, &dpg.size);
+    }
+    work_loop(done, &n_done, &err, &stopped, &rf, cfg, o, names, windows, order, n, t0, comm,
+              cfg->dp_shards > 1 ? &dpg : NULL, e);
+    if (dpg.comm != MPI_COMM_NULL) MPI_Comm_free(&dpg.comm);
     const double wall = MPI_Wtime() - t0;
 
     /* agree on the outcome; the lowest failing rank's message goes to rank 0 */

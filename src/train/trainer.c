@@ -11,6 +11,7 @@
 #include "common/rng.h"
 #include "train/checkpoint.h"
 #include "train/dataset.h"
+#include "train/dp.h"
 
 ModelConfig trainer_model_config(const TrainConfig *cfg) {
     ModelConfig mc = model_default_config(cfg->kind);
@@ -89,8 +90,60 @@ static double evaluate(Model *m, Work *w, const SymbolData *d, int split, const 
     return sum / (double)n;
 }
 
+/* the loss of B rows of predictions as model_loss computes it (Huber per head,
+ * weighted), on the host from gathered predictions; scratch (3B floats) */
+static float rows_loss(const Model *m, const float *pred, const float *y, int B, float *scratch) {
+    const Backend *cpu = backend_cpu();
+    const int no = m->n_out;
+    float *p = scratch, *t = scratch + B, *g = scratch + 2 * (size_t)B;
+    if (no == 1) return cpu->huber_loss(g, pred, y, B, m->cfg.huber_delta, m->cfg.head_w[0]);
+    float loss = 0.0f;
+    for (int h = 0; h < no; h++) {
+        for (int b = 0; b < B; b++) { p[b] = pred[b * no + h]; t[b] = y[b * no + h]; }
+        loss += m->cfg.head_w[h] * cpu->huber_loss(g, p, t, B, m->cfg.huber_delta, m->cfg.head_w[h]);
+    }
+    return loss;
+}
+
+/* evaluate() over a data-parallel group: the split's batches are dealt out to the
+ * members in contiguous runs, the predictions gathered, and the loss summed batch by
+ * batch in order as evaluate() sums it, so every member gets the same bits for any
+ * group size (eval-mode rows do not depend on their batch) */
+static double evaluate_dp(Model *m, Work *w, const SymbolData *d, int split, const float *ysrc, float *pred_out,
+                          const DpGroup *g) {
+    const int64_t n = d->n[split], E = w->max_batch, nc = (n + E - 1) / E;
+    const int no = m->n_out;
+    float *pred = pred_out ? pred_out : dl_malloc(sizeof(float) * (size_t)(n + 1) * no);
+    int64_t c0, c1;
+    dp_chunk_range(g, nc, &c0, &c1);
+    for (int64_t c = c0; c < c1; c++) {
+        const int64_t i0 = c * E;
+        const int B = (int)((n - i0) < E ? (n - i0) : E);
+        dataset_fill_batch(w->x, NULL, d, ysrc, d->idx[split] + i0, B);
+        model_forward(m, w->x, B, 0, 0);
+        memcpy(pred + (size_t)i0 * no, m->out, sizeof(float) * (size_t)B * no);
+    }
+    dp_gather_chunks(g, pred, n, E, no);
+    double sum = 0;
+    float *scratch = dl_malloc(sizeof(float) * 3 * (size_t)E);
+    for (int64_t i0 = 0; i0 < n; i0 += E) {
+        const int B = (int)((n - i0) < E ? (n - i0) : E);
+        for (int b = 0; b < B; b++)
+            for (int j = 0; j < d->n_y; j++) w->y[(size_t)b * d->n_y + j] = ysrc[(size_t)d->idx[split][i0 + b] * d->n_y + j];
+        sum += (double)rows_loss(m, pred + (size_t)i0 * no, w->y, B, scratch) * B;
+    }
+    free(scratch);
+    if (!pred_out) free(pred);
+    return sum / (double)n;
+}
+
 /* control run: permute the train and val targets across their samples, so the
  * book carries no information about them; the test targets stay real */
+static double eval_split(Model *m, Work *w, const SymbolData *d, int split, const float *ysrc, float *pred,
+                         const TrainIO *io) {
+    return io->dp ? evaluate_dp(m, w, d, split, ysrc, pred, io->dp) : evaluate(m, w, d, split, ysrc, pred);
+}
+
 static void shuffle_targets(SymbolData *d, uint64_t skey) {
     for (int sp = SPLIT_TRAIN; sp <= SPLIT_VAL; sp++) {
         int64_t n = d->n[sp];
@@ -203,6 +256,8 @@ static double train_epoch(Model *m, Work *w, const SymbolData *d, const TrainCon
                           const char *symbol, int epoch, float lr, double *grad_norm, double *secs,
                           double mean_epoch_s, const TrainIO *io, Divergence *dv) {
     const int64_t n = d->n[SPLIT_TRAIN];
+    /* data parallelism: the global batch is K shards; this rank fills its G-th of it */
+    const int K = m->sh.K, G = io->dp ? io->dp->size : 1, grank = io->dp ? io->dp->rank : 0;
     dataset_permutation(w->perm, n, dl_key(dl_key(skey, TAG_SHUFFLE), (uint64_t)epoch));
     const uint64_t dkey = dl_key(dl_key(skey, TAG_DROPOUT), (uint64_t)epoch);
     double sum = 0, gsum = 0, t0 = dl_now();
@@ -212,19 +267,22 @@ static double train_epoch(Model *m, Work *w, const SymbolData *d, const TrainCon
     for (int64_t i0 = 0; i0 < n; i0 += cfg->batch, step++) {
         int B = (int)((n - i0) < cfg->batch ? (n - i0) : cfg->batch);
         /* a trailing batch of one sample has no batch statistics for BatchNorm
-         * (PyTorch refuses it too): that sample sits out this epoch */
-        if (B == 1 && i0 > 0) break;
-        for (int b = 0; b < B; b++) w->rows[b] = d->idx[SPLIT_TRAIN][w->perm[i0 + b]];
-        dataset_fill_batch(w->x, w->y, d, d->y_fit, w->rows, B);
+         * (PyTorch refuses it too): that sample sits out this epoch. Sharded: the
+         * trailing samples that do not fill all K shards equally sit out */
+        if (K > 1) B -= B % K;
+        if ((B == 1 && i0 > 0) || B == 0) break;
+        const int Bl = B / G, r0 = grank * Bl;   /* this rank's samples of the global batch */
+        for (int b = 0; b < Bl; b++) w->rows[b] = d->idx[SPLIT_TRAIN][w->perm[i0 + r0 + b]];
+        dataset_fill_batch(w->x, w->y, d, d->y_fit, w->rows, Bl);
         if (io->inject_symbol && epoch == io->inject_epoch && step == io->inject_step && !strcmp(symbol, io->inject_symbol))
             w->y[0] = NAN;
         n_used += B;
-        model_forward(m, w->x, B, 1, dl_key(dkey, (uint64_t)step));
-        const float loss = model_loss(m, w->y, B);
+        model_forward(m, w->x, Bl, 1, dl_key(dkey, (uint64_t)step));
+        const float loss = model_loss(m, w->y, Bl);   /* sharded: the global batch's */
         if (!isfinite(loss)) { *dv = (Divergence){step, "loss", loss}; break; }
         sum += (double)loss * B;
         model_zero_grad(m);
-        model_backward(m, w->x, B);
+        model_backward(m, w->x, Bl);
         const double gn = cfg->clip > 0 ? model_clip_grad(m, (float)cfg->clip) : model_clip_grad(m, INFINITY);
         if (!isfinite(gn)) { *dv = (Divergence){step, "gradient norm", gn}; break; }
         gsum += gn;
@@ -275,6 +333,12 @@ int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, 
     }
     const uint64_t skey = trainer_symbol_key(cfg->seed, sym->symbol);
     model_init_params(m, dl_key(skey, TAG_INIT));
+    DL_CHECK(io->dp || cfg->dp_shards == 1, "dp_shards %d without a data-parallel group", cfg->dp_shards);
+    const int leader = !io->dp || io->dp->rank == 0;   /* writes the checkpoints; its r is the result */
+    if (io->dp) {
+        io->dp->K = cfg->dp_shards;
+        dp_shard_model(m, io->dp);
+    }
     init_result(r, cfg, sym, &d, m, hk);
     save_best(r, m);
     if (skip_why[0]) {
@@ -320,7 +384,7 @@ int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, 
         Divergence dv = {-1, NULL, 0};
         double tl = train_epoch(m, &w, &d, cfg, skey, sym->symbol, epoch, lr, &gnorm, &secs,
                                 epochs_timed ? epoch_time_sum / epochs_timed : 0, io, &dv);
-        double vl = dv.step < 0 ? evaluate(m, &w, &d, SPLIT_VAL, d.y_fit, NULL) : NAN;
+        double vl = dv.step < 0 ? eval_split(m, &w, &d, SPLIT_VAL, d.y_fit, NULL, io) : NAN;
         if (dv.step < 0 && !isfinite(vl)) dv = (Divergence){-2, "validation loss", vl};
         if (dv.what) {
             /* the epoch is not counted: the last checkpoint (epoch - 1) stays the symbol's last good state */
@@ -346,8 +410,12 @@ int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, 
         EpochRecord *h = &r->history[epoch - 1];
         *h = (EpochRecord){epoch, tl, vl, lr, gnorm, dl_now() - te, (double)d.n[SPLIT_TRAIN] / (secs > 0 ? secs : 1e-9)};
         r->epochs_run = epoch;
-        if (io->ckpt_path && cfg->checkpoint &&
-            checkpoint_save(io->ckpt_path, m, &st, r, cjson, e)) { rc = -1; goto out; }
+        int bad = leader && io->ckpt_path && cfg->checkpoint && checkpoint_save(io->ckpt_path, m, &st, r, cjson, e);
+        if (dp_any(io->dp, bad)) {   /* the group stops together: nobody waits in a step's gather */
+            if (!bad) dl_err(e, "symbol %s: the checkpoint write failed on group rank 0", sym->symbol);
+            rc = -1;
+            goto out;
+        }
         epoch_time_sum += h->seconds;
         epochs_timed++;
         if (io->progress) {
@@ -367,7 +435,7 @@ int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, 
     if (r->status == SYM_OK) {
         const int ny = d.n_y;
         float *pred = dl_malloc(sizeof(float) * (size_t)(d.n[SPLIT_TEST] + 1) * ny);
-        evaluate(m, &w, &d, SPLIT_TEST, d.y_fit, pred);
+        eval_split(m, &w, &d, SPLIT_TEST, d.y_fit, pred, io);
         for (int64_t i = 0; i < d.n[SPLIT_TEST]; i++) {
             int64_t row = d.idx[SPLIT_TEST][i] - r->test_row0;
             r->test_pred[row] = (float)(pred[i * ny] * d.y_sd[0] + d.y_mu[0]);   /* back to bps */

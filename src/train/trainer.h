@@ -106,6 +106,10 @@ typedef struct {
     const char *inject_symbol;
     int inject_epoch;
     int64_t inject_step;
+    /* data parallelism: the group of ranks training this model together (NULL = this
+     * rank alone, dp_shards must be 1). Every member calls train_symbol with the same
+     * arguments; group rank 0 writes the checkpoints and its r is the result */
+    struct DpGroupS *dp;
 } TrainIO;
 
 ModelConfig trainer_model_config(const TrainConfig *cfg);

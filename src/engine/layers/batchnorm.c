@@ -83,6 +83,38 @@ static inline void bn_apply_rows(float *y, const float *x, const float *mean, co
     if (nt) stream_fence();
 }
 
+/* S, Q (C): sums of t and t*t, t = x - x[row 0], over all rows; per-chunk partials
+ * (part: (nch, 2, C) doubles) reduced in chunk order. S, Q may be part, part + C
+ * (channel c reads all its partials before it writes) */
+static void bn_stat_sums(double *Sout, double *Qout, const float *x, BNDims d, double *part) {
+    const int C = d.C, nch = CEIL_DIV(d.rows, DL_CHUNK_ROWS);
+#pragma omp parallel for schedule(static) if (nch > 1)
+    for (int ch = 0; ch < nch; ch++) {
+        double *restrict S = part + (size_t)ch * 2 * C, *restrict Q = S + C;
+        const float *restrict x0 = x; /* shift: row 0 */
+        int r0, r1;
+        chunk_rows(ch, d.rows, &r0, &r1);
+        for (int c = 0; c < C; c++) S[c] = Q[c] = 0.0;
+        for (int r = r0; r < r1; r++) {
+            const float *restrict xr = x + (size_t)r * d.x_ld;
+            for (int c = 0; c < C; c++) {
+                double t = (double)xr[c] - (double)x0[c];
+                S[c] += t;
+                Q[c] += t * t;
+            }
+        }
+    }
+    for (int c = 0; c < C; c++) {
+        double s = 0.0, q = 0.0;
+        for (int ch = 0; ch < nch; ch++) { /* chunk order: fixed */
+            s += part[(size_t)ch * 2 * C + c];
+            q += part[(size_t)ch * 2 * C + C + c];
+        }
+        Sout[c] = s;
+        Qout[c] = q;
+    }
+}
+
 /* y (rows, C; y_ld), mean/rstd (C) out; running_mean/var (C) in/out (training,
  * may be NULL to skip the update); x (rows, C; x_ld); gamma/beta (C);
  * scratch batchnorm_scratch_floats_cpu(d) floats, 64-byte aligned */
@@ -97,32 +129,12 @@ void batchnorm_forward_cpu(float *y, float *mean, float *rstd, float *running_me
     if (training) {
         DL_CHECK(d.rows > 1, "batchnorm: training needs more than 1 row per channel (rows=%d)", d.rows);
         DL_CHECK(y != x, "batchnorm: y may alias x only in eval mode");
-#pragma omp parallel for schedule(static) if (nch > 1)
-        for (int ch = 0; ch < nch; ch++) {
-            double *restrict S = part + (size_t)ch * 2 * C, *restrict Q = S + C;
-            const float *restrict x0 = x; /* shift: row 0 */
-            int r0, r1;
-            chunk_rows(ch, d.rows, &r0, &r1);
-            for (int c = 0; c < C; c++) S[c] = Q[c] = 0.0;
-            for (int r = r0; r < r1; r++) {
-                const float *restrict xr = x + (size_t)r * d.x_ld;
-                for (int c = 0; c < C; c++) {
-                    double t = (double)xr[c] - (double)x0[c];
-                    S[c] += t;
-                    Q[c] += t * t;
-                }
-            }
-        }
-        for (int c = 0; c < C; c++) {
-            double s = 0.0, q = 0.0;
-            for (int ch = 0; ch < nch; ch++) { /* chunk order: fixed */
-                s += part[(size_t)ch * 2 * C + c];
-                q += part[(size_t)ch * 2 * C + C + c];
-            }
+        double *sums = part;   /* (2, C): reduced in place over chunk 0's slots */
+        bn_stat_sums(sums, sums + C, x, d, part);
+        for (int c = 0; c < C; c++)
             dl_bn_stats_finalize(&mean[c], &rstd[c], &scale[c], running_mean ? &running_mean[c] : NULL,
-                                 running_var ? &running_var[c] : NULL, s, q, (double)x[c], (double)d.rows,
-                                 gamma[c], d.eps, d.momentum);
-        }
+                                 running_var ? &running_var[c] : NULL, sums[c], sums[C + c], (double)x[c],
+                                 (double)d.rows, gamma[c], d.eps, d.momentum);
     } else {
         DL_CHECK(running_mean && running_var, "batchnorm: eval mode needs running_mean and running_var");
         for (int c = 0; c < C; c++)
@@ -229,6 +241,96 @@ void batchnorm_backward_cpu(float *dx, float *dgamma, float *dbeta, const float 
     }
     if (!dx) return;
 
+    const int nt = !d.accumulate_dx && dx != dy && bn_stream_ok(dx, d.rows, C, d.x_ld);
+#pragma omp parallel for schedule(static) if (nch > 1)
+    for (int ch = 0; ch < nch; ch++) {
+        int r0, r1;
+        chunk_rows(ch, d.rows, &r0, &r1);
+        if (slope == 1.0f)
+            bn_bwd_apply(dx, dy, x, mean, scale, beta, k, gm, w, r0, r1, d, 1.0f, nt);
+        else
+            bn_bwd_apply(dx, dy, x, mean, scale, beta, k, gm, w, r0, r1, d, slope, nt);
+    }
+}
+
+/* ---- data parallelism (backend.h "sharded BatchNorm"): the training statistics of
+ * a global batch whose rows lie in several shards, maybe on several ranks. The
+ * caller combines the shards' sums in shard order (shard.c). */
+
+/* sums (3, C): shift (the shard's row 0), S, Q (shifted sums, as the forward's) */
+void batchnorm_shard_sums_cpu(double *sums, const float *x, BNDims d, float *scratch) {
+    bn_check(d);
+    const int C = d.C;
+    double *part = (double *)scratch;
+    bn_stat_sums(part, part + C, x, d, part);
+    for (int c = 0; c < C; c++) {
+        sums[c] = (double)x[c];
+        sums[C + c] = part[c];
+        sums[2 * C + c] = part[C + c];
+    }
+}
+
+/* y = act((x - mean)*gamma*rstd + beta) with the given (global) mean, rstd */
+void batchnorm_apply_cpu(float *y, const float *x, const float *mean, const float *rstd, const float *gamma,
+                         const float *beta, BNDims d, float *scratch) {
+    bn_check(d);
+    DL_CHECK(y != x, "batchnorm_apply: y may not alias x");
+    const int C = d.C, nch = CEIL_DIV(d.rows, DL_CHUNK_ROWS);
+    float *scale = scratch;
+    for (int c = 0; c < C; c++) scale[c] = gamma[c] * rstd[c]; /* as dl_bn_stats_finalize */
+    const float slope = d.slope;
+    const int nt = bn_stream_ok(y, d.rows, C, d.y_ld);
+#pragma omp parallel for schedule(static) if (nch > 1)
+    for (int ch = 0; ch < nch; ch++) {
+        int r0, r1;
+        chunk_rows(ch, d.rows, &r0, &r1);
+        if (slope == 1.0f)
+            bn_apply_rows(y, x, mean, scale, beta, r0, r1, d, 1.0f, nt);
+        else
+            bn_apply_rows(y, x, mean, scale, beta, r0, r1, d, slope, nt);
+    }
+}
+
+/* sums (2, C): sum dz, sum dz*(x - mean) over the shard's rows (chunk order) */
+void batchnorm_shard_bwd_sums_cpu(double *sums, const float *dy, const float *x, const float *gamma,
+                                  const float *beta, const float *mean, const float *rstd, BNDims d,
+                                  float *scratch) {
+    bn_check(d);
+    const int C = d.C, nch = CEIL_DIV(d.rows, DL_CHUNK_ROWS);
+    const float slope = d.slope;
+    double *part = (double *)scratch;
+    float *scale = scratch + 4 * (size_t)nch * C;
+    for (int c = 0; c < C; c++) scale[c] = gamma[c] * rstd[c];
+#pragma omp parallel for schedule(static) if (nch > 1)
+    for (int ch = 0; ch < nch; ch++) {
+        int r0, r1;
+        chunk_rows(ch, d.rows, &r0, &r1);
+        double *A = part + (size_t)ch * 2 * C, *Bs = A + C;
+        if (slope == 1.0f)
+            bn_bwd_sums(A, Bs, dy, x, mean, scale, beta, r0, r1, d, 1.0f);
+        else
+            bn_bwd_sums(A, Bs, dy, x, mean, scale, beta, r0, r1, d, slope);
+    }
+    for (int c = 0; c < C; c++) {
+        double a = 0.0, b = 0.0;
+        for (int ch = 0; ch < nch; ch++) {
+            a += part[(size_t)ch * 2 * C + c];
+            b += part[(size_t)ch * 2 * C + C + c];
+        }
+        sums[c] = a;
+        sums[C + c] = b;
+    }
+}
+
+/* dx (+)= (dz - gm - (x-mean)*k) * w, kgw (3, C): k, gm, w of dl_bn_bwd_finalize */
+void batchnorm_bwd_apply_cpu(float *dx, const float *dy, const float *x, const float *gamma, const float *beta,
+                             const float *mean, const float *rstd, const float *kgw, BNDims d, float *scratch) {
+    bn_check(d);
+    const int C = d.C, nch = CEIL_DIV(d.rows, DL_CHUNK_ROWS);
+    const float slope = d.slope;
+    float *scale = scratch;
+    for (int c = 0; c < C; c++) scale[c] = gamma[c] * rstd[c];
+    const float *k = kgw, *gm = kgw + C, *w = kgw + 2 * C;
     const int nt = !d.accumulate_dx && dx != dy && bn_stream_ok(dx, d.rows, C, d.x_ld);
 #pragma omp parallel for schedule(static) if (nch > 1)
     for (int ch = 0; ch < nch; ch++) {

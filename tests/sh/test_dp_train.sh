@@ -1,0 +1,51 @@
+#!/bin/bash
+# test_dp_train.sh: data-parallel training (dp_shards, ranks_per_symbol; train/dp.h).
+#  1. the engine: 3 steps of every model with K = 6 shards give the same digest on
+#     1, 2, 3 and 6 ranks (test_dp_model under mpirun);
+#  2. a short training with dp_shards 6: results.h5 bit-identical for groups of 1, 2
+#     and 3 ranks (and 6 ranks as 2 groups of 3, training two symbols at once);
+#  3. kill-and-resume of a data-parallel run: --stop-after-epoch 1 on groups of 2,
+#     then --resume on groups of 3: the same bits again.
+set -u
+source "$(dirname "$0")/mpi_lib.sh"
+DPM=${DEEPLOB_BUILD:?}/test_dp_model
+
+echo "== 1. engine: 3 sharded steps (K = 6) on 1, 2, 3, 6 ranks"
+for np in 1 2 3 6; do
+    "$MPIEXEC" -np $np --oversubscribe "$DPM" > "$W/dpm$np.log" 2>&1 || { show "$W/dpm$np.log"; fail "test_dp_model on $np ranks failed"; }
+    grep "^dp " "$W/dpm$np.log" | sed 's/ G=[0-9]*//' > "$W/dpm$np.dig"
+    [ "$(wc -l < "$W/dpm$np.dig")" -eq 3 ] || { show "$W/dpm$np.log"; fail "np=$np: not 3 digests"; }
+    diff "$W/dpm1.dig" "$W/dpm$np.dig" || fail "np=$np: sharded steps differ from 1 rank"
+done
+cat "$W/dpm1.dig"
+
+echo "== 2. training with dp_shards 6 over groups of 1, 2, 3 ranks"
+"$BIN" synth --symbols 2 --seconds 2000 --seed 3 --out "$W/syn.h5" > "$W/synth.log" 2>&1 || { show "$W/synth.log"; fail "synth failed"; }
+BATCH=48 MAXS=400 mk_config dp "$W/syn.h5" 2 ', "dp_shards": 6, "eval_batch": 100'
+for g in 1 2 3; do
+    "$MPIEXEC" -np $g --oversubscribe "$BIN" train "$W/dp.json" --set run_name=g$g --set ranks_per_symbol=$g \
+        > "$W/g$g.log" 2>&1 || { show "$W/g$g.log"; fail "groups of $g failed"; }
+    grep -q "data-parallel: 1 group(s) of $g rank(s), each batch in 6 shards of 8" "$W/g$g.log" || { show "$W/g$g.log"; fail "g=$g: no data-parallel line"; }
+done
+"$MPIEXEC" -np 6 --oversubscribe "$BIN" train "$W/dp.json" --set run_name=g3x2 --set ranks_per_symbol=3 \
+    > "$W/g3x2.log" 2>&1 || { show "$W/g3x2.log"; fail "6 ranks in groups of 3 failed"; }
+grep -q "data-parallel: 2 group(s) of 3 rank(s)" "$W/g3x2.log" || { show "$W/g3x2.log"; fail "6 ranks: not 2 groups"; }
+cmp_results "$W/out/g1/results.h5" "$W/out/g2/results.h5" "$W/out/g3/results.h5" "$W/out/g3x2/results.h5"
+echo "bit-identical: groups of 1, 2, 3, and 2 groups of 3"
+
+echo "== 3. kill-and-resume: stop after epoch 1 on groups of 2, resume on groups of 3"
+"$MPIEXEC" -np 2 --oversubscribe "$BIN" train "$W/dp.json" --set run_name=res --set ranks_per_symbol=2 --stop-after-epoch 1 \
+    > "$W/res1.log" 2>&1; rc=$?
+[ $rc -eq 3 ] || { show "$W/res1.log"; fail "stop-after-epoch exit $rc, 3 expected"; }
+"$MPIEXEC" -np 3 --oversubscribe "$BIN" train "$W/dp.json" --set run_name=res --set ranks_per_symbol=3 --resume \
+    > "$W/res2.log" 2>&1 || { show "$W/res2.log"; fail "resume failed"; }
+grep -q "resumed after epoch 1" "$W/res2.log" || { show "$W/res2.log"; fail "did not resume from the checkpoint"; }
+cmp_results "$W/out/g1/results.h5" "$W/out/res/results.h5"
+echo "resumed run bit-identical to the uninterrupted one"
+
+echo "== bad group sizes are refused"
+"$MPIEXEC" -np 3 --oversubscribe "$BIN" train "$W/dp.json" --set run_name=bad --set ranks_per_symbol=2 > "$W/bad.log" 2>&1 && fail "3 ranks in groups of 2 accepted"
+grep -q "does not divide the 3 ranks" "$W/bad.log" || { show "$W/bad.log"; fail "no clear message for 3 ranks / groups of 2"; }
+"$BIN" train "$W/dp.json" --set run_name=bad2 --set ranks_per_symbol=4 > "$W/bad2.log" 2>&1 && fail "ranks_per_symbol 4 with dp_shards 6 accepted"
+grep -q "does not divide 'dp_shards'" "$W/bad2.log" || { show "$W/bad2.log"; fail "no clear message for 4 / 6"; }
+echo "PASS"

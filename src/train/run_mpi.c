@@ -259,6 +259,73 @@ static void work_loop(DoneRec *done, int *n_done, int *err, int *stopped, Result
     squeue_free(&q);
 }
 
+/* the universal model (config key universal): every rank reads every symbol and the
+ * whole run is one data-parallel group; rank 0 writes every symbol's results */
+static void universal_loop(DoneRec *done, int *n_done, int *err, int *stopped, ResultsFile *rf, const TrainConfig *cfg,
+                           const RunOptions *o, SymName *names, int n, double t0, MPI_Comm comm, DlErr *e) {
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    DpGroup g = {comm, rank, size, cfg->dp_shards};
+    LobSymbol *syms = dl_calloc((size_t)n, sizeof(LobSymbol));
+    int *held = dl_calloc((size_t)n, sizeof(int)), bad = 0, nread = 0;
+    for (int i = 0; i < n && !bad; i++, nread++) bad = lobds_read_symbol(cfg->dataset, H5P_DEFAULT, names[i], &syms[i], e) != 0;
+    if (bad) nread--;
+    char list[sizeof cfg->holdout_symbols], *save = NULL;
+    snprintf(list, sizeof list, "%s", cfg->holdout_symbols);
+    for (char *t = strtok_r(list, ",", &save); t && !bad; t = strtok_r(NULL, ",", &save)) {
+        int found = 0;
+        for (int i = 0; i < n; i++)
+            if (!strcmp(names[i], t)) held[i] = found = 1;
+        if (!found) bad = dl_err(e, "config: key 'holdout_symbols': '%s' is not among the run's symbols", t) != 0;
+    }
+    if (dp_any(&g, bad)) {
+        if (!bad) dl_err(e, "universal model: another rank could not read the dataset");
+        *err = 1;
+    } else {
+        char path[4400];
+        snprintf(path, sizeof path, "%s/checkpoints/universal.h5", o->run_dir);
+        int nu = 0, nh = 0;
+        for (int i = 0; i < n; i++) { nu += !held[i]; nh += held[i]; }
+        if (rank == 0) {
+            printf("universal model: one model over %d symbol(s) (%d held out), %d rank(s) data-parallel\n", nu, nh, size);
+            fflush(stdout);
+        }
+        TrainIO io = {cfg->checkpoint ? path : NULL, o->resume, rank == 0 ? stdout : NULL, 0, o->stop_after_epoch,
+                      cfg->progress_interval, "", NULL, NULL, o->inject_symbol, o->inject_epoch, o->inject_step,
+                      cfg->dp_shards > 1 || size > 1 ? &g : NULL};
+        SymbolResult *rs = dl_calloc((size_t)n, sizeof(SymbolResult));
+        const double ts = MPI_Wtime() - t0;
+        int t = train_universal(rs, cfg, syms, held, n, &io, e);
+        if (t == -2) *stopped = 1;
+        else if (t) *err = 1;
+        for (int i = 0; i < n && !t; i++) {
+            int wbad = rank == 0 && results_par_write_symbol(rf, i, &rs[i], cfg, e);
+            if (wbad) { *err = 1; break; }
+            if (rank != 0) continue;
+            DoneRec *d = &done[(*n_done)++];
+            d->idx = i;
+            d->rank = 0;
+            d->start = ts;
+            d->seconds = (MPI_Wtime() - t0 - ts) / n;   /* one training shared by all: an equal share each */
+            lite_copy(d, &rs[i]);
+            const SymbolResult *r = &rs[i];
+            if (r->status != SYM_OK) printf("  %s: %s\n", r->symbol, r->status_msg);
+            else
+                printf("  %s: test corr %.4f (oracle %.4f), MAE %.4f bps, RMSE %.4f bps, R2 %.4f%s\n", r->symbol,
+                       r->test_raw.corr, r->oracle_corr, r->test_raw.mae, r->test_raw.rmse, r->test_raw.r2,
+                       held[i] ? "  [held out]" : "");
+        }
+        fflush(stdout);
+        if (!t)
+            for (int i = 0; i < n; i++) symbol_result_free(&rs[i]);
+        free(rs);
+    }
+    for (int i = 0; i < nread; i++) lobds_symbol_free(&syms[i]);
+    free(syms);
+    free(held);
+}
+
 /* every rank's DoneRecs to rank 0 (all: (n) by symbol there, NULL elsewhere) */
 static DoneRec *gather_done(const DoneRec *done, int n_done, int n, MPI_Comm comm) {
     int rank, size;
@@ -319,7 +386,13 @@ int run_train_mpi(const TrainConfig *cfg, const RunOptions *o, MPI_Comm comm, Dl
     h5u_quiet();
     /* data-parallel groups: G consecutive ranks train one symbol's model together */
     const int G = cfg->ranks_per_symbol;
-    if (size % G != 0) {
+    if (cfg->universal && cfg->dp_shards % size != 0) {
+        if (rank == 0)
+            dl_err(e, "universal model: the %d ranks of this run do not divide 'dp_shards' (%d): every rank trains "
+                   "the one model, so dp_shards must be a multiple of the rank count", size, cfg->dp_shards);
+        return 1;
+    }
+    if (!cfg->universal && size % G != 0) {
         if (rank == 0)
             dl_err(e, "config: key 'ranks_per_symbol': %d does not divide the %d ranks of this run", G, size);
         return 1;
@@ -377,13 +450,16 @@ int run_train_mpi(const TrainConfig *cfg, const RunOptions *o, MPI_Comm comm, Dl
     DoneRec *done = dl_calloc((size_t)n + 1, sizeof(DoneRec));
     int n_done = 0, err = 0, stopped = 0;
     DpGroup dpg = {MPI_COMM_NULL, 0, 1, cfg->dp_shards};
-    if (cfg->dp_shards > 1) {
+    if (cfg->universal)
+        universal_loop(done, &n_done, &err, &stopped, &rf, cfg, o, names, n, t0, comm, e);
+    else if (cfg->dp_shards > 1) {
         MPI_Comm_split(comm, rank / G, rank, &dpg.comm);
         MPI_Comm_rank(dpg.comm, &dpg.rank);
         MPI_Comm_size(dpg.comm, &dpg.size);
     }
-    work_loop(done, &n_done, &err, &stopped, &rf, cfg, o, names, windows, order, n, t0, comm,
-              cfg->dp_shards > 1 ? &dpg : NULL, e);
+    if (!cfg->universal)
+        work_loop(done, &n_done, &err, &stopped, &rf, cfg, o, names, windows, order, n, t0, comm,
+                  cfg->dp_shards > 1 ? &dpg : NULL, e);
     if (dpg.comm != MPI_COMM_NULL) MPI_Comm_free(&dpg.comm);
     const double wall = MPI_Wtime() - t0;
 

@@ -296,8 +296,41 @@ static double train_epoch(Model *m, Work *w, const SymbolData *d, const TrainCon
     return sum / (double)(n_used ? n_used : 1);
 }
 
-int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, const TrainIO *io, DlErr *e) {
-    const double t_start = dl_now();
+/* test predictions (bps) and metrics of r from model m (its weights as they are) */
+static void test_eval(SymbolResult *r, Model *m, Work *wp, const SymbolData *dp, const char *symbol, const TrainIO *io) {
+    Work w = *wp;
+    const SymbolData d = *dp;
+    if (r->status == SYM_OK) {
+        const int ny = d.n_y;
+        float *pred = dl_malloc(sizeof(float) * (size_t)(d.n[SPLIT_TEST] + 1) * ny);
+        eval_split(m, &w, &d, SPLIT_TEST, d.y_fit, pred, io);
+        for (int64_t i = 0; i < d.n[SPLIT_TEST]; i++) {
+            int64_t row = d.idx[SPLIT_TEST][i] - r->test_row0;
+            r->test_pred[row] = (float)(pred[i * ny] * d.y_sd[0] + d.y_mu[0]);   /* back to bps */
+            if (ny > 1) r->test_pred2[row] = (float)(pred[i * ny + 1] * d.y_sd[1] + d.y_mu[1]);
+        }
+        free(pred);
+    }
+    metrics_compute(&r->test_raw, r->test_pred, r->test_target_raw, r->n_test_rows);
+    metrics_compute(&r->test_smooth, r->test_pred, r->test_target_smooth, r->n_test_rows);
+    if (r->n_heads > 1) {
+        metrics_compute(&r->test_raw2, r->test_pred2, r->test_target_raw2, r->n_test_rows);
+        metrics_compute(&r->test_smooth2, r->test_pred2, r->test_target_smooth2, r->n_test_rows);
+        if (io->progress) {   /* per head: the caller's summary line shows head 1 only */
+            for (int h = 0; h < 2; h++) {
+                const Metrics *mr = h ? &r->test_raw2 : &r->test_raw, *ms = h ? &r->test_smooth2 : &r->test_smooth;
+                fprintf(io->progress, "  %s: head %d (%d s): test corr %.4f (oracle %.4f), MAE %.4f bps, RMSE %.4f bps, R2 %.4f",
+                        symbol, h + 1, r->head_horizon[h], mr->corr, h ? r->oracle_corr2 : r->oracle_corr, mr->mae,
+                        mr->rmse, mr->r2);
+                if (r->has_smooth) fprintf(io->progress, "; vs smoothed targets: corr %.4f", ms->corr);
+                fprintf(io->progress, "\n");
+            }
+            fflush(io->progress);
+        }
+    }
+}
+
+static DataOptions data_options(const TrainConfig *cfg) {
     DataOptions o = {0};
     o.seq_len = cfg->seq_len;
     o.horizon = cfg->horizon;
@@ -307,6 +340,15 @@ int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, 
     o.max_train_samples = cfg->max_train_samples;
     o.price_mid_relative = !strcmp(cfg->price_features, "mid_relative");
     o.volume_log = !strcmp(cfg->volume_features, "log");
+    return o;
+}
+
+static int train_data(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, SymbolData *dd, const char *skip_why,
+                      double t_start, const TrainIO *io, Model **keep, DlErr *e);
+
+int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, const TrainIO *io, DlErr *e) {
+    const double t_start = dl_now();
+    const DataOptions o = data_options(cfg);
     SymbolData d;
     char skip_why[SYM_STATUS_LEN] = "";
     const int built = dataset_build(&d, sym, o, e);
@@ -316,11 +358,28 @@ int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, 
         dataset_placeholder(&d, sym, o);
     }
     if (cfg->control_shuffle_targets) shuffle_targets(&d, trainer_symbol_key(cfg->seed, sym->symbol));
-    int hk[2] = {-1, -1};
+    int rc = train_data(r, cfg, sym, &d, skip_why, t_start, io, NULL, e);
+    dataset_free(&d);
+    return rc;
+}
+
+/* the horizons' columns in the symbol's dataset (-1 = none) */
+static void horizon_cols(const TrainConfig *cfg, const LobSymbol *sym, int hk[2]) {
+    const int h2 = cfg->kind == MODEL_DEEPLOB_HIER ? cfg->horizon2 : 0;
+    hk[0] = hk[1] = -1;
     for (int k = 0; k < sym->n_horizons; k++) {
         if (sym->horizons[k] == cfg->horizon) hk[0] = k;
-        if (o.horizon2 > 0 && sym->horizons[k] == o.horizon2) hk[1] = k;
+        if (h2 > 0 && sym->horizons[k] == h2) hk[1] = k;
     }
+}
+
+/* train on d (built by the caller, who frees it); keep != NULL: no test evaluation,
+ * the model is returned with its best weights loaded */
+static int train_data(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, SymbolData *dd, const char *skip_why,
+                      double t_start, const TrainIO *io, Model **keep, DlErr *e) {
+    SymbolData d = *dd;
+    int hk[2] = {-1, -1};
+    horizon_cols(cfg, sym, hk);
 
     Work w = {0};
     w.max_batch = cfg->eval_batch > cfg->batch ? cfg->eval_batch : cfg->batch;
@@ -328,7 +387,6 @@ int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, 
     if (m->n_out != d.n_y) {
         int no = m->n_out;
         model_free(m);
-        dataset_free(&d);
         return dl_err(e, "symbol %s: model %s has %d outputs but %d target columns", sym->symbol, cfg->model, no, d.n_y);
     }
     const uint64_t skey = trainer_symbol_key(cfg->seed, sym->symbol);
@@ -346,8 +404,8 @@ int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, 
         snprintf(r->status_msg, sizeof r->status_msg, "%s", skip_why);
         r->test_raw = r->test_smooth = (Metrics){0, NAN, NAN, NAN, NAN};
         r->wall_s = dl_now() - t_start;
-        model_free(m);
-        dataset_free(&d);
+        if (keep) *keep = m;
+        else model_free(m);
         return 0;
     }
 
@@ -432,34 +490,7 @@ int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, 
     /* best-validation weights for the test evaluation (none for a diverged symbol:
      * its test predictions stay NaN, its metrics NaN) */
     load_best(m, r);
-    if (r->status == SYM_OK) {
-        const int ny = d.n_y;
-        float *pred = dl_malloc(sizeof(float) * (size_t)(d.n[SPLIT_TEST] + 1) * ny);
-        eval_split(m, &w, &d, SPLIT_TEST, d.y_fit, pred, io);
-        for (int64_t i = 0; i < d.n[SPLIT_TEST]; i++) {
-            int64_t row = d.idx[SPLIT_TEST][i] - r->test_row0;
-            r->test_pred[row] = (float)(pred[i * ny] * d.y_sd[0] + d.y_mu[0]);   /* back to bps */
-            if (ny > 1) r->test_pred2[row] = (float)(pred[i * ny + 1] * d.y_sd[1] + d.y_mu[1]);
-        }
-        free(pred);
-    }
-    metrics_compute(&r->test_raw, r->test_pred, r->test_target_raw, r->n_test_rows);
-    metrics_compute(&r->test_smooth, r->test_pred, r->test_target_smooth, r->n_test_rows);
-    if (r->n_heads > 1) {
-        metrics_compute(&r->test_raw2, r->test_pred2, r->test_target_raw2, r->n_test_rows);
-        metrics_compute(&r->test_smooth2, r->test_pred2, r->test_target_smooth2, r->n_test_rows);
-        if (io->progress) {   /* per head: the caller's summary line shows head 1 only */
-            for (int h = 0; h < 2; h++) {
-                const Metrics *mr = h ? &r->test_raw2 : &r->test_raw, *ms = h ? &r->test_smooth2 : &r->test_smooth;
-                fprintf(io->progress, "  %s: head %d (%d s): test corr %.4f (oracle %.4f), MAE %.4f bps, RMSE %.4f bps, R2 %.4f",
-                        sym->symbol, h + 1, r->head_horizon[h], mr->corr, h ? r->oracle_corr2 : r->oracle_corr, mr->mae,
-                        mr->rmse, mr->r2);
-                if (r->has_smooth) fprintf(io->progress, "; vs smoothed targets: corr %.4f", ms->corr);
-                fprintf(io->progress, "\n");
-            }
-            fflush(io->progress);
-        }
-    }
+    if (!keep) test_eval(r, m, &w, &d, sym->symbol, io);
     r->best_epoch = st.early.best_epoch;
     r->best_val_loss = st.early.best;
     r->stopped_early = st.early.stop;
@@ -476,8 +507,128 @@ out:
     free(w.y);
     free(w.rows);
     free(w.perm);
-    model_free(m);
-    dataset_free(&d);
+    if (keep && rc == 0) *keep = m;
+    else model_free(m);
     if (rc == -1) symbol_result_free(r);
+    return rc;
+}
+
+/* ---- the universal model (trainer.h) ---------------------------------------------------- */
+
+/* the pooled data of the symbols with use[i]: rows concatenated (each symbol already
+ * normalised by its own training fit), sample rows offset into the pool, so a window
+ * never crosses a symbol; no test split of its own (each symbol is tested on its own) */
+static void pool_data(SymbolData *p, const SymbolData *d, const int *use, int n) {
+    memset(p, 0, sizeof *p);
+    p->T = d[0].T;
+    p->F = d[0].F;
+    p->n_y = d[0].n_y;
+    for (int i = 0; i < n; i++)
+        if (use[i]) {
+            p->n_rows += d[i].n_rows;
+            for (int s = 0; s < N_SPLITS; s++) {
+                p->n[s] += d[i].n[s];
+                p->skipped[s] += d[i].skipped[s];
+                p->nan_targets[s] += d[i].nan_targets[s];
+            }
+            p->dropped_train += d[i].dropped_train;
+            p->n_fit_rows += d[i].n_fit_rows;
+        }
+    p->n[SPLIT_TEST] = 0;
+    for (int s = 0; s <= N_SPLITS; s++) p->split_start[s] = s == N_SPLITS ? p->n_rows : (s == SPLIT_TEST ? p->n_rows : 0);
+    const size_t nr = (size_t)p->n_rows + 1, ny = (size_t)p->n_y;
+    p->xn = dl_malloc(sizeof(float) * nr * p->F);
+    p->y_raw = dl_malloc(sizeof(float) * nr * ny);
+    p->y_fit = dl_malloc(sizeof(float) * nr * ny);
+    p->y_smooth = dl_malloc(sizeof(float) * nr * ny);
+    for (int s = 0; s < N_SPLITS; s++) p->idx[s] = dl_malloc(sizeof(int64_t) * (size_t)(p->n[s] + 1));
+    for (int k = 0; k < 2; k++) { p->y_mu[k] = 0.0; p->y_sd[k] = 1.0; }
+    int64_t off = 0, cnt[N_SPLITS] = {0};
+    for (int i = 0; i < n; i++) {
+        if (!use[i]) continue;
+        const size_t rows = (size_t)d[i].n_rows;
+        memcpy(p->xn + (size_t)off * p->F, d[i].xn, sizeof(float) * rows * p->F);
+        memcpy(p->y_raw + (size_t)off * ny, d[i].y_raw, sizeof(float) * rows * ny);
+        memcpy(p->y_fit + (size_t)off * ny, d[i].y_fit, sizeof(float) * rows * ny);
+        memcpy(p->y_smooth + (size_t)off * ny, d[i].y_smooth, sizeof(float) * rows * ny);
+        for (int s = SPLIT_TRAIN; s <= SPLIT_VAL; s++)
+            for (int64_t j = 0; j < d[i].n[s]; j++) p->idx[s][cnt[s]++] = d[i].idx[s][j] + off;
+        off += d[i].n_rows;
+    }
+}
+
+int train_universal(SymbolResult *rs, const TrainConfig *cfg, const LobSymbol *syms, const int *held, int n,
+                    const TrainIO *io, DlErr *e) {
+    const double t_start = dl_now();
+    const DataOptions o = data_options(cfg);
+    SymbolData *d = dl_calloc((size_t)n, sizeof(SymbolData));
+    int *use = dl_calloc((size_t)n, sizeof(int)), *skipped = dl_calloc((size_t)n, sizeof(int)), n_use = 0, rc = 0;
+    char (*why)[SYM_STATUS_LEN] = dl_calloc((size_t)n, SYM_STATUS_LEN);
+    for (int i = 0; i < n && !rc; i++) {
+        const int built = dataset_build(&d[i], &syms[i], o, e);
+        if (built == -1) { rc = -1; n = i; break; }
+        if (built == -2) {
+            snprintf(why[i], SYM_STATUS_LEN, "skipped: %.110s", e->msg);
+            dataset_placeholder(&d[i], &syms[i], o);
+            skipped[i] = 1;
+        } else if (cfg->control_shuffle_targets) {
+            shuffle_targets(&d[i], trainer_symbol_key(cfg->seed, syms[i].symbol));
+        }
+        use[i] = !skipped[i] && !held[i];
+        n_use += use[i];
+    }
+    if (!rc && n_use == 0) rc = dl_err(e, "universal model: no symbol left to train on (all held out or skipped)");
+    SymbolData pool;
+    memset(&pool, 0, sizeof pool);
+    Model *m = NULL;
+    SymbolResult rp;
+    memset(&rp, 0, sizeof rp);
+    if (!rc) {
+        pool_data(&pool, d, use, n);
+        LobSymbol ps;
+        memset(&ps, 0, sizeof ps);
+        snprintf(ps.symbol, sizeof ps.symbol, "universal");
+        ps.n_rows = pool.n_rows;
+        rc = train_data(&rp, cfg, &ps, &pool, "", t_start, io, &m, e);
+    }
+    if (!rc) {
+        Work w = {0};
+        w.max_batch = m->max_batch;
+        w.x = dl_aligned_alloc(sizeof(float) * (size_t)w.max_batch * cfg->seq_len * LOBDS_NFEAT);
+        w.y = dl_aligned_alloc(sizeof(float) * (size_t)w.max_batch * pool.n_y);
+        for (int i = 0; i < n; i++) {
+            SymbolResult *r = &rs[i];
+            int hk[2];
+            horizon_cols(cfg, &syms[i], hk);
+            init_result(r, cfg, &syms[i], &d[i], m, hk);
+            save_best(r, m);   /* the universal weights */
+            r->status = skipped[i] ? SYM_SKIPPED : rp.status;
+            if (skipped[i]) snprintf(r->status_msg, sizeof r->status_msg, "%s", why[i]);
+            else if (rp.status != SYM_OK) snprintf(r->status_msg, sizeof r->status_msg, "universal model %.100s", rp.status_msg);
+            else if (held[i]) snprintf(r->status_msg, sizeof r->status_msg, "held out: tested with the universal weights, never trained on");
+            if (!skipped[i]) test_eval(r, m, &w, &d[i], syms[i].symbol, io);
+            else r->test_raw = r->test_smooth = (Metrics){0, NAN, NAN, NAN, NAN};
+            /* the training is the pool's: history and timing are shared by every symbol */
+            r->epochs_run = rp.epochs_run;
+            memcpy(r->history, rp.history, sizeof(EpochRecord) * (size_t)(rp.epochs_run < r->epochs_cap ? rp.epochs_run : r->epochs_cap));
+            r->best_epoch = rp.best_epoch;
+            r->best_val_loss = rp.best_val_loss;
+            r->stopped_early = rp.stopped_early;
+            r->train_seconds = rp.train_seconds;
+            r->samples_per_s = rp.samples_per_s;
+            r->resumed_from = rp.resumed_from;
+            r->wall_s = dl_now() - t_start;
+        }
+        free(w.x);
+        free(w.y);
+    }
+    if (rc == 0 || rc == -2) symbol_result_free(&rp);
+    model_free(m);
+    if (pool.xn) dataset_free(&pool);
+    for (int i = 0; i < n; i++) dataset_free(&d[i]);
+    free(d);
+    free(use);
+    free(skipped);
+    free(why);
     return rc;
 }

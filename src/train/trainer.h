@@ -119,6 +119,16 @@ uint64_t trainer_symbol_key(uint64_t seed, const char *symbol);
  * by stop_after_epoch */
 int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, const TrainIO *io, DlErr *e);
 void symbol_result_free(SymbolResult *r);
+
+/* The universal model (config key universal): one model trained on the pooled windows
+ * of every symbol that is neither held out (held[i]) nor skipped: each symbol
+ * normalised by its own training rows, its own chronological splits, windows never
+ * crossing symbols, batches mixing symbols in the seeded order (key of the name
+ * "universal"); validation on the pooled validation windows. Then every symbol,
+ * held-out ones included, is tested on its own test split with the universal
+ * weights: rs (n) as train_symbol's results, history shared. 0, -1 error, -2 stopped. */
+int train_universal(SymbolResult *rs, const TrainConfig *cfg, const LobSymbol *syms, const int *held, int n,
+                    const TrainIO *io, DlErr *e);
 /* "ok", "diverged", "skipped" */
 const char *symbol_status_name(int status);
 

@@ -43,6 +43,35 @@ grep -q "resumed after epoch 1" "$W/res2.log" || { show "$W/res2.log"; fail "did
 cmp_results "$W/out/g1/results.h5" "$W/out/res/results.h5"
 echo "resumed run bit-identical to the uninterrupted one"
 
+echo "== 4. universal model: one model over the pooled symbols, one held out, on 1 and 2 ranks"
+"$BIN" synth --symbols 3 --seconds 2000 --seed 5 --out "$W/syn3.h5" > "$W/synth3.log" 2>&1 || { show "$W/synth3.log"; fail "synth failed"; }
+BATCH=48 MAXS=400 mk_config uni "$W/syn3.h5" 2 ', "dp_shards": 2, "eval_batch": 100, "universal": true, "holdout_symbols": "SYN002USDT"'
+for np in 1 2; do
+    "$MPIEXEC" -np $np --oversubscribe "$BIN" train "$W/uni.json" --set run_name=u$np > "$W/u$np.log" 2>&1 \
+        || { show "$W/u$np.log"; fail "universal on $np rank(s) failed"; }
+    grep -q "universal model: one model over 2 symbol(s) (1 held out), $np rank(s) data-parallel" "$W/u$np.log" \
+        || { show "$W/u$np.log"; fail "np=$np: no universal header"; }
+    grep -q "SYN002USDT: test corr .*\[held out\]" "$W/u$np.log" || { show "$W/u$np.log"; fail "np=$np: held-out symbol not evaluated"; }
+done
+cmp_results "$W/out/u1/results.h5" "$W/out/u2/results.h5"
+$PY - "$W/out/u1/results.h5" <<'PYEOF' || fail "universal results: weights or status wrong"
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+syms = sorted(f["symbols"].keys())
+assert syms == ["SYN000USDT", "SYN001USDT", "SYN002USDT"], syms
+def weights(s):
+    g = f["symbols"][s]
+    out = []
+    g.visititems(lambda n, o: out.append(o[()].tobytes()) if isinstance(o, h5py.Dataset) and "weights" in o.name else None)
+    return out
+w = [weights(s) for s in syms]
+assert w[0] and w[0] == w[1] == w[2], "the symbols do not carry the same (universal) weights"
+st = {s: f["symbols"][s]["status"][()]["message"].decode() for s in syms}
+print("status:", st)
+assert "held out" in st["SYN002USDT"] and "held out" not in st["SYN000USDT"], st
+PYEOF
+echo "universal: bit-identical on 1 and 2 ranks; held-out symbol tested with the shared weights"
+
 echo "== bad group sizes are refused"
 "$MPIEXEC" -np 3 --oversubscribe "$BIN" train "$W/dp.json" --set run_name=bad --set ranks_per_symbol=2 > "$W/bad.log" 2>&1 && fail "3 ranks in groups of 2 accepted"
 grep -q "does not divide the 3 ranks" "$W/bad.log" || { show "$W/bad.log"; fail "no clear message for 3 ranks / groups of 2"; }

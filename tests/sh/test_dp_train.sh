@@ -43,6 +43,33 @@ grep -q "resumed after epoch 1" "$W/res2.log" || { show "$W/res2.log"; fail "did
 cmp_results "$W/out/g1/results.h5" "$W/out/res/results.h5"
 echo "resumed run bit-identical to the uninterrupted one"
 
+echo "== 3b. SIGKILL of one rank of a data-parallel group mid-run, --resume on groups of 3"
+CK="$W/out/kill/checkpoints"
+BATCH=48 MAXS=400 mk_config kill "$W/syn.h5" 3 ', "dp_shards": 6, "eval_batch": 100'
+"$MPIEXEC" -np 1 "$BIN" train "$W/kill.json" --set run_name=kref > "$W/kref.log" 2>&1 || { show "$W/kref.log"; fail "3-epoch reference failed"; }
+"$MPIEXEC" -np 2 --oversubscribe "$BIN" train "$W/kill.json" --set ranks_per_symbol=2 > "$W/k1.log" 2>&1 &
+MPID=$!
+killed=""
+for _ in $(seq 1 1200); do
+    if ls "$CK"/*.h5 >/dev/null 2>&1; then
+        victim=$(pgrep -P $MPID | tail -1)
+        if [ -n "$victim" ]; then kill -KILL "$victim" && killed=$victim; fi
+        break
+    fi
+    kill -0 $MPID 2>/dev/null || break
+    sleep 0.05
+done
+wait $MPID; rc=$?
+[ -n "$killed" ] || { show "$W/k1.log"; fail "no checkpoint appeared while the data-parallel run was going"; }
+[ $rc -ne 0 ] || { show "$W/k1.log"; fail "the killed run reported success"; }
+[ -e "$W/out/kill/results.h5" ] && fail "a killed run left results.h5"
+"$MPIEXEC" -np 3 --oversubscribe "$BIN" train "$W/kill.json" --set ranks_per_symbol=3 --resume > "$W/k2.log" 2>&1 \
+    || { show "$W/k2.log"; fail "resume after the kill failed"; }
+grep -q "resumed after epoch" "$W/k2.log" || { show "$W/k2.log"; fail "the resume did not start from a checkpoint"; }
+grep "resumed after epoch" "$W/k2.log" | head -2
+CMP_SYMBOLS="SYN000USDT SYN001USDT" cmp_results "$W/out/kref/results.h5" "$W/out/kill/results.h5"
+echo "killed (pid $killed, mpirun exit $rc) and resumed on another group size: bit-identical"
+
 echo "== 4. universal model: one model over the pooled symbols, one held out, on 1 and 2 ranks"
 "$BIN" synth --symbols 3 --seconds 2000 --seed 5 --out "$W/syn3.h5" > "$W/synth3.log" 2>&1 || { show "$W/synth3.log"; fail "synth failed"; }
 BATCH=48 MAXS=400 mk_config uni "$W/syn3.h5" 2 ', "dp_shards": 2, "eval_batch": 100, "universal": true, "holdout_symbols": "SYN002USDT"'

@@ -58,7 +58,7 @@ static const Key KEYS[] = {
     {"report", K_BOOL, OFF(report), 0, 0, 1, 0, "figures and report.md at the end (deeplob_mpi report)"},
     {"progress_interval", K_DBL, OFF(progress_interval), 0, 0, 86400, 0, "seconds between in-epoch progress lines (0 = none)"},
     {"dp_shards", K_INT, OFF(dp_shards), 0, 1, 1024, 1, "micro-shards per batch for data-parallel training (1 = off)"},
-    {"ranks_per_symbol", K_INT, OFF(ranks_per_symbol), 0, 1, 4096, 0, "ranks training one model together (divides dp_shards)"},
+    {"ranks_per_symbol", K_INT, OFF(ranks_per_symbol), 0, 0, 4096, 0, "ranks training one model together (divides dp_shards; 0 = chosen from the symbols' sizes)"},
     {"universal", K_BOOL, OFF(universal), 0, 0, 1, 1, "one model over the pooled windows of all symbols"},
     {"holdout_symbols", K_STR, OFF(holdout_symbols), SZ(holdout_symbols), 0, 0, 1, "universal: comma-separated symbols kept out of training"},
 };
@@ -300,7 +300,7 @@ int config_validate(const TrainConfig *c, DlErr *e) {
                       "1 - lr*weight_decay)", c->lr * c->weight_decay);
     if (c->lstm_input_dropout > 0 && c->kind != MODEL_DEEPLOB)
         return dl_err(e, "config: key 'lstm_input_dropout': only model deeplob has an LSTM (model is %s)", c->model);
-    if (c->dp_shards % c->ranks_per_symbol != 0)
+    if (c->ranks_per_symbol > 0 && c->dp_shards % c->ranks_per_symbol != 0)
         return dl_err(e, "config: key 'ranks_per_symbol': %d does not divide 'dp_shards' (%d): set dp_shards to a "
                       "multiple of it (the numbers depend on dp_shards only, never on the rank count)",
                       c->ranks_per_symbol, c->dp_shards);

@@ -379,20 +379,42 @@ static int report(const DoneRec *all, SymName *names, const int64_t *windows, co
     return 0;
 }
 
+/* ranks_per_symbol 0: the group size G (dividing the ranks and dp_shards) whose simulated
+ * makespan of the largest-first hand-out is shortest, a symbol's time on G ranks being
+ * windows / (G * DP_EFF^log2 G); ties go to the smaller G. Only timing depends on G. */
+#define DP_EFF 0.85   /* efficiency per doubling of a group: conservative (docs/performance.md) */
+static int auto_group_size(const int64_t *windows, const int *order, int n, int size, int K, double *gain) {
+    double *cost = dl_calloc((size_t)n + 1, sizeof(double)), best = INFINITY, m1 = 0;
+    int bestG = 1;
+    for (int g = 1; g <= size; g++) {
+        if (size % g || K % g) continue;
+        const double speed = g * pow(DP_EFF, log2((double)g));
+        for (int i = 0; i < n; i++) cost[i] = (double)windows[i] / speed;
+        double mk = 0;
+        sched_simulate(cost, order, n, size / g, &mk, NULL);
+        if (g == 1) m1 = mk;
+        if (mk < best * (1 - 1e-9)) { best = mk; bestG = g; }
+    }
+    *gain = best > 0 ? m1 / best : 1.0;
+    free(cost);
+    return bestG;
+}
+
 int run_train_mpi(const TrainConfig *cfg, const RunOptions *o, MPI_Comm comm, DlErr *e) {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
     h5u_quiet();
-    /* data-parallel groups: G consecutive ranks train one symbol's model together */
-    const int G = cfg->ranks_per_symbol;
+    /* data-parallel groups: G consecutive ranks train one symbol's model together
+     * (0: chosen below from the symbols' sizes) */
+    int G = cfg->ranks_per_symbol;
     if (cfg->universal && cfg->dp_shards % size != 0) {
         if (rank == 0)
             dl_err(e, "universal model: the %d ranks of this run do not divide 'dp_shards' (%d): every rank trains "
                    "the one model, so dp_shards must be a multiple of the rank count", size, cfg->dp_shards);
         return 1;
     }
-    if (!cfg->universal && size % G != 0) {
+    if (!cfg->universal && G > 0 && size % G != 0) {
         if (rank == 0)
             dl_err(e, "config: key 'ranks_per_symbol': %d does not divide the %d ranks of this run", G, size);
         return 1;
@@ -418,6 +440,8 @@ int run_train_mpi(const TrainConfig *cfg, const RunOptions *o, MPI_Comm comm, Dl
     for (int i = 0; i < n; i++) { windows[i] = train_windows(n_rows[i], cfg); nm[i] = names[i]; }
     sched_order(windows, nm, n, order);
     free(nm);
+    double auto_gain = 0;
+    if (G == 0) G = auto_group_size(windows, order, n, size, cfg->dp_shards, &auto_gain);
     RunInfo ri;
     run_info(&ri, comm);
     if (rank == 0) {
@@ -426,6 +450,9 @@ int run_train_mpi(const TrainConfig *cfg, const RunOptions *o, MPI_Comm comm, Dl
                "seq_len %d, batch %d, epochs %d, seed %llu\n  dataset %s -> %s/\n",
                o->cfg_path, cfg->model, model_count_params(probe), n, size, ri.hosts, cfg->horizon, cfg->seq_len,
                cfg->batch, cfg->epochs, (unsigned long long)cfg->seed, cfg->dataset, o->run_dir);
+        if (cfg->ranks_per_symbol == 0 && !cfg->universal)
+            printf("  ranks_per_symbol 0 (auto): groups of %d rank(s), simulated makespan %.2fx shorter than one rank "
+                   "per symbol (at %.0f%% efficiency per doubling of a group)\n", G, auto_gain, 100 * DP_EFF);
         if (cfg->dp_shards > 1)
             printf("  data-parallel: %d group(s) of %d rank(s), each batch in %d shards of %d (the numbers depend on "
                    "dp_shards only)\n", size / G, G, cfg->dp_shards, cfg->batch / cfg->dp_shards);

@@ -32,6 +32,11 @@ done
 grep -q "data-parallel: 2 group(s) of 3 rank(s)" "$W/g3x2.log" || { show "$W/g3x2.log"; fail "6 ranks: not 2 groups"; }
 cmp_results "$W/out/g1/results.h5" "$W/out/g2/results.h5" "$W/out/g3/results.h5" "$W/out/g3x2/results.h5"
 echo "bit-identical: groups of 1, 2, 3, and 2 groups of 3"
+# ranks_per_symbol 0: one symbol on 2 ranks -> groups of 2 chosen from the sizes, the same bits
+"$MPIEXEC" -np 2 --oversubscribe "$BIN" train "$W/dp.json" --set run_name=auto --set ranks_per_symbol=0 --set symbols=SYN000USDT \
+    > "$W/auto.log" 2>&1 || { show "$W/auto.log"; fail "ranks_per_symbol 0 failed"; }
+grep -q "ranks_per_symbol 0 (auto): groups of 2 rank(s)" "$W/auto.log" || { show "$W/auto.log"; fail "auto did not pick groups of 2 for 1 symbol on 2 ranks"; }
+CMP_SYMBOLS=SYN000USDT cmp_results "$W/out/g1/results.h5" "$W/out/auto/results.h5"
 
 echo "== 3. kill-and-resume: stop after epoch 1 on groups of 2, resume on groups of 3"
 "$MPIEXEC" -np 2 --oversubscribe "$BIN" train "$W/dp.json" --set run_name=res --set ranks_per_symbol=2 --stop-after-epoch 1 \

@@ -83,6 +83,22 @@ static inline void bn_apply_rows(float *y, const float *x, const float *mean, co
     if (nt) stream_fence();
 }
 
+/* y = act((x - mean)*scale + beta) over all rows, chunk-parallel */
+static void bn_apply(float *y, const float *x, const float *mean, const float *scale, const float *beta, BNDims d) {
+    const int nch = CEIL_DIV(d.rows, DL_CHUNK_ROWS);
+    const float slope = d.slope;
+    const int nt = y != x && bn_stream_ok(y, d.rows, d.C, d.y_ld);
+#pragma omp parallel for schedule(static) if (nch > 1)
+    for (int ch = 0; ch < nch; ch++) {
+        int r0, r1;
+        chunk_rows(ch, d.rows, &r0, &r1);
+        if (slope == 1.0f)
+            bn_apply_rows(y, x, mean, scale, beta, r0, r1, d, 1.0f, nt);
+        else
+            bn_apply_rows(y, x, mean, scale, beta, r0, r1, d, slope, nt);
+    }
+}
+
 /* S, Q (C): sums of t and t*t, t = x - x[row 0], over all rows; per-chunk partials
  * (part: (nch, 2, C) doubles) reduced in chunk order. S, Q may be part, part + C
  * (channel c reads all its partials before it writes) */
@@ -141,17 +157,7 @@ void batchnorm_forward_cpu(float *y, float *mean, float *rstd, float *running_me
             dl_bn_eval_stats(&mean[c], &rstd[c], &scale[c], running_mean[c], running_var[c], gamma[c], d.eps);
     }
 
-    const float slope = d.slope;
-    const int nt = y != x && bn_stream_ok(y, d.rows, C, d.y_ld);
-#pragma omp parallel for schedule(static) if (nch > 1)
-    for (int ch = 0; ch < nch; ch++) {
-        int r0, r1;
-        chunk_rows(ch, d.rows, &r0, &r1);
-        if (slope == 1.0f)
-            bn_apply_rows(y, x, mean, scale, beta, r0, r1, d, 1.0f, nt);
-        else
-            bn_apply_rows(y, x, mean, scale, beta, r0, r1, d, slope, nt);
-    }
+    bn_apply(y, x, mean, scale, beta, d);
 }
 
 /* dL/dz of one element: the LeakyReLU mask is the sign of the pre-activation z,
@@ -207,28 +213,21 @@ static inline void bn_bwd_apply(float *dx, const float *dy, const float *x, cons
  * dy (rows, C; y_ld); y: unused here (backend.h; may be NULL); x (rows, C; x_ld)
  * pre-BN input; gamma, beta, mean, rstd (C) from the training forward;
  * scratch batchnorm_scratch_floats_cpu(d) floats */
-void batchnorm_backward_cpu(float *dx, float *dgamma, float *dbeta, const float *dy, const float *y,
-                            const float *x, const float *gamma, const float *beta, const float *mean,
-                            const float *rstd, BNDims d, float *scratch) {
-    bn_check(d);
-    (void)y;
+/* A, B (C): sum dz, sum dz*(x-mean) over all rows: per-chunk partials (part: (nch, 2, C)
+ * doubles) reduced in chunk order; A, B may be part, part + C (as bn_stat_sums) */
+static void bn_bwd_reduce(double *A, double *B, const float *dy, const float *x, const float *mean,
+                          const float *scale, const float *beta, BNDims d, double *part) {
     const int C = d.C, nch = CEIL_DIV(d.rows, DL_CHUNK_ROWS);
     const float slope = d.slope;
-    DL_CHECK(beta || slope == 1.0f, "batchnorm_backward: beta is needed for the LeakyReLU mask (slope %g)",
-             (double)slope);
-    double *part = (double *)scratch;                      /* (nch, 2, C): sum dz, sum dz*(x-mean) */
-    float *k = scratch + 4 * (size_t)nch * C, *gm = k + C, *w = gm + C, *scale = w + C;
-    for (int c = 0; c < C; c++) scale[c] = gamma[c] * rstd[c]; /* as dl_bn_stats_finalize */
-
 #pragma omp parallel for schedule(static) if (nch > 1)
     for (int ch = 0; ch < nch; ch++) {
         int r0, r1;
         chunk_rows(ch, d.rows, &r0, &r1);
-        double *A = part + (size_t)ch * 2 * C, *Bs = A + C;
+        double *Ap = part + (size_t)ch * 2 * C, *Bp = Ap + C;
         if (slope == 1.0f)
-            bn_bwd_sums(A, Bs, dy, x, mean, scale, beta, r0, r1, d, 1.0f);
+            bn_bwd_sums(Ap, Bp, dy, x, mean, scale, beta, r0, r1, d, 1.0f);
         else
-            bn_bwd_sums(A, Bs, dy, x, mean, scale, beta, r0, r1, d, slope);
+            bn_bwd_sums(Ap, Bp, dy, x, mean, scale, beta, r0, r1, d, slope);
     }
     for (int c = 0; c < C; c++) {
         double a = 0.0, b = 0.0;
@@ -236,12 +235,17 @@ void batchnorm_backward_cpu(float *dx, float *dgamma, float *dbeta, const float 
             a += part[(size_t)ch * 2 * C + c];
             b += part[(size_t)ch * 2 * C + C + c];
         }
-        dl_bn_bwd_finalize(&k[c], &gm[c], &w[c], dgamma ? &dgamma[c] : NULL, dbeta ? &dbeta[c] : NULL, a, b,
-                           (double)d.rows, gamma[c], rstd[c]);
+        A[c] = a;
+        B[c] = b;
     }
-    if (!dx) return;
+}
 
-    const int nt = !d.accumulate_dx && dx != dy && bn_stream_ok(dx, d.rows, C, d.x_ld);
+/* dx rows (+)= (dz - gm - (x-mean)*k) * w over all rows, chunk-parallel */
+static void bn_bwd_apply_all(float *dx, const float *dy, const float *x, const float *mean, const float *scale,
+                             const float *beta, const float *k, const float *gm, const float *w, BNDims d) {
+    const int nch = CEIL_DIV(d.rows, DL_CHUNK_ROWS);
+    const float slope = d.slope;
+    const int nt = !d.accumulate_dx && dx != dy && bn_stream_ok(dx, d.rows, d.C, d.x_ld);
 #pragma omp parallel for schedule(static) if (nch > 1)
     for (int ch = 0; ch < nch; ch++) {
         int r0, r1;
@@ -251,6 +255,28 @@ void batchnorm_backward_cpu(float *dx, float *dgamma, float *dbeta, const float 
         else
             bn_bwd_apply(dx, dy, x, mean, scale, beta, k, gm, w, r0, r1, d, slope, nt);
     }
+}
+
+/* dx (rows, C; x_ld) (+)= per d.accumulate_dx, may be NULL; dgamma/dbeta (C) +=;
+ * dy (rows, C; y_ld); y: unused here (backend.h; may be NULL); x (rows, C; x_ld)
+ * pre-BN input; gamma, beta, mean, rstd (C) from the training forward;
+ * scratch batchnorm_scratch_floats_cpu(d) floats */
+void batchnorm_backward_cpu(float *dx, float *dgamma, float *dbeta, const float *dy, const float *y,
+                            const float *x, const float *gamma, const float *beta, const float *mean,
+                            const float *rstd, BNDims d, float *scratch) {
+    bn_check(d);
+    (void)y;
+    const int C = d.C, nch = CEIL_DIV(d.rows, DL_CHUNK_ROWS);
+    DL_CHECK(beta || d.slope == 1.0f, "batchnorm_backward: beta is needed for the LeakyReLU mask (slope %g)",
+             (double)d.slope);
+    double *part = (double *)scratch;                      /* (nch, 2, C): sum dz, sum dz*(x-mean) */
+    float *k = scratch + 4 * (size_t)nch * C, *gm = k + C, *w = gm + C, *scale = w + C;
+    for (int c = 0; c < C; c++) scale[c] = gamma[c] * rstd[c]; /* as dl_bn_stats_finalize */
+    bn_bwd_reduce(part, part + C, dy, x, mean, scale, beta, d, part);
+    for (int c = 0; c < C; c++)
+        dl_bn_bwd_finalize(&k[c], &gm[c], &w[c], dgamma ? &dgamma[c] : NULL, dbeta ? &dbeta[c] : NULL, part[c],
+                           part[C + c], (double)d.rows, gamma[c], rstd[c]);
+    if (dx) bn_bwd_apply_all(dx, dy, x, mean, scale, beta, k, gm, w, d);
 }
 
 /* ---- data parallelism (backend.h "sharded BatchNorm"): the training statistics of
@@ -275,20 +301,9 @@ void batchnorm_apply_cpu(float *y, const float *x, const float *mean, const floa
                          const float *beta, BNDims d, float *scratch) {
     bn_check(d);
     DL_CHECK(y != x, "batchnorm_apply: y may not alias x");
-    const int C = d.C, nch = CEIL_DIV(d.rows, DL_CHUNK_ROWS);
     float *scale = scratch;
-    for (int c = 0; c < C; c++) scale[c] = gamma[c] * rstd[c]; /* as dl_bn_stats_finalize */
-    const float slope = d.slope;
-    const int nt = bn_stream_ok(y, d.rows, C, d.y_ld);
-#pragma omp parallel for schedule(static) if (nch > 1)
-    for (int ch = 0; ch < nch; ch++) {
-        int r0, r1;
-        chunk_rows(ch, d.rows, &r0, &r1);
-        if (slope == 1.0f)
-            bn_apply_rows(y, x, mean, scale, beta, r0, r1, d, 1.0f, nt);
-        else
-            bn_apply_rows(y, x, mean, scale, beta, r0, r1, d, slope, nt);
-    }
+    for (int c = 0; c < d.C; c++) scale[c] = gamma[c] * rstd[c]; /* as dl_bn_stats_finalize */
+    bn_apply(y, x, mean, scale, beta, d);
 }
 
 /* sums (2, C): sum dz, sum dz*(x - mean) over the shard's rows (chunk order) */
@@ -297,48 +312,17 @@ void batchnorm_shard_bwd_sums_cpu(double *sums, const float *dy, const float *x,
                                   float *scratch) {
     bn_check(d);
     const int C = d.C, nch = CEIL_DIV(d.rows, DL_CHUNK_ROWS);
-    const float slope = d.slope;
     double *part = (double *)scratch;
     float *scale = scratch + 4 * (size_t)nch * C;
     for (int c = 0; c < C; c++) scale[c] = gamma[c] * rstd[c];
-#pragma omp parallel for schedule(static) if (nch > 1)
-    for (int ch = 0; ch < nch; ch++) {
-        int r0, r1;
-        chunk_rows(ch, d.rows, &r0, &r1);
-        double *A = part + (size_t)ch * 2 * C, *Bs = A + C;
-        if (slope == 1.0f)
-            bn_bwd_sums(A, Bs, dy, x, mean, scale, beta, r0, r1, d, 1.0f);
-        else
-            bn_bwd_sums(A, Bs, dy, x, mean, scale, beta, r0, r1, d, slope);
-    }
-    for (int c = 0; c < C; c++) {
-        double a = 0.0, b = 0.0;
-        for (int ch = 0; ch < nch; ch++) {
-            a += part[(size_t)ch * 2 * C + c];
-            b += part[(size_t)ch * 2 * C + C + c];
-        }
-        sums[c] = a;
-        sums[C + c] = b;
-    }
+    bn_bwd_reduce(sums, sums + C, dy, x, mean, scale, beta, d, part);
 }
 
 /* dx (+)= (dz - gm - (x-mean)*k) * w, kgw (3, C): k, gm, w of dl_bn_bwd_finalize */
 void batchnorm_bwd_apply_cpu(float *dx, const float *dy, const float *x, const float *gamma, const float *beta,
                              const float *mean, const float *rstd, const float *kgw, BNDims d, float *scratch) {
     bn_check(d);
-    const int C = d.C, nch = CEIL_DIV(d.rows, DL_CHUNK_ROWS);
-    const float slope = d.slope;
     float *scale = scratch;
-    for (int c = 0; c < C; c++) scale[c] = gamma[c] * rstd[c];
-    const float *k = kgw, *gm = kgw + C, *w = kgw + 2 * C;
-    const int nt = !d.accumulate_dx && dx != dy && bn_stream_ok(dx, d.rows, C, d.x_ld);
-#pragma omp parallel for schedule(static) if (nch > 1)
-    for (int ch = 0; ch < nch; ch++) {
-        int r0, r1;
-        chunk_rows(ch, d.rows, &r0, &r1);
-        if (slope == 1.0f)
-            bn_bwd_apply(dx, dy, x, mean, scale, beta, k, gm, w, r0, r1, d, 1.0f, nt);
-        else
-            bn_bwd_apply(dx, dy, x, mean, scale, beta, k, gm, w, r0, r1, d, slope, nt);
-    }
+    for (int c = 0; c < d.C; c++) scale[c] = gamma[c] * rstd[c];
+    bn_bwd_apply_all(dx, dy, x, mean, scale, beta, kgw, kgw + d.C, kgw + 2 * d.C, d);
 }

@@ -158,26 +158,6 @@ ALWAYS_INLINE void dw_block(float *dwt, int N, const float *const *rows, int c0,
     }
 }
 
-/* dw_block with the KB values of a row m at ap + m*CONVK_MR (packed): the same chains */
-ALWAYS_INLINE void dw_block_packed(float *dwt, int N, const float *ap, const float *d, int d_ld, int mt, const int KB) {
-    __m256 s0[CONVK_MR], s1[CONVK_MR];
-    for (int r = 0; r < KB; r++) s0[r] = s1[r] = _mm256_setzero_ps();
-    for (int m = 0; m < mt; m++) {
-        const float *a = ap + (size_t)m * CONVK_MR, *dm = d + (long)m * d_ld;
-        const __m256 d0 = _mm256_loadu_ps(dm), d1 = _mm256_loadu_ps(dm + 8);
-        for (int r = 0; r < KB; r++) {
-            const __m256 x = _mm256_broadcast_ss(a + r);
-            s0[r] = _mm256_fmadd_ps(x, d0, s0[r]);
-            s1[r] = _mm256_fmadd_ps(x, d1, s1[r]);
-        }
-    }
-    for (int r = 0; r < KB; r++) {
-        float *o = dwt + (size_t)r * N;
-        _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), s0[r]));
-        _mm256_storeu_ps(o + 8, _mm256_add_ps(_mm256_loadu_ps(o + 8), s1[r]));
-    }
-}
-
 /* the last nt < 16 columns: dw_block with masked loads and stores; every lane is the
  * scalar chain s = fmaf(a, d, s) over m in order from zero, then dwt += s: the bits of
  * the scalar loop it replaces (a vector FMA lane is fmaf) at vector speed */
@@ -210,7 +190,9 @@ void convk_dw_tap(float *dwt, const float *const *rows, const float *d, int d_ld
     /* a block of 6 columns of a is gathered once (mt x 6, contiguous: the rows of a are
      * far apart) and swept over every 16-column panel of d while it sits in L1 */
     float ap[CONVK_KC * CONVK_MR] __attribute__((aligned(64)));
+    const float *prow[CONVK_KC];
     if (mt <= CONVK_KC && Nf >= 4 * CONVK_NR) {   /* gathering pays off from 4 panels */
+        for (int m = 0; m < mt; m++) prow[m] = ap + m * CONVK_MR;
         for (int c0 = 0; c0 < L; c0 += CONVK_MR) {
             const int kb = L - c0 < CONVK_MR ? L - c0 : CONVK_MR;
             for (int m = 0; m < mt; m++)
@@ -218,12 +200,12 @@ void convk_dw_tap(float *dwt, const float *const *rows, const float *d, int d_ld
             for (int n = 0; n < Nf; n += CONVK_NR) {
                 float *o = dwt + (size_t)c0 * N + n;
                 switch (kb) {
-                case 6: dw_block_packed(o, N, ap, d + n, d_ld, mt, 6); break;
-                case 5: dw_block_packed(o, N, ap, d + n, d_ld, mt, 5); break;
-                case 4: dw_block_packed(o, N, ap, d + n, d_ld, mt, 4); break;
-                case 3: dw_block_packed(o, N, ap, d + n, d_ld, mt, 3); break;
-                case 2: dw_block_packed(o, N, ap, d + n, d_ld, mt, 2); break;
-                default: dw_block_packed(o, N, ap, d + n, d_ld, mt, 1); break;
+                case 6: dw_block(o, N, prow, 0, d + n, d_ld, mt, 6); break;
+                case 5: dw_block(o, N, prow, 0, d + n, d_ld, mt, 5); break;
+                case 4: dw_block(o, N, prow, 0, d + n, d_ld, mt, 4); break;
+                case 3: dw_block(o, N, prow, 0, d + n, d_ld, mt, 3); break;
+                case 2: dw_block(o, N, prow, 0, d + n, d_ld, mt, 2); break;
+                default: dw_block(o, N, prow, 0, d + n, d_ld, mt, 1); break;
                 }
             }
         }

@@ -83,6 +83,20 @@ static inline void bn_apply_rows(float *y, const float *x, const float *mean, co
     if (nt) stream_fence();
 }
 
+/* the per-chunk partial pairs (nch, 2, C) summed in chunk order (fixed) into U, V (C);
+ * U, V may be part, part + C: channel c reads all its partials before it writes */
+static void reduce_chunks(double *U, double *V, const double *part, int nch, int C) {
+    for (int c = 0; c < C; c++) {
+        double u = 0.0, v = 0.0;
+        for (int ch = 0; ch < nch; ch++) {
+            u += part[(size_t)ch * 2 * C + c];
+            v += part[(size_t)ch * 2 * C + C + c];
+        }
+        U[c] = u;
+        V[c] = v;
+    }
+}
+
 /* y = act((x - mean)*scale + beta) over all rows, chunk-parallel */
 static void bn_apply(float *y, const float *x, const float *mean, const float *scale, const float *beta, BNDims d) {
     const int nch = CEIL_DIV(d.rows, DL_CHUNK_ROWS);
@@ -120,15 +134,7 @@ static void bn_stat_sums(double *Sout, double *Qout, const float *x, BNDims d, d
             }
         }
     }
-    for (int c = 0; c < C; c++) {
-        double s = 0.0, q = 0.0;
-        for (int ch = 0; ch < nch; ch++) { /* chunk order: fixed */
-            s += part[(size_t)ch * 2 * C + c];
-            q += part[(size_t)ch * 2 * C + C + c];
-        }
-        Sout[c] = s;
-        Qout[c] = q;
-    }
+    reduce_chunks(Sout, Qout, part, nch, C);
 }
 
 /* y (rows, C; y_ld), mean/rstd (C) out; running_mean/var (C) in/out (training,
@@ -229,15 +235,7 @@ static void bn_bwd_reduce(double *A, double *B, const float *dy, const float *x,
         else
             bn_bwd_sums(Ap, Bp, dy, x, mean, scale, beta, r0, r1, d, slope);
     }
-    for (int c = 0; c < C; c++) {
-        double a = 0.0, b = 0.0;
-        for (int ch = 0; ch < nch; ch++) { /* chunk order: fixed */
-            a += part[(size_t)ch * 2 * C + c];
-            b += part[(size_t)ch * 2 * C + C + c];
-        }
-        A[c] = a;
-        B[c] = b;
-    }
+    reduce_chunks(A, B, part, nch, C);
 }
 
 /* dx rows (+)= (dz - gm - (x-mean)*k) * w over all rows, chunk-parallel */

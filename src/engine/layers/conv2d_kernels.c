@@ -138,36 +138,23 @@ void convk_forward_rows(float *out, int out_ld, const float *const *rows, int nt
 
 /* dwt rows c0..c0+KB, columns 16: += (sum_m a(m)[c0 + r] * d(m)[0..16), m in order,
  * from zero): the sum is added last, as sgemm's C += A B */
-ALWAYS_INLINE void dw_block(float *dwt, int N, const float *const *rows, int c0, const float *d, int d_ld, int mt,
-                            const int KB) {
-    __m256 s0[CONVK_MR], s1[CONVK_MR];
-    for (int r = 0; r < KB; r++) s0[r] = s1[r] = _mm256_setzero_ps();
-    for (int m = 0; m < mt; m++) {
-        const float *a = rows[m] + c0, *dm = d + (long)m * d_ld;
-        const __m256 d0 = _mm256_loadu_ps(dm), d1 = _mm256_loadu_ps(dm + 8);
-        for (int r = 0; r < KB; r++) {
-            const __m256 x = _mm256_broadcast_ss(a + r);
-            s0[r] = _mm256_fmadd_ps(x, d0, s0[r]);
-            s1[r] = _mm256_fmadd_ps(x, d1, s1[r]);
-        }
-    }
-    for (int r = 0; r < KB; r++) {
-        float *o = dwt + (size_t)r * N;
-        _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), s0[r]));
-        _mm256_storeu_ps(o + 8, _mm256_add_ps(_mm256_loadu_ps(o + 8), s1[r]));
-    }
+ALWAYS_INLINE __m256 dw_load(const float *p, int masked, __m256i mask) {
+    return masked ? _mm256_maskload_ps(p, mask) : _mm256_loadu_ps(p);
+}
+ALWAYS_INLINE void dw_store(float *p, int masked, __m256i mask, __m256 v) {
+    if (masked) _mm256_maskstore_ps(p, mask, v);
+    else _mm256_storeu_ps(p, v);
 }
 
-/* the last nt < 16 columns: dw_block with masked loads and stores; every lane is the
- * scalar chain s = fmaf(a, d, s) over m in order from zero, then dwt += s: the bits of
- * the scalar loop it replaces (a vector FMA lane is fmaf) at vector speed */
-ALWAYS_INLINE void dw_block_tail(float *dwt, int N, const float *const *rows, int c0, const float *d, int d_ld,
-                                 int mt, const int KB, __m256i m0, __m256i m1) {
+/* masked (the last nt < 16 columns: lanes of m0, m1): every lane is the scalar chain
+ * s = fmaf(a, d, s) over m in order from zero, then dwt += s, at vector speed */
+ALWAYS_INLINE void dw_block_m(float *dwt, int N, const float *const *rows, int c0, const float *d, int d_ld, int mt,
+                              const int KB, const int masked, __m256i m0, __m256i m1) {
     __m256 s0[CONVK_MR], s1[CONVK_MR];
     for (int r = 0; r < KB; r++) s0[r] = s1[r] = _mm256_setzero_ps();
     for (int m = 0; m < mt; m++) {
         const float *a = rows[m] + c0, *dm = d + (long)m * d_ld;
-        const __m256 d0 = _mm256_maskload_ps(dm, m0), d1 = _mm256_maskload_ps(dm + 8, m1);
+        const __m256 d0 = dw_load(dm, masked, m0), d1 = dw_load(dm + 8, masked, m1);
         for (int r = 0; r < KB; r++) {
             const __m256 x = _mm256_broadcast_ss(a + r);
             s0[r] = _mm256_fmadd_ps(x, d0, s0[r]);
@@ -176,9 +163,14 @@ ALWAYS_INLINE void dw_block_tail(float *dwt, int N, const float *const *rows, in
     }
     for (int r = 0; r < KB; r++) {
         float *o = dwt + (size_t)r * N;
-        _mm256_maskstore_ps(o, m0, _mm256_add_ps(_mm256_maskload_ps(o, m0), s0[r]));
-        _mm256_maskstore_ps(o + 8, m1, _mm256_add_ps(_mm256_maskload_ps(o + 8, m1), s1[r]));
+        dw_store(o, masked, m0, _mm256_add_ps(dw_load(o, masked, m0), s0[r]));
+        dw_store(o + 8, masked, m1, _mm256_add_ps(dw_load(o + 8, masked, m1), s1[r]));
     }
+}
+ALWAYS_INLINE void dw_block(float *dwt, int N, const float *const *rows, int c0, const float *d, int d_ld, int mt,
+                            const int KB) {
+    const __m256i all = _mm256_set1_epi32(-1);
+    dw_block_m(dwt, N, rows, c0, d, d_ld, mt, KB, 0, all, all);
 }
 
 void convk_dw_tap(float *dwt, const float *const *rows, const float *d, int d_ld, int mt, int L, int N) {
@@ -232,12 +224,12 @@ void convk_dw_tap(float *dwt, const float *const *rows, const float *d, int d_ld
         for (int c0 = 0; c0 < L; c0 += CONVK_MR) {
             float *o = dwt + (size_t)c0 * N + Nf;
             switch (L - c0 < CONVK_MR ? L - c0 : CONVK_MR) {
-            case 6: dw_block_tail(o, N, rows, c0, d + Nf, d_ld, mt, 6, m0, m1); break;
-            case 5: dw_block_tail(o, N, rows, c0, d + Nf, d_ld, mt, 5, m0, m1); break;
-            case 4: dw_block_tail(o, N, rows, c0, d + Nf, d_ld, mt, 4, m0, m1); break;
-            case 3: dw_block_tail(o, N, rows, c0, d + Nf, d_ld, mt, 3, m0, m1); break;
-            case 2: dw_block_tail(o, N, rows, c0, d + Nf, d_ld, mt, 2, m0, m1); break;
-            default: dw_block_tail(o, N, rows, c0, d + Nf, d_ld, mt, 1, m0, m1); break;
+            case 6: dw_block_m(o, N, rows, c0, d + Nf, d_ld, mt, 6, 1, m0, m1); break;
+            case 5: dw_block_m(o, N, rows, c0, d + Nf, d_ld, mt, 5, 1, m0, m1); break;
+            case 4: dw_block_m(o, N, rows, c0, d + Nf, d_ld, mt, 4, 1, m0, m1); break;
+            case 3: dw_block_m(o, N, rows, c0, d + Nf, d_ld, mt, 3, 1, m0, m1); break;
+            case 2: dw_block_m(o, N, rows, c0, d + Nf, d_ld, mt, 2, 1, m0, m1); break;
+            default: dw_block_m(o, N, rows, c0, d + Nf, d_ld, mt, 1, 1, m0, m1); break;
             }
         }
     }

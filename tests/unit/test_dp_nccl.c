@@ -21,6 +21,7 @@ int main(int argc, char **argv) {
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
 #ifndef DL_HAVE_CUDA
+    (void)rc;
     if (rank == 0) printf("SKIP: test_dp_nccl: this build has no CUDA (NCCL path not compiled)\n");
     MPI_Finalize();
     return 77;

@@ -24,7 +24,7 @@ STEPS=${STEPS:-6}
 WARMUP=${WARMUP:-2}
 JEMALLOC=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
-echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), family $(grep -m1 'cpu family' /proc/cpuinfo | cut -d: -f2 | tr -d ' ') model $(grep -m1 '^model\s' /proc/cpuinfo | cut -d: -f2 | tr -d ' '), $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%FT%TZ)"
+echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), family $(grep -m1 'cpu family' /proc/cpuinfo | cut -d: -f2 | tr -d ' ') model $(grep -m1 '^model\s' /proc/cpuinfo | cut -d: -f2 | tr -d ' '), $(nproc --all) cores; load: $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%FT%TZ)"
 for m in ${MODELS//,/ }; do
     echo "== $m, global batch $B, $K shards"
     plain=$("$BIN" bench --model "$m" --batch "$B" --threads 1 --steps "$STEPS" --warmup "$WARMUP" --json | tail -1)
@@ -40,7 +40,7 @@ PYEOF
     mpirun --oversubscribe -np "$N" "$BIN" bench --model "$m" --batch "$B" --data-parallel "$K" --threads 1 \
         --steps "$STEPS" --warmup "$WARMUP"
     if [ -n "${OVERSUB:-}" ]; then
-        echo "(oversubscribed: $OVERSUB ranks on $(nproc) cores; the plumbing runs, the timings mean nothing)"
+        echo "(oversubscribed: $OVERSUB ranks on $(nproc --all) cores; the plumbing runs, the timings mean nothing)"
         mpirun --oversubscribe -np "$OVERSUB" "$BIN" bench --model "$m" --batch "$B" --data-parallel "$K" --threads 1 \
             --steps 2 --warmup 1 | tail -n +3
     fi

@@ -57,6 +57,8 @@ static const Key KEYS[] = {
     {"checkpoint", K_BOOL, OFF(checkpoint), 0, 0, 1, 0, "per-epoch checkpoints (for --resume)"},
     {"report", K_BOOL, OFF(report), 0, 0, 1, 0, "figures and report.md at the end (deeplob_mpi report)"},
     {"progress_interval", K_DBL, OFF(progress_interval), 0, 0, 86400, 0, "seconds between in-epoch progress lines (0 = none)"},
+    {"device", K_STR, OFF(device), SZ(device), 0, 0, 0, "auto | cpu | cuda: where the model ops run (auto = the GPU when the rank has one)"},
+    {"ranks_per_gpu", K_INT, OFF(ranks_per_gpu), 0, 1, 1024, 0, "node-local ranks sharing one GPU (GPU = local rank / ranks_per_gpu)"},
 };
 #define N_KEYS (int)(sizeof KEYS / sizeof KEYS[0])
 
@@ -88,6 +90,8 @@ void config_defaults(TrainConfig *c) {
     c->threads = 0;
     c->checkpoint = 1;
     c->progress_interval = 10;
+    snprintf(c->device, sizeof c->device, "auto");
+    c->ranks_per_gpu = 1;
 }
 
 void config_free(TrainConfig *c) {
@@ -141,6 +145,9 @@ static int set_string(TrainConfig *c, const Key *k, const char *s, const char *w
     } else if (!strcmp(k->name, "volume_features")) {
         if (strcmp(s, "raw") && strcmp(s, "log"))
             return dl_err(e, "%s: key 'volume_features': '%s' is not one of raw, log", where, s);
+    } else if (!strcmp(k->name, "device")) {
+        if (strcmp(s, "auto") && strcmp(s, "cpu") && strcmp(s, "cuda"))
+            return dl_err(e, "%s: key 'device': '%s' is not one of auto, cpu, cuda", where, s);
     } else if (!strcmp(k->name, "run_name")) {
         if (!s[0] || !lobds_symbol_ok(s))
             return dl_err(e, "%s: key 'run_name': '%s' is not a safe directory name", where, s);

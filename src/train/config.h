@@ -53,6 +53,8 @@ typedef struct {
     int checkpoint;                 /* 1: per-epoch checkpoint files (needed for --resume) */
     int report;                     /* 1: rank 0 writes figures and report.md at the end of train */
     double progress_interval;       /* seconds between in-epoch progress lines (0 = none) */
+    char device[8];                 /* "auto" (GPU when the rank has one) | "cpu" | "cuda" (a GPU or an error) */
+    int ranks_per_gpu;              /* node-local ranks per GPU (binding: local rank / ranks_per_gpu) */
 } TrainConfig;
 
 /* defaults (the seed's settings) */

@@ -24,6 +24,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cuda_common.cuh"
@@ -60,12 +61,15 @@ typedef struct {
     cudnnTensorDescriptor_t xd, yd;
     cudnnFilterDescriptor_t wd;
     cudnnConvolutionDescriptor_t cd;
+    double mutate; /* 1; DEEPLOB_CUDA_MUTATE=1: 1.001, a deliberate error in the bias-gradient kernel */
 } CudaState;
 
 static CudaState g;
 
 static void cuda_init(void) {
     if (g.ready) return;
+    const char *mut = getenv("DEEPLOB_CUDA_MUTATE");
+    g.mutate = mut && mut[0] && strcmp(mut, "0") ? 1.001 : 1.0;
     CUDA_CHECK(cudaGetDevice(&g.device));
     CUBLAS_CHECK(cublasCreate(&g.blas));
     CUBLAS_CHECK(cublasSetStream(g.blas, 0));
@@ -164,11 +168,13 @@ static __global__ void colsum_partial_kernel(double *part, const float *x, int r
         part[(size_t)ch * C + c] = s;
     }
 }
-static __global__ void colsum_finalize_kernel(float *db1, float *db2, const double *part, int nch, int C) {
+static __global__ void colsum_finalize_kernel(float *db1, float *db2, const double *part, int nch, int C,
+                                              double mutate) {
     const int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= C) return;
     double s = 0.0;
     for (int ch = 0; ch < nch; ch++) s += part[(size_t)ch * C + c];
+    s *= mutate; /* 1 exactly, unless DEEPLOB_CUDA_MUTATE (the test must catch it) */
     db1[c] += (float)s;
     if (db2) db2[c] += (float)s;
 }
@@ -255,7 +261,7 @@ static void p_colsum(void *ctx, float *db1, float *db2, const float *x, int rows
     dim3 grid(nch, CEIL_DIV(C, DL_COLSUM_TX)), block(DL_COLSUM_TX, DL_COLSUM_TY);
     colsum_partial_kernel<<<grid, block>>>(part, x, rows, C, ld);
     CUDA_CHECK_LAUNCH();
-    colsum_finalize_kernel<<<CEIL_DIV(C, DL_GPU_BLOCK), DL_GPU_BLOCK>>>(db1, db2, part, nch, C);
+    colsum_finalize_kernel<<<CEIL_DIV(C, DL_GPU_BLOCK), DL_GPU_BLOCK>>>(db1, db2, part, nch, C, g.mutate);
     CUDA_CHECK_LAUNCH();
 }
 static void p_add_bias(void *ctx, float *y, const float *b, int rows, int C, int ld) {

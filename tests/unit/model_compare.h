@@ -88,7 +88,7 @@ static double mc_ref_max(hid_t f, const char *path) {
     return mx;
 }
 static double mc_noise(hid_t f, const char *path) {
-    char np[200];
+    char np[256];
     snprintf(np, sizeof np, "noise/%s", path);
     if (!h5u_exists(f, np)) return 0;
     hsize_t dims[8];

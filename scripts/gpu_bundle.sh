@@ -9,7 +9,7 @@
 # needed there) and fills DEST with
 #   bin/     deeplob_mpi, test_cuda_backend, test_gpu_seq, test_parity; Open MPI's
 #            mpirun (orterun) and orted
-#   lib/     every shared library they need that such a machine may lack (ldd closure):
+#   lib/     (in runtime.tar.xz, unpacked by gpu_check.sh) every shared library they need that such a machine may lack (ldd closure):
 #            Open MPI, parallel HDF5, OpenBLAS, cJSON, libcurl and their dependencies.
 #            Left out: glibc, libstdc++/libgcc_s, zlib, OpenSSL (in every Ubuntu/Debian
 #            base image) and the CUDA libraries (cudart, cuBLAS, cuDNN, NCCL): the check
@@ -17,11 +17,13 @@
 #            Python packages PyTorch brings) and prints which it used
 #   lib/x86_64-linux-gnu/openmpi/lib/openmpi3/, share/openmpi/, pmix2/
 #            Open MPI's components and help files and PMIx's, in Debian's layout under a
-#            new prefix: OPAL_PREFIX / PMIX_INSTALL_PREFIX relocate them
+#            new prefix: OPAL_PREFIX and PMIX_MCA_mca_base_component_path relocate them
 #   tests/   the parity fixtures (test_cuda_backend compares every model on them),
 #            bench_torch.py and the reference models it imports
 #   scripts/gpu_check.sh, and MANIFEST.txt (what was bundled from where, versions)
-# and says its size (the target: under 60 MB). Run it on this build machine; run
+# The runtime part (lib/, the components, help files) is packed into runtime.tar.xz (OpenBLAS
+# alone is 36 MB unpacked, 4 MB packed); gpu_check.sh unpacks it in place. It says its size
+# (the target: under 60 MB). Run it on this build machine; run
 # DEST/scripts/gpu_check.sh on the GPU machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -64,17 +66,22 @@ OMPI_PREFIX=$(ompi_info --path prefix --parsable 2>/dev/null | sed 's/.*:prefix:
 : "${OMPI_PKGDATA:=/usr/share/openmpi}" "${OMPI_PREFIX:=/usr}"
 rel() { echo "${1#$OMPI_PREFIX/}"; }
 mkdir -p "$DEST/$(rel "$OMPI_PKGLIB")" "$DEST/$(rel "$OMPI_PKGDATA")"
-cp -L "$OMPI_PKGLIB"/*.so "$DEST/$(rel "$OMPI_PKGLIB")/"
+# every component but the interconnects (UCX, libfabric, PSM, verbs) and OpenSHMEM: one node,
+# shared memory, is all the check needs, and those pull in large libraries
+for c in "$OMPI_PKGLIB"/*.so; do
+  case "$(basename "$c")" in
+    *ucx*|*ofi*|*psm*|*openib*|*uct*|*usnic*|*portals*|*verbs*|mca_spml_*|mca_atomic_*|mca_scoll_*|mca_sshmem_*|mca_memheap_*) continue ;;
+  esac
+  cp -L "$c" "$DEST/$(rel "$OMPI_PKGLIB")/"
+done
 cp -rL "$OMPI_PKGDATA"/. "$DEST/$(rel "$OMPI_PKGDATA")/"
 cp -L "$(command -v orterun || readlink -f "$(command -v mpirun)")" "$DEST/bin/orterun"
 ln -sf orterun "$DEST/bin/mpirun"
 cp -L "$(command -v orted)" "$DEST/bin/orted"
-if [ -d /usr/lib/x86_64-linux-gnu/pmix2 ]; then
-  mkdir -p "$DEST/pmix2"
-  cp -rL /usr/lib/x86_64-linux-gnu/pmix2/lib "$DEST/pmix2/" 2>/dev/null || true
-  cp -rL /usr/lib/x86_64-linux-gnu/pmix2/share "$DEST/pmix2/" 2>/dev/null || true
-  rm -f "$DEST"/pmix2/lib/*.a
-  rm -rf "$DEST/pmix2/include"
+if [ -d /usr/lib/x86_64-linux-gnu/pmix2 ]; then   # PMIx's plugins and help files (libpmix itself: lib/)
+  mkdir -p "$DEST/pmix2/lib"
+  [ -d /usr/lib/x86_64-linux-gnu/pmix2/lib/pmix ] && cp -rL /usr/lib/x86_64-linux-gnu/pmix2/lib/pmix "$DEST/pmix2/lib/"
+  [ -d /usr/lib/x86_64-linux-gnu/pmix2/share ] && cp -rL /usr/lib/x86_64-linux-gnu/pmix2/share "$DEST/pmix2/"
 fi
 echo "Open MPI $(ompi_info 2>/dev/null | sed -n 's/ *Open MPI: //p' | head -1): components from $OMPI_PKGLIB, help from $OMPI_PKGDATA" >> "$MAN"
 
@@ -105,8 +112,14 @@ done
   ldd "$DEST/bin/deeplob_mpi" | grep -E "cuda|cublas|cudnn" | sed 's/^/  /'
 } >> "$MAN"
 
+# the runtime (libraries, components, help files) travels as one xz archive: OpenBLAS alone is
+# 36 MB uncompressed (every CPU's kernels), 4 MB packed. gpu_check.sh unpacks it in place.
+unpacked_k=$(du -sk "$DEST" | cut -f1)
+tar -C "$DEST" -cJf "$DEST/runtime.tar.xz" lib pmix2 share 2>/dev/null || tar -C "$DEST" -cJf "$DEST/runtime.tar.xz" lib share
+rm -rf "$DEST/lib" "$DEST/pmix2" "$DEST/share"
+echo "runtime.tar.xz: lib/, pmix2/, share/ ($((unpacked_k / 1024)) MB unpacked with the rest)" >> "$MAN"
 size_k=$(du -sk "$DEST" | cut -f1)
-echo "bundle size: $((size_k / 1024)) MB ($size_k KiB)" | tee -a "$MAN"
+echo "bundle size: $((size_k / 1024)) MB ($size_k KiB; $((unpacked_k / 1024)) MB once unpacked)" | tee -a "$MAN"
 if [ "$size_k" -gt $((60 * 1024)) ]; then
   echo "gpu_bundle: WARNING: the bundle is over 60 MB" >&2
 fi

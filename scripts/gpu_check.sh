@@ -41,6 +41,12 @@ else echo "gpu_check: no deeplob_mpi (bin/, build-cuda/ or build-bundle/): run s
 say "gpu_check: $(date -u +%FT%TZ) on $(hostname), $MODE at $HERE, binaries $BIN"
 
 # ---- libraries ----------------------------------------------------------------------------
+if [ "$MODE" = bundle ] && [ -f runtime.tar.xz ] && [ ! -d lib ]; then   # the bundle's packed runtime
+  tar -C "$HERE" -xJf runtime.tar.xz 2>/dev/null ||
+    python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' runtime.tar.xz "$HERE" ||
+    { echo "gpu_check: cannot unpack runtime.tar.xz (no xz, no python3)" >&2; exit 1; }
+  say "unpacked runtime.tar.xz"
+fi
 LIBS=""
 [ "$MODE" = bundle ] && LIBS="$HERE/lib"
 PY=$(command -v python3 || true)
@@ -75,7 +81,8 @@ for lib in $need libcudnn_cnn.so.9 libcudnn_ops.so.9 libcudnn_engines_precompile
 done
 export LD_LIBRARY_PATH="${LIBS}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 if [ "$MODE" = bundle ]; then
-  export OPAL_PREFIX=$HERE PMIX_INSTALL_PREFIX=$HERE/pmix2 PATH=$HERE/bin:$PATH
+  # Open MPI relocated by OPAL_PREFIX; PMIx's plugins by their component path
+  export OPAL_PREFIX=$HERE PMIX_MCA_mca_base_component_path=$HERE/pmix2/lib/pmix PATH=$HERE/bin:$PATH
   export LD_LIBRARY_PATH=$HERE/lib/x86_64-linux-gnu/openmpi/lib:$LD_LIBRARY_PATH
 fi
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1

@@ -131,7 +131,7 @@ int cmd_train(int argc, char **argv) {
     char cpu[160], kern[160];
     backend_cpu_model(cpu, sizeof cpu);
     const int blas_fallback = backend_cpu_describe(kern, sizeof kern);
-    printf("[rank %d/%d] %s (local rank %d of %d): %s; %d CPU thread(s) (%s); %s, %s\n", rank, size, host,
+    printf("[rank %d/%d] %s (local rank %d of %d): %s; %d thread(s) (%s) for host work and CPU ops; %s, %s\n", rank, size, host,
            local_rank, local_size, dev, backend_cpu_threads(), why, cpu, kern);
     if (blas_fallback) printf("[rank %d/%d] note: %s\n", rank, size, backend_cpu_fallback_hint());
     fflush(stdout);

@@ -179,9 +179,7 @@ static void mc_init_weights(Model *m, McData *d) {
         hid_t g = H5Gopen2(d->f, "init", H5P_DEFAULT);
         CHECK(weights_load_h5(m, g, "fixture", &e) == 0, "load init: %s", e.msg);
         H5Gclose(g);
-        memset(m->host_adam_m, 0, m->n_params * sizeof(float));
-        memset(m->host_adam_v, 0, m->n_params * sizeof(float));
-        model_sync_host(m); /* params/buffers as loaded; the moments above were overwritten: zero again */
+        model_sync_host(m); /* the weights as loaded; then fresh Adam moments */
         memset(m->host_adam_m, 0, m->n_params * sizeof(float));
         memset(m->host_adam_v, 0, m->n_params * sizeof(float));
         model_sync_device(m);

@@ -234,6 +234,34 @@ static __global__ void maxpool3_backward_kernel(float *dx, const float *dy, cons
     }
 }
 
+/* direct convolution (the fallback; engine/gpu_seq.h) on packed tensors */
+static __global__ void dconv_fwd_kernel(float *y, const float *x, const float *w, ConvDims pd, size_t n) {
+    GRID_STRIDE(i, n) y[i] = dl_dconv_fwd_elem(x, w, i, pd);
+}
+static __global__ void dconv_bwd_data_kernel(float *dx, const float *w, const float *dy, ConvDims pd, size_t n, float beta) {
+    GRID_STRIDE(i, n) {
+        float v = dl_dconv_bwd_data_elem(dy, w, i, pd);
+        dx[i] = beta != 0.0f ? beta * dx[i] + v : v;
+    }
+}
+/* partial of weight i over output-row chunk ch: part[ch * nw + i] */
+static __global__ void dconv_bwd_filter_part_kernel(float *part, const float *x, const float *dy, ConvDims pd, size_t nw,
+                                                   size_t rows, int nch) {
+    const size_t n = nw * (size_t)nch;
+    GRID_STRIDE(j, n) {
+        size_t ch = j / nw, i = j - ch * nw;
+        size_t r0 = ch * (size_t)DL_CHUNK_ROWS, r1 = r0 + DL_CHUNK_ROWS < rows ? r0 + DL_CHUNK_ROWS : rows;
+        part[j] = dl_dconv_bwd_filter_part(x, dy, i, pd, r0, r1);
+    }
+}
+static __global__ void dconv_bwd_filter_sum_kernel(float *dw, const float *part, size_t nw, int nch) {
+    GRID_STRIDE(i, nw) {
+        float s = 0.0f;
+        for (int ch = 0; ch < nch; ch++) s += part[(size_t)ch * nw + i];
+        dw[i] += s;
+    }
+}
+
 /* ================================ primitives (GpuPrims) =============================== */
 static void p_gemm(void *ctx, int ta, int tb, int m, int n, int k, float alpha, const float *A, int lda, long long sA,
                    const float *B, int ldb, long long sB, float beta, float *C, int ldc, long long sC, int batch) {
@@ -320,16 +348,31 @@ static void conv_descs(ConvDims pd) {
 static int is_tensor_op(cudnnMathType_t t) { return !(t == CUDNN_FMA_MATH || t == CUDNN_DEFAULT_MATH); }
 
 typedef struct {
-    int fwd, bwd_data, bwd_filter; /* chosen algorithms */
+    int fwd, bwd_data, bwd_filter; /* chosen algorithms; -1: the direct kernels (no cuDNN algorithm qualified) */
     size_t bytes;                  /* the largest of their workspaces */
 } ConvAlgos;
 
-/* candidates of each direction (workspace sizes asked for exactly), then the choice */
-static ConvAlgos conv_choose(ConvDims pd, size_t budget, int fatal) {
+/* DEEPLOB_CONV=direct: the direct kernels for every convolution (diagnosis) */
+static int conv_force_direct(void) {
+    const char *e = getenv("DEEPLOB_CONV");
+    return e && !strcmp(e, "direct");
+}
+static void conv_note_direct(ConvDims pd, const char *dir, size_t budget) {
+    if (conv_force_direct()) return;
+    fprintf(stderr, "[cuda] conv B=%d H=%d W=%d Cin=%d Cout=%d kh=%d kw=%d stride %d,%d dil %d: no deterministic FP32 "
+            "cuDNN %s algorithm within %zu bytes; the direct kernel runs it (correct, slower)\n", pd.B, pd.H, pd.W, pd.Cin,
+            pd.Cout, pd.kh, pd.kw, pd.stride_h, pd.stride_w, pd.dil_h, dir, budget);
+}
+
+/* candidates of each direction (workspace sizes asked for exactly), then the choice;
+ * a direction with no qualifying algorithm falls back to the direct kernels */
+static ConvAlgos conv_choose(ConvDims pd, size_t budget) {
     conv_descs(pd);
     ConvAlgos a;
     GpuAlgoCand c[16];
     int n = 0, i;
+    const int direct = conv_force_direct();
+    a.bytes = 0;
     {
         cudnnConvolutionFwdAlgoPerf_t r[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
         CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(g.dnn, g.xd, g.wd, g.cd, g.yd, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
@@ -342,12 +385,10 @@ static ConvAlgos conv_choose(ConvDims pd, size_t budget, int fatal) {
             GpuAlgoCand q = {(int)r[i].algo, ok, r[i].determinism == CUDNN_DETERMINISTIC, is_tensor_op(r[i].mathType), b};
             c[i] = q;
         }
-        int k = dl_gpu_pick_algo(c, n, budget);
-        if (k < 0 && !fatal) { a.fwd = -1; return a; }
-        DL_CHECK(k >= 0, "cuDNN: no deterministic FP32 forward algorithm within %zu bytes for conv B=%d H=%d W=%d Cin=%d "
-                 "Cout=%d kh=%d kw=%d", budget, pd.B, pd.H, pd.W, pd.Cin, pd.Cout, pd.kh, pd.kw);
-        a.fwd = c[k].algo;
-        a.bytes = c[k].bytes;
+        int k = direct ? -1 : dl_gpu_pick_algo(c, n, budget);
+        if (k < 0) conv_note_direct(pd, "forward", budget);
+        a.fwd = k < 0 ? -1 : c[k].algo;
+        if (k >= 0 && c[k].bytes > a.bytes) a.bytes = c[k].bytes;
     }
     {
         cudnnConvolutionBwdDataAlgoPerf_t r[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
@@ -361,12 +402,10 @@ static ConvAlgos conv_choose(ConvDims pd, size_t budget, int fatal) {
             GpuAlgoCand q = {(int)r[i].algo, ok, r[i].determinism == CUDNN_DETERMINISTIC, is_tensor_op(r[i].mathType), b};
             c[i] = q;
         }
-        int k = dl_gpu_pick_algo(c, n, budget);
-        if (k < 0 && !fatal) { a.fwd = -1; return a; }
-        DL_CHECK(k >= 0, "cuDNN: no deterministic FP32 backward-data algorithm within %zu bytes for conv B=%d H=%d W=%d "
-                 "Cin=%d Cout=%d kh=%d kw=%d", budget, pd.B, pd.H, pd.W, pd.Cin, pd.Cout, pd.kh, pd.kw);
-        a.bwd_data = c[k].algo;
-        if (c[k].bytes > a.bytes) a.bytes = c[k].bytes;
+        int k = direct ? -1 : dl_gpu_pick_algo(c, n, budget);
+        if (k < 0) conv_note_direct(pd, "backward-data", budget);
+        a.bwd_data = k < 0 ? -1 : c[k].algo;
+        if (k >= 0 && c[k].bytes > a.bytes) a.bytes = c[k].bytes;
     }
     {
         cudnnConvolutionBwdFilterAlgoPerf_t r[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
@@ -380,12 +419,17 @@ static ConvAlgos conv_choose(ConvDims pd, size_t budget, int fatal) {
             GpuAlgoCand q = {(int)r[i].algo, ok, r[i].determinism == CUDNN_DETERMINISTIC, is_tensor_op(r[i].mathType), b};
             c[i] = q;
         }
-        int k = dl_gpu_pick_algo(c, n, budget);
-        if (k < 0 && !fatal) { a.fwd = -1; return a; }
-        DL_CHECK(k >= 0, "cuDNN: no deterministic FP32 backward-filter algorithm within %zu bytes for conv B=%d H=%d "
-                 "W=%d Cin=%d Cout=%d kh=%d kw=%d", budget, pd.B, pd.H, pd.W, pd.Cin, pd.Cout, pd.kh, pd.kw);
-        a.bwd_filter = c[k].algo;
-        if (c[k].bytes > a.bytes) a.bytes = c[k].bytes;
+        int k = direct ? -1 : dl_gpu_pick_algo(c, n, budget);
+        /* the direct filter gradient keeps per-chunk partials in the workspace */
+        const size_t dbytes = dl_dconv_filter_scratch_floats(pd) * sizeof(float);
+        if (k < 0 && dbytes > budget && budget != DL_GPU_CONV_WS_CAP)
+            DL_FATAL("conv B=%d H=%d W=%d Cin=%d Cout=%d: neither a cuDNN backward-filter algorithm nor the direct "
+                     "kernel's %zu bytes of partials fit the %zu-byte workspace", pd.B, pd.H, pd.W, pd.Cin, pd.Cout,
+                     dbytes, budget);
+        if (k < 0) conv_note_direct(pd, "backward-filter", budget);
+        a.bwd_filter = k < 0 ? -1 : c[k].algo;
+        const size_t fb = k < 0 ? dbytes : c[k].bytes;
+        if (fb > a.bytes) a.bytes = fb;
     }
     return a;
 }
@@ -427,7 +471,7 @@ static const ConvAlgos *conv_algos(ConvDims pd, size_t budget) {
     DL_CHECK(g_nalgos < MAX_SHAPES, "too many convolution shapes");
     g_algos[g_nalgos].key = k;
     g_algos[g_nalgos].budget = budget;
-    g_algos[g_nalgos].a = conv_choose(pd, budget, 1);
+    g_algos[g_nalgos].a = conv_choose(pd, budget);
     return &g_algos[g_nalgos++].a;
 }
 
@@ -443,6 +487,12 @@ static size_t conv_ws_floats(ConvDims d) {
 static void p_conv_fwd(void *ctx, float *y, const float *x, const float *w, ConvDims pd, float *ws, size_t ws_floats) {
     (void)ctx;
     const ConvAlgos *a = conv_algos(pd, ws_floats * sizeof(float));
+    if (a->fwd < 0) {
+        const size_t n = (size_t)pd.B * conv_out_h(pd) * conv_out_w(pd) * pd.Cout;
+        dconv_fwd_kernel<<<dl_gpu_grid(n), DL_GPU_BLOCK>>>(y, x, w, pd, n);
+        CUDA_CHECK_LAUNCH();
+        return;
+    }
     conv_descs(pd);
     const float one = 1.0f, zero = 0.0f;
     CUDNN_CHECK(cudnnConvolutionForward(g.dnn, &one, g.xd, x, g.wd, w, g.cd, (cudnnConvolutionFwdAlgo_t)a->fwd, ws,
@@ -452,6 +502,16 @@ static void p_conv_bwd_filter(void *ctx, float *dw, const float *x, const float 
                               size_t ws_floats) {
     (void)ctx;
     const ConvAlgos *a = conv_algos(pd, ws_floats * sizeof(float));
+    if (a->bwd_filter < 0) {
+        const size_t rows = (size_t)pd.B * conv_out_h(pd) * conv_out_w(pd), nw = (size_t)pd.Cout * pd.kh * pd.kw * pd.Cin;
+        const int nch = (int)((rows + DL_CHUNK_ROWS - 1) / DL_CHUNK_ROWS);
+        DL_CHECK(dl_dconv_filter_scratch_floats(pd) <= ws_floats, "direct conv: partials exceed the workspace");
+        dconv_bwd_filter_part_kernel<<<dl_gpu_grid(nw * nch), DL_GPU_BLOCK>>>(ws, x, dy, pd, nw, rows, nch);
+        CUDA_CHECK_LAUNCH();
+        dconv_bwd_filter_sum_kernel<<<dl_gpu_grid(nw), DL_GPU_BLOCK>>>(dw, ws, nw, nch);
+        CUDA_CHECK_LAUNCH();
+        return;
+    }
     conv_descs(pd);
     const float one = 1.0f;
     CUDNN_CHECK(cudnnConvolutionBackwardFilter(g.dnn, &one, g.xd, x, g.yd, dy, g.cd,
@@ -462,6 +522,12 @@ static void p_conv_bwd_data(void *ctx, float *dx, const float *w, const float *d
                             size_t ws_floats) {
     (void)ctx;
     const ConvAlgos *a = conv_algos(pd, ws_floats * sizeof(float));
+    if (a->bwd_data < 0) {
+        const size_t n = (size_t)pd.B * pd.H * pd.W * pd.Cin;
+        dconv_bwd_data_kernel<<<dl_gpu_grid(n), DL_GPU_BLOCK>>>(dx, w, dy, pd, n, beta);
+        CUDA_CHECK_LAUNCH();
+        return;
+    }
     conv_descs(pd);
     const float one = 1.0f;
     CUDNN_CHECK(cudnnConvolutionBackwardData(g.dnn, &one, g.wd, w, g.yd, dy, g.cd,
@@ -483,7 +549,7 @@ size_t conv2d_scratch_floats_cuda(ConvDims d, int nthreads) {
              d.dil_h > 0 && d.in_ld >= d.Cin && d.out_ld >= d.Cout, "conv2d_scratch_floats_cuda: bad dims");
     const ConvDims pd = dl_gpu_conv_packed_dims(d);
     /* the first choice for this batch within the cap; the shape's budget = the smallest reserved */
-    ConvAlgos a = conv_choose(pd, DL_GPU_CONV_WS_CAP, 1);
+    ConvAlgos a = conv_choose(pd, DL_GPU_CONV_WS_CAP);
     size_t *b = budget_slot(pd, 1);
     if (a.bytes < *b) *b = a.bytes;
     GpuConvPlan p;

@@ -213,6 +213,86 @@ static inline ConvDims dl_gpu_conv_packed_dims(ConvDims d) {
     return q;
 }
 
+/* ---- direct convolution: the fallback when cuDNN offers no qualifying algorithm ---------
+ * On the plan's packed tensors (pd: pad 0, ld = C), cuDNN's definition
+ *   y[n,oh,ow,k] = sum_{r,q,c} x[n, oh*sh + r*dil, ow*sw + q, c] * w[k,r,q,c]
+ * one output element per thread, each a fixed-order sum (deterministic, slow: used only
+ * for a shape and direction where cuDNN has no deterministic FP32 algorithm, or when
+ * DEEPLOB_CONV=direct asks for it). The CPU test runs these very functions. */
+/* conv_out_h / conv_out_w (backend.h) for device code: those are host-only inlines */
+DL_HD int dl_conv_oh(ConvDims d) { return (d.H + d.pad_top + d.pad_bottom - d.dil_h * (d.kh - 1) - 1) / d.stride_h + 1; }
+DL_HD int dl_conv_ow(ConvDims d) { return (d.W - d.kw) / d.stride_w + 1; }
+DL_HD float dl_dconv_fwd_elem(const float *x, const float *w, size_t i, ConvDims pd) {
+    const int Ho = dl_conv_oh(pd), Wo = dl_conv_ow(pd);
+    const int k = (int)(i % (size_t)pd.Cout);
+    size_t r = i / (size_t)pd.Cout;
+    const int ow = (int)(r % (size_t)Wo);
+    r /= (size_t)Wo;
+    const int oh = (int)(r % (size_t)Ho);
+    const size_t n = r / (size_t)Ho;
+    float s = 0.0f;
+    for (int a = 0; a < pd.kh; a++)
+        for (int q = 0; q < pd.kw; q++) {
+            const float *xr = x + ((n * pd.H + (size_t)(oh * pd.stride_h + a * pd.dil_h)) * pd.W + (size_t)(ow * pd.stride_w + q)) * pd.Cin;
+            const float *wr = w + (((size_t)k * pd.kh + a) * pd.kw + q) * pd.Cin;
+            for (int c = 0; c < pd.Cin; c++) s += xr[c] * wr[c];
+        }
+    return s;
+}
+/* dx[n,h,w,c] = sum_{k,r,q: h = oh*sh + r*dil, w = ow*sw + q} dy[n,oh,ow,k] w[k,r,q,c] */
+DL_HD float dl_dconv_bwd_data_elem(const float *dy, const float *w, size_t i, ConvDims pd) {
+    const int Ho = dl_conv_oh(pd), Wo = dl_conv_ow(pd);
+    const int c = (int)(i % (size_t)pd.Cin);
+    size_t r = i / (size_t)pd.Cin;
+    const int xw = (int)(r % (size_t)pd.W);
+    r /= (size_t)pd.W;
+    const int xh = (int)(r % (size_t)pd.H);
+    const size_t n = r / (size_t)pd.H;
+    float s = 0.0f;
+    for (int a = 0; a < pd.kh; a++) {
+        const int th = xh - a * pd.dil_h;
+        if (th < 0 || th % pd.stride_h) continue;
+        const int oh = th / pd.stride_h;
+        if (oh >= Ho) continue;
+        for (int q = 0; q < pd.kw; q++) {
+            const int tw = xw - q;
+            if (tw < 0 || tw % pd.stride_w) continue;
+            const int ow = tw / pd.stride_w;
+            if (ow >= Wo) continue;
+            const float *g = dy + ((n * Ho + (size_t)oh) * Wo + (size_t)ow) * pd.Cout;
+            for (int k = 0; k < pd.Cout; k++) s += g[k] * w[(((size_t)k * pd.kh + a) * pd.kw + q) * pd.Cin + c];
+        }
+    }
+    return s;
+}
+/* dw[k,r,q,c] partial over output rows [r0, r1) (rows = (n*Ho + oh)*Wo + ow) */
+DL_HD float dl_dconv_bwd_filter_part(const float *x, const float *dy, size_t i, ConvDims pd, size_t r0, size_t r1) {
+    const int Ho = dl_conv_oh(pd), Wo = dl_conv_ow(pd);
+    const int c = (int)(i % (size_t)pd.Cin);
+    size_t t = i / (size_t)pd.Cin;
+    const int q = (int)(t % (size_t)pd.kw);
+    t /= (size_t)pd.kw;
+    const int a = (int)(t % (size_t)pd.kh);
+    const int k = (int)(t / (size_t)pd.kh);
+    float s = 0.0f;
+    for (size_t row = r0; row < r1; row++) {
+        const int ow = (int)(row % (size_t)Wo);
+        const size_t nh = row / (size_t)Wo;
+        const int oh = (int)(nh % (size_t)Ho);
+        const size_t n = nh / (size_t)Ho;
+        s += dy[row * pd.Cout + k] *
+             x[((n * pd.H + (size_t)(oh * pd.stride_h + a * pd.dil_h)) * pd.W + (size_t)(ow * pd.stride_w + q)) * pd.Cin + c];
+    }
+    return s;
+}
+/* the filter gradient's output rows are cut into chunks of DL_CHUNK_ROWS: partials (one
+ * per chunk and weight) in scratch, then added in chunk order; floats of scratch needed */
+static inline size_t dl_dconv_filter_scratch_floats(ConvDims pd) {
+    size_t rows = (size_t)pd.B * conv_out_h(pd) * conv_out_w(pd);
+    size_t nch = (rows + DL_CHUNK_ROWS - 1) / DL_CHUNK_ROWS;
+    return nch * (size_t)pd.Cout * pd.kh * pd.kw * pd.Cin;
+}
+
 /* ---- cuDNN algorithm choice ----------------------------------------------------------
  * Candidates in cuDNN's order (fastest expected first). Chosen: the first that ran the
  * heuristic successfully, is deterministic, uses plain FP32 FMA math (no TF32 tensor

@@ -9,8 +9,10 @@
  *  1. GPU binding, launch geometry, scratch layouts, the cuDNN algorithm choice;
  *  2. max-pool forward/backward element maps: the same bits as the CPU op;
  *  3. every sequence (conv with causal/symmetric padding, strides, wide rows and
- *     accumulation; linear; LSTM last-step and every-step; attention products)
- *     against the CPU backend on model and odd shapes, forward and backward;
+ *     accumulation, on cuDNN-semantics primitives and on the direct-convolution
+ *     fallback's DL_HD element functions; linear; LSTM last-step and every-step;
+ *     attention products) against the CPU backend on model and odd shapes, forward
+ *     and backward;
  *  4. every model on an "emulated GPU" backend (the CPU table with those sequences in
  *     its conv, linear, LSTM, attention and pool slots, scratch sized by the GPU
  *     plans) against the CPU backend: outputs, loss, gradients, 5 Adam steps
@@ -202,6 +204,40 @@ static const GpuPrims CP = {NULL,       c_gemm,     copy_rows_cpu, c_zero,      
                             c_cell_fwd, c_cell_bwd, c_hprev,       c_pad_rows,   c_unpad_rows,      c_conv_fwd,
                             c_conv_bwd_filter, c_conv_bwd_data};
 
+/* the direct-convolution fallback (DL_HD element functions), in the kernels' order */
+static void d_conv_fwd(void *ctx, float *y, const float *x, const float *w, ConvDims pd, float *ws, size_t nws) {
+    (void)ctx; (void)ws; (void)nws;
+    const size_t n = (size_t)pd.B * conv_out_h(pd) * conv_out_w(pd) * pd.Cout;
+    for (size_t i = 0; i < n; i++) y[i] = dl_dconv_fwd_elem(x, w, i, pd);
+}
+static void d_conv_bwd_data(void *ctx, float *dx, const float *w, const float *dy, ConvDims pd, float beta, float *ws,
+                            size_t nws) {
+    (void)ctx; (void)ws; (void)nws;
+    const size_t n = (size_t)pd.B * pd.H * pd.W * pd.Cin;
+    for (size_t i = 0; i < n; i++) {
+        float v = dl_dconv_bwd_data_elem(dy, w, i, pd);
+        dx[i] = beta != 0.0f ? beta * dx[i] + v : v;
+    }
+}
+static void d_conv_bwd_filter(void *ctx, float *dw, const float *x, const float *dy, ConvDims pd, float *ws, size_t nws) {
+    (void)ctx;
+    const size_t rows = (size_t)pd.B * conv_out_h(pd) * conv_out_w(pd), nw = (size_t)pd.Cout * pd.kh * pd.kw * pd.Cin;
+    const int nch = (int)((rows + DL_CHUNK_ROWS - 1) / DL_CHUNK_ROWS);
+    CHECK(dl_dconv_filter_scratch_floats(pd) <= nws && dl_dconv_filter_scratch_floats(pd) == nw * nch,
+          "direct filter partials fit the workspace");
+    for (int ch = 0; ch < nch; ch++)
+        for (size_t i = 0; i < nw; i++) {
+            size_t r0 = (size_t)ch * DL_CHUNK_ROWS, r1 = r0 + DL_CHUNK_ROWS < rows ? r0 + DL_CHUNK_ROWS : rows;
+            ws[(size_t)ch * nw + i] = dl_dconv_bwd_filter_part(x, dy, i, pd, r0, r1);
+        }
+    for (size_t i = 0; i < nw; i++) {
+        float t = 0.0f;
+        for (int ch = 0; ch < nch; ch++) t += ws[(size_t)ch * nw + i];
+        dw[i] += t;
+    }
+}
+static GpuPrims DP; /* CP with the direct convolutions */
+
 /* ================================ helpers ============================================== */
 static float *frand(size_t n, uint64_t key, float scale) {
     float *p = (float *)malloc((n + 1) * sizeof(float));
@@ -315,7 +351,7 @@ static void test_pool(void) {
 }
 
 /* ================================ 3. sequences vs the CPU ops ========================== */
-static void conv_case(const char *name, ConvDims d) {
+static void conv_case_with(const GpuPrims *P, const char *name, ConvDims d) {
     if (!d.in_ld) d.in_ld = d.Cin;
     if (!d.out_ld) d.out_ld = d.Cout;
     const int Ho = conv_out_h(d), Wo = conv_out_w(d);
@@ -328,15 +364,16 @@ static void conv_case(const char *name, ConvDims d) {
     float *s1 = (float *)calloc(conv2d_scratch_floats_cpu(d, 8) + 16, sizeof(float));
     GpuConvPlan p;
     dl_gpu_conv_plan(d, 0, &p);
-    size_t ns2 = dl_gpu_conv_scratch_floats(&p, 0);
+    const size_t nws = dl_dconv_filter_scratch_floats(dl_gpu_conv_packed_dims(d)); /* the direct kernels' */
+    size_t ns2 = dl_gpu_conv_scratch_floats(&p, nws);
     float *s2 = (float *)malloc((ns2 + 16) * sizeof(float));
     for (size_t i = 0; i < ns2 + 16; i++) s2[i] = NAN; /* reading what was not written shows */
     conv2d_forward_cpu(o1, in, w, b, d, s1);
-    gpu_conv2d_forward(&CP, o2, in, w, b, d, s2, 0);
+    gpu_conv2d_forward(P, o2, in, w, b, d, s2, nws);
     /* only the Cout columns of each out row are outputs; others keep their values */
     near(name, o2, o1, nout, 1e-5);
     conv2d_backward_cpu(din1, dw1, db1, dout, in, w, d, s1);
-    gpu_conv2d_backward(&CP, din2, dw2, db2, dout, in, w, d, s2, 0);
+    gpu_conv2d_backward(P, din2, dw2, db2, dout, in, w, d, s2, nws);
     char lab[160];
     snprintf(lab, sizeof lab, "%s din", name);
     near(lab, din2, din1, nin, 1e-5);
@@ -345,9 +382,16 @@ static void conv_case(const char *name, ConvDims d) {
     snprintf(lab, sizeof lab, "%s db", name);
     near(lab, db2, db1, d.Cout, 1e-5);
     /* no input gradient wanted */
-    gpu_conv2d_backward(&CP, NULL, dw2, NULL, dout, in, w, d, s2, 0);
+    gpu_conv2d_backward(P, NULL, dw2, NULL, dout, in, w, d, s2, nws);
     free(in); free(w); free(b); free(dout); free(o1); free(o2); free(din1); free(din2); free(dw1); free(dw2);
     free(db1); free(db2); free(s1); free(s2);
+}
+
+static void conv_case(const char *name, ConvDims d) {
+    conv_case_with(&CP, name, d);
+    char n2[160];
+    snprintf(n2, sizeof n2, "%s [direct]", name);
+    conv_case_with(&DP, n2, d);
 }
 
 static void test_conv(void) {
@@ -366,6 +410,7 @@ static void test_conv(void) {
     conv_case("tcn causal d1", CV(3, 7, 1, 64, 64, 3, 1, 1, 1, 2, 0, 0, 0, 0));
     conv_case("odd: wide rows in/out, pad 2/1", CV(3, 5, 3, 5, 7, 2, 2, 1, 2, 2, 1, 9, 11, 1));
     conv_case("odd: stride 3, wide in", CV(2, 4, 11, 3, 5, 1, 3, 3, 1, 0, 0, 4, 0, 0));
+    conv_case("odd: > DL_CHUNK_ROWS output rows", CV(2, 41, 62, 2, 3, 2, 3, 1, 1, 1, 0, 0, 0, 1));
 #undef CV
 }
 
@@ -547,6 +592,10 @@ static void e_aa_b(float *dP, float *dV, const float *dO, const float *P, const 
 
 int main(void) {
     backend_cpu_set_threads(2);
+    DP = CP;
+    DP.conv_fwd = d_conv_fwd;
+    DP.conv_bwd_data = d_conv_bwd_data;
+    DP.conv_bwd_filter = d_conv_bwd_filter;
     test_arith();
     test_pool();
     test_conv();

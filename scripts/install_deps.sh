@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(build-essential cmake git pkg-config
       openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
-      libcurl4-openssl-dev zlib1g-dev libopenblas-dev libopenblas0-pthread libcjson-dev libcmocka-dev
+      libcurl4-openssl-dev zlib1g-dev libisal-dev libopenblas-dev libopenblas0-pthread libcjson-dev libcmocka-dev
       libplplot-dev plplot-driver-cairo fonts-dejavu-core
       python3 python3-numpy python3-h5py python3-torch python3-pandas libjemalloc2
       python3-statsmodels python3-sklearn libxgboost-dev

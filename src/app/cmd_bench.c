@@ -18,6 +18,7 @@
 #include "engine/model.h"
 #include "train/symbol_sched.h"
 #include "engine/layers/conv2d_kernels.h"
+#include "train/dp.h"
 #if CONVK_AVAILABLE
 #include <immintrin.h>
 #endif
@@ -107,6 +108,96 @@ static double fma_peak_gflops(int threads, int *width) {
 #endif
 }
 
+/* ---- --data-parallel K: strong scaling of one model over 1..N ranks ---------------------- */
+typedef struct {
+    DpGroup g;
+    ShardComm inner;
+    double comm_s;     /* seconds inside the group's gathers */
+} TimedComm;
+
+static void timed_allgather(void *ctx, const void *mine, void *all, size_t bytes) {
+    TimedComm *t = ctx;
+    double t0 = MPI_Wtime();
+    t->inner.allgather(t->inner.ctx, mine, all, bytes);
+    t->comm_s += MPI_Wtime() - t0;
+}
+
+/* For every n (1..ranks) dividing K: the first n ranks train one model, a global batch
+ * of B in K shards; rank 0 prints samples/s, speed-up, efficiency and the share of a
+ * step spent in the gathers (BN statistics, losses, gradients). */
+static int bench_dp(ModelConfig cfg, int B, int K, int steps, int warmup, int threads, int json) {
+    int rank, size;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (cfg.kind == MODEL_MMF_LSTM || B % K != 0) {
+        if (rank == 0) fprintf(stderr, "bench: --data-parallel %d needs a DeepLOB model and a batch that K divides\n", K);
+        return 2;
+    }
+    double base = 0;
+    if (rank == 0 && !json)
+        printf("bench %s --data-parallel: one model, global batch %d in %d shards, %d thread(s) per rank\n"
+               "%6s %14s %9s %11s %8s %12s\n", model_kind_name(cfg.kind), B, K, threads, "ranks", "samples/s",
+               "speed-up", "efficiency", "comm %", "step ms");
+    if (rank == 0 && json) printf("[");
+    for (int n = 1; n <= size; n++) {
+        if (K % n) continue;
+        MPI_Comm sub;
+        MPI_Comm_split(MPI_COMM_WORLD, rank < n ? 0 : MPI_UNDEFINED, rank, &sub);
+        double res[2] = {0, 0};
+        if (rank < n) {
+            TimedComm tc = {{sub, rank, n, K}, {0}, 0};
+            tc.inner = n == 1 ? shard_comm_local() : dp_comm_mpi(&tc.g);
+            const int Bl = B / n, S = K / n;
+            Model *m = model_create(cfg, Bl, backend_cpu());
+            model_init_params(m, 1234);
+            model_set_shards(m, K, S, rank * S, (ShardComm){timed_allgather, &tc});
+            size_t nx = (size_t)Bl * cfg.seq_len * cfg.n_features, ny = (size_t)Bl * m->n_out;
+            float *x = dl_malloc(nx * sizeof(float)), *y = dl_malloc(ny * sizeof(float));
+            uint64_t key = dl_key(42, (uint64_t)rank);
+            for (size_t i = 0; i < nx; i++) x[i] = (float)dl_rand_normal(key, i);
+            for (size_t i = 0; i < ny; i++) y[i] = (float)dl_rand_normal(key ^ 1, i);
+            double *tt = dl_malloc((size_t)steps * sizeof(double)), comm = 0;
+            MPI_Barrier(sub);
+            for (int s = 0; s < warmup + steps; s++) {
+                if (s == warmup) tc.comm_s = 0;
+                double t0 = MPI_Wtime();
+                model_forward(m, x, Bl, 1, dl_key(7, (uint64_t)s));
+                model_loss(m, y, Bl);
+                model_zero_grad(m);
+                model_backward(m, x, Bl);
+                model_clip_grad(m, 1.0f);
+                model_adam_step(m, 1e-3f);
+                if (s >= warmup) tt[s - warmup] = MPI_Wtime() - t0;
+            }
+            comm = tc.comm_s / steps;
+            double med = median(tt, steps), slow = 0, cmax = 0;
+            MPI_Allreduce(&med, &slow, 1, MPI_DOUBLE, MPI_MAX, sub);   /* the group runs at its slowest rank */
+            MPI_Allreduce(&comm, &cmax, 1, MPI_DOUBLE, MPI_MAX, sub);
+            res[0] = slow;
+            res[1] = cmax;
+            free(x); free(y); free(tt);
+            model_free(m);
+            MPI_Comm_free(&sub);
+        }
+        MPI_Barrier(MPI_COMM_WORLD);
+        if (rank == 0) {
+            const double sps = B / res[0];
+            if (n == 1) base = sps;
+            if (json)
+                printf("%s{\"impl\":\"deeplob_mpi\",\"mode\":\"data_parallel\",\"model\":\"%s\",\"batch\":%d,"
+                       "\"shards\":%d,\"ranks\":%d,\"threads\":%d,\"train_samples_per_s\":%.2f,\"efficiency\":%.3f,"
+                       "\"comm_fraction\":%.3f}", n > 1 ? "," : "", model_kind_name(cfg.kind), B, K, n, threads, sps,
+                       sps / (base * n), res[1] / res[0]);
+            else
+                printf("%6d %14.1f %9.2f %10.1f%% %7.1f%% %12.1f\n", n, sps, sps / base, 100.0 * sps / (base * n),
+                       100.0 * res[1] / res[0], 1e3 * res[0]);
+            fflush(stdout);
+        }
+    }
+    if (rank == 0 && json) printf("]\n");
+    return 0;
+}
+
 int cmd_bench(int argc, char **argv) {
     static const char *help =
         "usage: deeplob_mpi bench --model M [--batch 256] [--threads N] [--steps 10] [--warmup 3]\n"
@@ -121,18 +212,23 @@ int cmd_bench(int argc, char **argv) {
         "  --profile\n"
         "  prints the time per op kind of a training step (wall time, ops timed one by one).\n"
         "  Under mpirun: per-rank and aggregate figures on rank 0 (ranks run independent\n"
-        "  models, as in training). --device: where the ops run (auto = the rank's GPU when it\n"
-        "  has one, GPU = node-local rank / --ranks-per-gpu); cuda without a GPU is an error.\n"
-        "  On a GPU every timed step ends with a device synchronisation.\n";
+        "  models, as in training).\n"
+        "  --data-parallel K\n"
+        "  under mpirun -np N: strong scaling of ONE model (global batch --batch in K shards)\n"
+        "  over 1..N ranks (each n that divides K): samples/s, speed-up, efficiency, and the\n"
+        "  share of a step spent in the gathers (dp_shards, docs/hpc.md; CPU backend).\n"
+        "  --device: where the ops run (auto = the rank's GPU when it has one, GPU = node-local\n"
+        "  rank / --ranks-per-gpu); cuda without a GPU is an error. On a GPU every timed step\n"
+        "  ends with a device synchronisation.\n";
     static struct option opts[] = {{"model", required_argument, 0, 'm'}, {"batch", required_argument, 0, 'b'},
                                    {"threads", required_argument, 0, 't'}, {"steps", required_argument, 0, 's'},
                                    {"warmup", required_argument, 0, 'w'}, {"seq-len", required_argument, 0, 'T'},
-                                   {"features", required_argument, 0, 'F'}, {"device", required_argument, 0, 'D'},
+                                   {"features", required_argument, 0, 'F'}, {"device", required_argument, 0, 'V'},
                                    {"ranks-per-gpu", required_argument, 0, 'R'},
-                                   {"peak", no_argument, 0, 'p'}, {"profile", no_argument, 0, 'P'}, {"json", no_argument, 0, 'j'},
+                                   {"data-parallel", required_argument, 0, 'D'}, {"peak", no_argument, 0, 'p'}, {"profile", no_argument, 0, 'P'}, {"json", no_argument, 0, 'j'},
                                    {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     ModelConfig cfg;
-    int have_model = 0, B = 256, threads = 0, steps = 10, warmup = 3, T = 0, F = 0, peak = 0, json = 0, profile = 0, c;
+    int dp = 0, have_model = 0, B = 256, threads = 0, steps = 10, warmup = 3, T = 0, F = 0, peak = 0, json = 0, profile = 0, c;
     int rpg = 1;
     DlDevice want = DL_DEVICE_AUTO;
     optind = 1;
@@ -146,7 +242,7 @@ int cmd_bench(int argc, char **argv) {
         case 'w': if (cli_int("--warmup", optarg, 0, 100000, &warmup) != 0) return 2; break;
         case 'T': if (cli_int("--seq-len", optarg, 2, 100000, &T) != 0) return 2; break;
         case 'F': if (cli_int("--features", optarg, 1, 4096, &F) != 0) return 2; break;
-        case 'D':
+        case 'V':
             if (dl_device_parse(optarg, &want) != 0) {
                 fprintf(stderr, "bench: --device '%s' is not one of auto, cpu, cuda\n", optarg);
                 return 2;
@@ -154,6 +250,7 @@ int cmd_bench(int argc, char **argv) {
             break;
         case 'R': if (cli_int("--ranks-per-gpu", optarg, 1, 1024, &rpg) != 0) return 2; break;
         case 'p': peak = 1; break;
+        case 'D': if (cli_int("--data-parallel", optarg, 1, 1024, &dp) != 0) return 2; break;
         case 'P': profile = 1; break;
         case 'j': json = 1; break;
         default: fputs(help, stderr); return 2;
@@ -172,6 +269,13 @@ int cmd_bench(int argc, char **argv) {
     T = cfg.seq_len;
     backend_cpu_set_threads(threads);
     threads = backend_cpu_threads();
+    if (dp) {
+        if (want == DL_DEVICE_CUDA) {
+            fprintf(stderr, "bench: --data-parallel runs on the CPU backend (not with --device cuda)\n");
+            return 2;
+        }
+        return bench_dp(cfg, B, dp, steps, warmup, threads, json);
+    }
     int local_rank = 0, local_size = 1;
     sched_node_layout(MPI_COMM_WORLD, &local_rank, &local_size);
     char dev[400];

@@ -29,6 +29,8 @@ static void synth_usage(FILE *f) {
             "  --oracle-range LO,HI   range of the 10 s oracle correlation over the symbols, 0 < LO < HI\n"
             "                         <= 0.7 (default 0.15,0.5: learnable in minutes; real symbols are\n"
             "                         much weaker, about 0.02..0.1)\n"
+            "  --mixed-dynamics       odd-numbered symbols' prices fall when bid depth rises (the\n"
+            "                         others': rise): no book-to-return map is shared by all symbols\n"
             "  --force                replace FILE.h5 if it exists\n"
             "  --tardis-out DIR       also write the market as Tardis book_snapshot_25 + trades day files\n"
             "                         under DIR (the layout of download; input of mmf-bars)\n"
@@ -73,12 +75,12 @@ int cmd_synth(int argc, char **argv) {
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     long long n_sym = 4, n_sec = 100000, seed = 1;
-    int hz[LOBDS_MAX_H] = {10, 60}, n_hz = 2, force = 0;
+    int hz[LOBDS_MAX_H] = {10, 60}, n_hz = 2, force = 0, mixed = 0;
     double lo = 0.15, hi = 0.5;
     const char *out = NULL, *tardis_out = NULL;
     static struct option opts[] = {{"tardis-out", 1, 0, 'T'},{"out", 1, 0, 'o'},     {"symbols", 1, 0, 'k'},      {"seconds", 1, 0, 'n'},
                                    {"seed", 1, 0, 's'},    {"horizons", 1, 0, 'H'},     {"oracle-range", 1, 0, 'r'},
-                                   {"force", 0, 0, 'f'},   {"help", 0, 0, 'h'},         {0, 0, 0, 0}};
+                                   {"force", 0, 0, 'f'},   {"help", 0, 0, 'h'}, {"mixed-dynamics", 0, 0, 'm'},         {0, 0, 0, 0}};
     int c;
     optind = 1;
     const char *bad = NULL;
@@ -91,6 +93,7 @@ int cmd_synth(int argc, char **argv) {
         case 'H': if (parse_horizons(optarg, hz, &n_hz)) bad = "--horizons must be 1..8 increasing integers in 1..86400, e.g. 10,60"; break;
         case 'r': if (parse_range(optarg, &lo, &hi)) bad = "--oracle-range must be LO,HI with 0 < LO < HI <= 0.7, e.g. 0.15,0.5"; break;
         case 'f': force = 1; break;
+        case 'm': mixed = 1; break;
         case 'T': tardis_out = optarg; break;
         case 'h': if (rank == 0) synth_usage(stdout); return 0;
         default: if (rank == 0) synth_usage(stderr); return 2;
@@ -126,7 +129,7 @@ int cmd_synth(int argc, char **argv) {
             fflush(stdout);
             double t0 = dl_now();
             DlErr e;
-            if (synth_write_file(out, (uint64_t)seed, (int)n_sym, n_sec, hz, n_hz, lo, hi, 1, &e)) {
+            if (synth_write_file(out, (uint64_t)seed, (int)n_sym, n_sec, hz, n_hz, lo, hi, 1, mixed, &e)) {
                 fprintf(stderr, "synth: %s\nsynth: nothing written to %s\n", e.msg, out);
                 rc = 1;
             } else {

@@ -7,9 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <zlib.h>
+#include "data/gzlines.h"
 
-#define CONV_CHUNK (1 << 20) /* bytes per gzread; also the longest accepted line */
 #define CONV_LEVELS 10
 
 static const char *bad_names[CONV_BAD_NKINDS] = {"wrong_column_count", "unparsable_number", "missing_level0",
@@ -28,14 +27,12 @@ void conv_opts_default(ConvOpts *o) {
 void conv_series_init(ConvSeries *c, const ConvOpts *o) {
     memset(c, 0, sizeof *c);
     c->o = *o;
-    c->buf = dl_malloc(CONV_CHUNK + 1);
 }
 
 void conv_series_free(ConvSeries *c) {
     free(c->time);
     free(c->feat);
     free(c->seg);
-    free(c->buf);
     memset(c, 0, sizeof *c);
 }
 
@@ -227,81 +224,45 @@ static int check_header(const char *s, const char *end, const char *path, int *n
 int conv_add_file(ConvSeries *c, const char *path, DlErr *e) {
     struct stat sb;
     if (stat(path, &sb) != 0) return dl_err(e, "%s: cannot stat: %s", path, strerror(errno));
-    gzFile gz = gzopen(path, "rb");
-    if (!gz) return dl_err(e, "%s: cannot open: %s", path, strerror(errno));
-    gzbuffer(gz, 256 * 1024);
-    /* zlib reads a plain file "transparently": a .gz that is not gzip is refused (plain .csv is read) */
+    if (sb.st_size == 0) return dl_err(e, "%s: empty file (0 bytes), not a gzip stream", path);
+    /* a .gz that is not gzip is refused; a plain .csv is read as it is */
     const size_t pl = strlen(path);
     const int want_gz = pl > 3 && !strcmp(path + pl - 3, ".gz");
-    if (sb.st_size == 0 || (want_gz && gzdirect(gz))) {
-        gzclose(gz);
-        return dl_err(e, "%s: %s", path, sb.st_size == 0 ? "empty file (0 bytes), not a gzip stream" : "not gzip (no gzip header at byte 0)");
-    }
+    int64_t csize = 0;
+    GzLines *g = gzl_open(path, want_gz, &csize, e);
+    if (!g) return -1;
     c->st.files++;
-    c->st.compressed_bytes += (int64_t)sb.st_size;
+    c->st.compressed_bytes += csize;
     int64_t bad_before = 0;
     for (int k = 0; k < CONV_BAD_NKINDS; k++) bad_before += c->st.bad[k];
 
-    char *buf = c->buf;
-    size_t have = 0;
     int64_t line = 0;
-    int ncol = 0, eof = 0, rc = 0;
+    int ncol = 0, rc = 0, got;
     float book[LOBDS_NFEAT];
-    while (!eof) {
-        int got = gzread(gz, buf + have, (unsigned)(CONV_CHUNK - have));
-        if (got < 0) {
-            int zerr;
-            const char *m = gzerror(gz, &zerr);
-            rc = dl_err(e, "%s: gzip error after line %lld (%s)", path, (long long)line, strrchr(m, ':') ? strrchr(m, ':') + 2 : m);
-            break;
+    const char *s, *le;
+    while (!rc && (got = gzl_next(g, &s, &le, e)) != 0) {
+        if (got < 0) { rc = -1; break; }
+        line = gzl_line(g);
+        if (line == 1) {
+            if (check_header(s, le, path, &ncol, e)) rc = -1;
+            continue;
         }
-        if (got == 0) {
-            int zerr;
-            const char *m = gzerror(gz, &zerr);
-            if (zerr != Z_OK) { /* zlib reports a truncated stream only here; its message starts with the path */
-                rc = dl_err(e, "%s: corrupt or truncated gzip after line %lld (%s)", path, (long long)line,
-                            strrchr(m, ':') ? strrchr(m, ':') + 2 : m);
-                break;
-            }
-            eof = 1;
-            if (have == 0) break;
-            buf[have++] = '\n'; /* last line without a newline */
+        int64_t sec = 0;
+        int deep = 0;
+        int kind = parse_row(s, le, ncol, &sec, book, &deep);
+        c->st.raw_rows++;
+        if (kind < 0 && c->have_cur && sec < c->cur_sec) kind = CONV_BAD_TIME_BACK;
+        if (kind >= 0) {
+            note_bad(c, kind, path, line);
         } else {
-            have += (size_t)got;
+            c->st.missing_deep += deep;
+            if (c->have_cur && sec > c->cur_sec) emit_current(c);
+            c->cur_sec = sec;
+            c->have_cur = 1;
+            memcpy(c->cur_book, book, sizeof book);
         }
-        char *s = buf, *end = buf + have;
-        for (;;) {
-            char *nl = memchr(s, '\n', (size_t)(end - s));
-            if (!nl) break;
-            char *le = nl;
-            if (le > s && le[-1] == '\r') le--;
-            line++;
-            if (line == 1) {
-                if (check_header(s, le, path, &ncol, e)) { rc = -1; break; }
-            } else {
-                int64_t sec = 0;
-                int deep = 0;
-                int kind = parse_row(s, le, ncol, &sec, book, &deep);
-                c->st.raw_rows++;
-                if (kind < 0 && c->have_cur && sec < c->cur_sec) kind = CONV_BAD_TIME_BACK;
-                if (kind >= 0) {
-                    note_bad(c, kind, path, line);
-                } else {
-                    c->st.missing_deep += deep;
-                    if (c->have_cur && sec > c->cur_sec) emit_current(c);
-                    c->cur_sec = sec;
-                    c->have_cur = 1;
-                    memcpy(c->cur_book, book, sizeof book);
-                }
-            }
-            s = nl + 1;
-        }
-        if (rc) break;
-        have = (size_t)(end - s);
-        if (have == CONV_CHUNK) { rc = dl_err(e, "%s:%lld: line longer than %d bytes", path, (long long)line + 1, CONV_CHUNK); break; }
-        memmove(buf, s, have);
     }
-    gzclose(gz);
+    gzl_close(g);
     if (rc) return rc;
     if (line == 0) return 0; /* an empty gzip: a day without data */
     int64_t bad_now = 0;

@@ -59,7 +59,6 @@ typedef struct {
     float *feat;                /* (cap, 40) */
     int64_t nseg, segcap;
     int64_t *seg;               /* (segcap, 2) */
-    char *buf;                  /* read buffer, reused across files */
 } ConvSeries;
 
 void conv_opts_default(ConvOpts *o);

@@ -6,11 +6,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "data/convert.h"
+#include "data/gzlines.h"
 
-#define MB_CHUNK (1 << 20) /* bytes per gzread; also the longest accepted line */
 #define MB_LEVELS 25
 
 const char *const mmf_bar_col_names[MMF_NCOL] = {
@@ -45,19 +44,17 @@ struct MmfBarBuilder {
     int64_t trade_row;   /* bar the trade cursor is at */
     int64_t last_trade_us;
     int have_trade;
-    char *buf;
 };
 
 MmfBarBuilder *mmf_bars_begin(const MmfBarOpts *o) {
     MmfBarBuilder *b = dl_calloc(1, sizeof *b);
     b->o = *o;
-    b->buf = dl_malloc(MB_CHUNK + 1);
     return b;
 }
 
 void mmf_bars_abort(MmfBarBuilder *b) {
     if (!b) return;
-    free(b->time); free(b->seg); free(b->v); free(b->buf);
+    free(b->time); free(b->seg); free(b->v);
     free(b);
 }
 
@@ -90,39 +87,16 @@ static int64_t bad_total(const MmfBarBuilder *b) {
 }
 
 static int read_lines(MmfBarBuilder *b, const char *path, LineFn fn, DlErr *e) {
-    gzFile gz = gzopen(path, "rb");
-    if (!gz) return dl_err(e, "%s: cannot open: %s", path, strerror(errno));
-    gzbuffer(gz, 256 * 1024);
+    GzLines *g = gzl_open(path, 0, NULL, e);
+    if (!g) return -1;
     const int64_t bad0 = bad_total(b);
-    char *buf = b->buf;
-    size_t have = 0;
-    int64_t line = 0;
-    int eof = 0, rc = 0;
-    while (!eof && !rc) {
-        int got = gzread(gz, buf + have, (unsigned)(MB_CHUNK - have));
-        int zerr = Z_OK;
-        if (got <= 0) gzerror(gz, &zerr);
-        if (got < 0 || (got == 0 && zerr != Z_OK)) {
-            rc = dl_err(e, "%s: corrupt or truncated gzip after line %lld", path, (long long)line);
-            break;
-        }
-        if (got == 0) {
-            eof = 1;
-            if (have == 0) break;
-            buf[have++] = '\n'; /* last line without a newline */
-        } else {
-            have += (size_t)got;
-        }
-        char *s = buf, *end = buf + have;
-        for (char *nl; !rc && (nl = memchr(s, '\n', (size_t)(end - s))); s = nl + 1) {
-            char *le = nl > s && nl[-1] == '\r' ? nl - 1 : nl;
-            rc = fn(b, s, le, ++line, path, e);
-        }
-        have = (size_t)(end - s);
-        if (!rc && have == MB_CHUNK) rc = dl_err(e, "%s:%lld: line longer than %d bytes", path, (long long)line + 1, MB_CHUNK);
-        memmove(buf, s, have);
+    const char *ls, *le;
+    int rc = 0, got;
+    while (!rc && (got = gzl_next(g, &ls, &le, e)) != 0) {
+        if (got < 0) { rc = -1; break; }
+        rc = fn(b, ls, le, gzl_line(g), path, e);
     }
-    gzclose(gz);
+    gzl_close(g);
     if (rc) return rc;
     const int64_t nbad = bad_total(b) - bad0;
     if (nbad > b->o.max_bad_rows) {
@@ -328,7 +302,6 @@ int mmf_bars_finish(MmfBars *out, MmfBarBuilder *b, const char *symbol, DlErr *e
     out->n_seg = ns;
     out->seg = b->seg;
     out->st = b->st;
-    free(b->buf);
     free(b);
     return 0;
 }

@@ -192,7 +192,7 @@ static int fill_prices(LobSymbol *out, Work *w, const SynthParams *p, uint64_t k
     w->logp[0] = log(p->price0);
     for (int64_t t = 1; t < w->T; t++) {
         double vol = p->sigma_p * (w->burst[t] ? p->burst_sigma_mult : 1.0);
-        w->logp[t] = w->logp[t - 1] + beta * w->sig[t - 1] + vol * dl_rand_normal(kp, (uint64_t)t);
+        w->logp[t] = w->logp[t - 1] + (p->flip ? -beta : beta) * w->sig[t - 1] + vol * dl_rand_normal(kp, (uint64_t)t);
     }
     for (int64_t r = 0; r < out->n_rows; r++) {
         int64_t t = w->sec[r];
@@ -309,11 +309,13 @@ int synth_generate(LobSymbol *out, SynthParams *p, uint64_t seed, int index, int
     simulate_latent(&w, p, key);
     fill_volumes(out, &w, p, key);
     synth_kalman(w.shat, out, p); /* volumes do not depend on beta: filter once */
+    if (p->flip) /* the best predictor of a flipped symbol is -s_hat */
+        for (int64_t r = 0; r < n_rows; r++) w.shat[r] = -w.shat[r];
     double b = 0;
     int rc = calibrate(&b, out, &w, p, key, e);
     if (!rc) rc = fill_prices(out, &w, p, key, b * p->sigma_p, e);
     if (!rc) {
-        p->beta = b * p->sigma_p;
+        p->beta = (p->flip ? -b : b) * p->sigma_p;
         double pi_sum = 0;
         for (int l = 0; l < 10; l++) {
             double coef = 2.0 * p->gamma * pow(p->level_decay, l), sig = p->sigma_vol0 * (1.0 + p->vol_noise_growth * l);
@@ -372,7 +374,7 @@ int synth_write_attrs(LobdsWriter *w, const LobSymbol *s, const SynthParams *p, 
 
 int synth_write_file(const char *path, uint64_t seed, int n_symbols, int64_t n_rows,
                      const int *horizons, int n_horizons, double oracle_lo, double oracle_hi,
-                     int report, DlErr *e) {
+                     int report, int mixed, DlErr *e) {
     LobdsWriter w;
     if (lobds_create(&w, path, "synthetic", e)) return -1;
     if (report) {
@@ -385,6 +387,7 @@ int synth_write_file(const char *path, uint64_t seed, int n_symbols, int64_t n_r
         LobSymbol s;
         char prov[256];
         synth_draw_params(&p, seed, i, n_symbols, oracle_lo, oracle_hi, n_rows);
+        p.flip = mixed && (i % 2);
         if (synth_generate(&s, &p, seed, i, n_rows, horizons, n_horizons, e)) {
             lobds_abort(&w);
             return -1;

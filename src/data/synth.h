@@ -39,6 +39,8 @@ typedef struct {
     double realised_oracle;      /* the 10 s oracle reached (even if 10 is not a stored horizon) */
     double kalman_r;             /* measurement noise variance of the combined imbalance (s units) */
     double price_info_ratio;     /* (beta/sigma_p)^2 / imbalance precision: info the filter ignores */
+    int flip;                    /* 1: the price follows -s (bid depth up, price down): the book's
+                                    meaning differs between symbols (synth --mixed-dynamics) */
 } SynthParams;
 
 /* Draw the parameters of symbol `index` (of n_symbols) from the seed. The oracle target
@@ -84,10 +86,11 @@ int synth_write_attrs(LobdsWriter *w, const LobSymbol *s, const SynthParams *p, 
 
 /* Whole dataset: n_symbols symbols SYN000USDT.. of n_rows seconds each into a new file
  * (refuses an existing path). report: print one line per symbol to stdout.
- * Oracle targets are stratified over [oracle_lo, oracle_hi]. */
+ * Oracle targets are stratified over [oracle_lo, oracle_hi]. mixed: the odd-numbered
+ * symbols' prices follow -s (p.flip), so the book-to-return map is not shared. */
 int synth_write_file(const char *path, uint64_t seed, int n_symbols, int64_t n_rows,
                      const int *horizons, int n_horizons, double oracle_lo, double oracle_hi,
-                     int report, DlErr *e);
+                     int report, int mixed, DlErr *e);
 
 /* s (n_rows): the latent signal at each emitted row of symbol `index`, as synth_generate
  * drew it (p from synth_draw_params with the same arguments) */

@@ -211,6 +211,22 @@ typedef struct Backend {
      * y (rows, C; ld_y) (+)= x (rows, C; ld_x), += iff accumulate */
     void (*copy_rows)(float *y, const float *x, int rows, int C, int ld_y, int ld_x, int accumulate);
 
+    /* ---- sharded BatchNorm (data parallelism, shard.c): the training statistics of a
+     * global batch cut into shards, maybe over ranks. Per shard: sums; the caller
+     * combines every shard's sums in shard order and finalises (dl_bn_stats_finalize,
+     * dl_bn_bwd_finalize); then one apply over all local rows. Scratch as batchnorm's.
+     * sums (3, C): shift (the shard's row 0), S, Q: shifted sums as batchnorm_forward's */
+    void (*batchnorm_shard_sums)(double *sums, const float *x, BNDims d, float *scratch);
+    /* y = act((x - mean)*gamma*rstd + beta), given mean and rstd (C); y may not alias x */
+    void (*batchnorm_apply)(float *y, const float *x, const float *mean, const float *rstd, const float *gamma,
+                            const float *beta, BNDims d, float *scratch);
+    /* sums (2, C): sum dz, sum dz*(x - mean) over the shard's rows (dz: dy through the activation) */
+    void (*batchnorm_shard_bwd_sums)(double *sums, const float *dy, const float *x, const float *gamma,
+                                     const float *beta, const float *mean, const float *rstd, BNDims d,
+                                     float *scratch);
+    /* dx (+)= per d.accumulate_dx, from kgw (3, C): k, gm, w of dl_bn_bwd_finalize */
+    void (*batchnorm_bwd_apply)(float *dx, const float *dy, const float *x, const float *gamma, const float *beta,
+                                const float *mean, const float *rstd, const float *kgw, BNDims d, float *scratch);
     /* ---- memory: where the model's arenas live (model.c is the only caller) ----
      * on_device 0: host memory, copies are memcpy. 1: device memory: every pointer
      * given to the ops above is a device pointer, and the model keeps host mirrors

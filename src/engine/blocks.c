@@ -69,8 +69,7 @@ void convbn_forward(const Model *m, ConvBN *s, const float *x, int B, int traini
     if (s->has_bn) {
         BNDims bd = s->bd;
         bd.rows = rows;
-        be->batchnorm_forward(s->a, s->mean, s->rstd, s->rmean, s->rvar, s->y, s->gamma, s->beta, bd,
-                              training, m->scratch);
+        sh_bn_forward(m, s->a, s->mean, s->rstd, s->rmean, s->rvar, s->y, s->gamma, s->beta, bd, training, B);
         if (training) (*s->nbt)++;
     } else if (s->leaky_no_bn) {
         be->leaky_forward(s->a, s->y, rows, cd.Cout, cd.Cout, cd.Cout, m->cfg.slope);
@@ -86,8 +85,7 @@ void convbn_backward(const Model *m, ConvBN *s, const float *x, const float *da,
         BNDims bd = s->bd;
         bd.rows = rows;
         bd.accumulate_dx = 0;
-        be->batchnorm_backward(dy_tmp, s->ggamma, s->gbeta, da, s->a, s->y, s->gamma, s->beta, s->mean, s->rstd, bd,
-                               m->scratch);
+        sh_bn_backward(m, dy_tmp, s->ggamma, s->gbeta, da, s->a, s->y, s->gamma, s->beta, s->mean, s->rstd, bd, B);
         dy = dy_tmp;
     } else if (s->leaky_no_bn) {
         int C = s->cd.Cout;
@@ -96,7 +94,7 @@ void convbn_backward(const Model *m, ConvBN *s, const float *x, const float *da,
     }
     ConvDims cd = s->cd;
     cd.B = B;
-    be->conv2d_backward(dx, s->gw, s->gb, dy, x, s->w, cd, m->scratch);
+    sh_conv_backward(m, dx, s->gw, s->gb, dy, x, s->w, cd);
 }
 
 static double convbn_flops(const ConvBN *s) {
@@ -266,10 +264,10 @@ void tcn_forward(const Model *m, TCN *t, const float *x, int B, int training, ui
         TCNBlock *k = &t->blk[i];
         convbn_forward(m, &k->conv1, in, B, training);
         const float *h1 = k->conv1.a;
-        if (drop) { be->dropout_forward(k->d1, k->m1, h1, n, p, layer_key(key, 2 * i)); h1 = k->d1; }
+        if (drop) { sh_dropout_forward(m, k->d1, k->m1, h1, n, p, layer_key(key, 2 * i), B); h1 = k->d1; }
         convbn_forward(m, &k->conv2, h1, B, training);
         const float *h2 = k->conv2.a;
-        if (drop) { be->dropout_forward(k->d2, k->m2, h2, n, p, layer_key(key, 2 * i + 1)); h2 = k->d2; }
+        if (drop) { sh_dropout_forward(m, k->d2, k->m2, h2, n, p, layer_key(key, 2 * i + 1), B); h2 = k->d2; }
         const float *r = in;
         if (k->has_res) { convbn_forward(m, &k->res, in, B, training); r = k->res.y; }
         be->add(k->out, h2, r, n);
@@ -360,12 +358,11 @@ void head_forward(const Model *m, Head *h, const float *x, int x_ld, float *out,
     be->linear_forward(h->y1, x, h->fc1.w, h->fc1.b, d1, m->scratch);
     BNDims bd = h->bd;
     bd.rows = B;
-    be->batchnorm_forward(h->a1, h->mean, h->rstd, h->rmean, h->rvar, h->y1, h->gamma, h->beta, bd, training,
-                          m->scratch);
+    sh_bn_forward(m, h->a1, h->mean, h->rstd, h->rmean, h->rvar, h->y1, h->gamma, h->beta, bd, training, B);
     if (training) (*h->nbt)++;
     const float *a = h->a1;
     if (training && m->cfg.dropout > 0) {
-        be->dropout_forward(h->d1, h->mask, h->a1, (size_t)B * 64, m->cfg.dropout, key);
+        sh_dropout_forward(m, h->d1, h->mask, h->a1, (size_t)B * 64, m->cfg.dropout, key, B);
         a = h->d1;
     }
     LinearDims d2 = h->fc2.d;
@@ -383,18 +380,17 @@ void head_backward(const Model *m, Head *h, const float *x, int x_ld, const floa
     d2.N = B;
     d2.y_ld = dout_ld;
     d2.accumulate_dx = 0;
-    be->linear_backward(h->g_d1, h->fc2.gw, h->fc2.gb, dout, a, h->fc2.w, d2, m->scratch);
+    sh_linear_backward(m, h->g_d1, h->fc2.gw, h->fc2.gb, dout, a, h->fc2.w, d2, B);
     const float *ga = h->g_d1;
     if (drop) { be->dropout_backward(h->g_a1, h->g_d1, h->mask, (size_t)B * 64, m->cfg.dropout); ga = h->g_a1; }
     BNDims bd = h->bd;
     bd.rows = B;
     bd.accumulate_dx = 0;
-    be->batchnorm_backward(h->g_y1, h->ggamma, h->gbeta, ga, h->a1, h->y1, h->gamma, h->beta, h->mean, h->rstd, bd,
-                           m->scratch);
+    sh_bn_backward(m, h->g_y1, h->ggamma, h->gbeta, ga, h->a1, h->y1, h->gamma, h->beta, h->mean, h->rstd, bd, B);
     LinearDims d1 = h->fc1.d;
     d1.N = B;
     d1.x_ld = x_ld;
     d1.accumulate_dx = 0;
     DL_CHECK(dx_ld == x_ld, "head_backward: dx must have the layout of x");
-    be->linear_backward(dx, h->fc1.gw, h->fc1.gb, h->g_y1, x, h->fc1.w, d1, m->scratch);
+    sh_linear_backward(m, dx, h->fc1.gw, h->fc1.gb, h->g_y1, x, h->fc1.w, d1, B);
 }

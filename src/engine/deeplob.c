@@ -50,11 +50,11 @@ static void deeplob_forward(Model *m, const float *x, int B, int training, uint6
     const float *xin = d->fe.concat;
     if (training && m->cfg.lstm_input_dropout > 0) {
         /* element-wise dropout on the (B,Tp,256) sequence; its own key, apart from the head's (100) */
-        m->be->dropout_forward(d->x_drop, d->m_drop, d->fe.concat, (size_t)B * ld.T * ld.In, m->cfg.lstm_input_dropout,
-                               layer_key(key, 101));
+        sh_dropout_forward(m, d->x_drop, d->m_drop, d->fe.concat, (size_t)B * ld.T * ld.In, m->cfg.lstm_input_dropout,
+                           layer_key(key, 101), B);
         xin = d->x_drop;
     }
-    m->be->lstm_forward(d->h_last, d->cache, xin, d->w_ih, d->w_hh, d->b_ih, d->b_hh, ld, m->scratch);
+    sh_lstm_forward(m, d->h_last, d->cache, xin, d->w_ih, d->w_hh, d->b_ih, d->b_hh, ld, training);
     head_forward(m, &d->head, d->h_last, 64, m->out, 1, B, training, layer_key(key, 100));
 }
 
@@ -65,8 +65,8 @@ static void deeplob_backward(Model *m, const float *x, int B) {
     ld.B = B;
     ld.accumulate_dx = 0;
     const int drop = m->cfg.lstm_input_dropout > 0;  /* backward is only called after a training forward */
-    m->be->lstm_backward(d->fe.g_concat, d->gw_ih, d->gw_hh, d->gb_ih, d->gb_hh, d->g_h, d->cache,
-                         drop ? d->x_drop : d->fe.concat, d->w_ih, d->w_hh, ld, m->scratch);
+    sh_lstm_backward(m, d->fe.g_concat, d->gw_ih, d->gw_hh, d->gb_ih, d->gb_hh, d->g_h, d->cache,
+                     drop ? d->x_drop : d->fe.concat, d->w_ih, d->w_hh, ld);
     if (drop)  /* d concat = mask * d x_drop / (1-p), in place */
         m->be->dropout_backward(d->fe.g_concat, d->fe.g_concat, d->m_drop, (size_t)B * ld.T * ld.In,
                                 m->cfg.lstm_input_dropout);

@@ -162,8 +162,8 @@ static void hier_backward(Model *m, const float *x, int B) {
 
     /* the residual: dL/dpred_10s gains w_res * dL/dpred_60s */
     be->copy_rows(d->g_pred, m->dout, B, 2, 2, 2, 0);
-    be->linear_backward(d->g_pred, d->res_proj.gw, d->res_proj.gb, m->dout + 1, m->out, d->res_proj.w,
-                        ldims(&d->res_proj, B, 1), m->scratch);
+    sh_linear_backward(m, d->g_pred, d->res_proj.gw, d->res_proj.gb, m->dout + 1, m->out, d->res_proj.w,
+                        ldims(&d->res_proj, B, 1), B);
 
     /* long branch: only the last step feeds the head */
     m->be->mem_zero(d->g_long, (size_t)R * 64 * sizeof(float));
@@ -172,24 +172,21 @@ static void hier_backward(Model *m, const float *x, int B) {
 
     /* gated fusion: G/Tr are dead after this, their gradients overwrite them */
     be->gate_mul_backward(d->G, d->Tr, d->g_fused, d->G, d->Tr, (size_t)R * D_FUSE);
-    be->linear_backward(d->g_cat, d->gate.gw, d->gate.gb, d->G, d->cat, d->gate.w, ldims(&d->gate, R, 0),
-                        m->scratch);
-    be->linear_backward(d->g_cat, d->transform.gw, d->transform.gb, d->Tr, d->cat, d->transform.w,
-                        ldims(&d->transform, R, 1), m->scratch);
+    sh_linear_backward(m, d->g_cat, d->gate.gw, d->gate.gb, d->G, d->cat, d->gate.w, ldims(&d->gate, R, 0), B);
+    sh_linear_backward(m, d->g_cat, d->transform.gw, d->transform.gb, d->Tr, d->cat, d->transform.w,
+                        ldims(&d->transform, R, 1), B);
 
     /* cross-attention */
-    be->linear_backward(d->g_A, d->o_proj.gw, d->o_proj.gb, d->g_cat + 256, d->A, d->o_proj.w,
-                        ldims(&d->o_proj, R, 0), m->scratch);
+    sh_linear_backward(m, d->g_A, d->o_proj.gw, d->o_proj.gb, d->g_cat + 256, d->A, d->o_proj.w,
+                        ldims(&d->o_proj, R, 0), B);
     AttnDims ad = d->ad;
     ad.B = B;
     ad.accumulate_din = 0;
     be->attn_apply_backward(d->g_P, d->g_V, d->g_A, d->P, d->V, ad, m->scratch);
     be->softmax_backward(d->g_P, d->g_P, d->P, R, Tp);
     be->attn_scores_backward(d->g_Q, d->g_K, d->g_P, d->Q, d->K, ad, m->scratch);
-    be->linear_backward(d->g_short, d->v_proj.gw, d->v_proj.gb, d->g_V, shrt, d->v_proj.w, ldims(&d->v_proj, R, 0),
-                        m->scratch);
-    be->linear_backward(d->g_short, d->k_proj.gw, d->k_proj.gb, d->g_K, shrt, d->k_proj.w, ldims(&d->k_proj, R, 1),
-                        m->scratch);
+    sh_linear_backward(m, d->g_short, d->v_proj.gw, d->v_proj.gb, d->g_V, shrt, d->v_proj.w, ldims(&d->v_proj, R, 0), B);
+    sh_linear_backward(m, d->g_short, d->k_proj.gw, d->k_proj.gb, d->g_K, shrt, d->k_proj.w, ldims(&d->k_proj, R, 1), B);
 
     /* short head (dx needs the layout of its input: g_A is free now) */
     head_backward(m, &d->head_s, shrt + last, Tp * 64, d->g_pred, 2, d->g_A + last, Tp * 64, B);
@@ -197,8 +194,8 @@ static void hier_backward(Model *m, const float *x, int B) {
     tcn_backward(m, &d->tcn_s, shared, d->g_short, B);  /* overwrites fe.g_concat */
 
     /* the other two uses of the front end output: queries and the concat */
-    be->linear_backward(d->fe.g_concat, d->q_proj.gw, d->q_proj.gb, d->g_Q, shared, d->q_proj.w,
-                        ldims(&d->q_proj, R, 1), m->scratch);
+    sh_linear_backward(m, d->fe.g_concat, d->q_proj.gw, d->q_proj.gb, d->g_Q, shared, d->q_proj.w,
+                        ldims(&d->q_proj, R, 1), B);
     be->copy_rows(d->fe.g_concat, d->g_cat, R, 256, 256, C_CAT, 1);
     frontend_backward(m, &d->fe, x, B);
 }

@@ -110,6 +110,7 @@ Model *model_create(ModelConfig cfg, int max_batch, const Backend *be) {
     m->n_out = ops->n_out;
     m->entries = dl_calloc(MAX_ENTRIES, sizeof(ParamEntry));
     m->impl = NULL;
+    m->sh.K = m->sh.S = 1;
 
     /* pass 1: measure */
     Layout L;
@@ -201,6 +202,7 @@ void model_free(Model *m) {
         for (int k = 0; k < 2; k++) { be->mem_free(m->x_stage[k]); be->mem_free(m->y_stage[k]); }
     }
     free(m->counters); free(m->entries); free(m->impl);
+    free(m->sh.grads_extra); free(m->sh.gather); free(m->sh.bn_mine); free(m->sh.bn_all); free(m->sh.kgw);
     free(m);
 }
 
@@ -278,42 +280,113 @@ void model_forward(Model *m, const float *x, int B, int training, uint64_t dropo
     m->last_training = training;
 }
 
+/* Huber of head h over rows [r0, r0 + n) with weight w (dpred into m->dout) */
+static float head_loss(Model *m, const float *y, int r0, int n, int h, float w) {
+    const int no = m->n_out;
+    if (no == 1) return m->be->huber_loss(m->dout + r0, m->out + r0, y + r0, n, m->cfg.huber_delta, w);
+    /* several heads: outputs are interleaved (B, no); Huber on the strided column via
+     * a small gather (3n floats of scratch, copy_rows with C = 1) */
+    float *pred = m->scratch, *tgt = m->scratch + n, *g = m->scratch + 2 * (size_t)n;
+    const Backend *be = m->be; /* copy_rows with C = 1: on the device too */
+    be->copy_rows(pred, m->out + (size_t)r0 * no + h, n, 1, 1, no, 0);
+    be->copy_rows(tgt, y + (size_t)r0 * no + h, n, 1, 1, no, 0);
+    float l = be->huber_loss(g, pred, tgt, n, m->cfg.huber_delta, w);
+    be->copy_rows(m->dout + (size_t)r0 * no + h, g, n, 1, no, 1, 0);
+    return l;
+}
+
 float model_loss(Model *m, const float *y, int B) {
     DL_CHECK(B == m->last_B, "model_loss: batch %d differs from the last forward (%d)", B, m->last_B);
     const int n = m->n_out;
     const Backend *be = m->be;
     if (m->cfg.kind == MODEL_MMF_LSTM) return mmf_lstm_loss(m, y, B); /* y: host (its loss runs there) */
     if (be->on_device) {
-        /* targets use slots 2, 3: their only readers are the loss ops below */
+        /* targets use slots 2, 3: their only readers are the loss ops (head_loss) */
         be->upload_input(m->y_stage[m->stage_slot], y, (size_t)B * n * sizeof(float), 2 + m->stage_slot);
         y = m->y_stage[m->stage_slot];
     }
-    float loss = 0.0f;
-    if (n == 1) {
-        loss = be->huber_loss(m->dout, m->out, y, B, m->cfg.huber_delta, m->cfg.head_w[0]);
+    if (m->sh.K == 1) {
+        float loss = 0.0f;
+        if (n == 1) loss = head_loss(m, y, 0, B, 0, m->cfg.head_w[0]);
+        else
+            for (int h = 0; h < n; h++) loss += m->cfg.head_w[h] * head_loss(m, y, 0, B, h, m->cfg.head_w[h]);
         if (be->on_device) be->input_release(2 + m->stage_slot);
         return loss;
     }
-    /* several heads: outputs are interleaved (B, n); Huber per head on strided
-     * columns via a small gather (n*B floats, copy_rows with C = 1) into scratch */
-    float *pred = m->scratch, *tgt = m->scratch + B, *g = m->scratch + 2 * (size_t)B;
+    /* sharded: each shard's mean Huber, its gradient weighted 1/K (the global batch's
+     * mean); the loss is the K shards' mean, combined in shard order */
+    Shards *sh = &m->sh;
+    const int S = sh->S, b = B / S;
+    DL_CHECK(B % S == 0, "sharded batch %d is not a multiple of %d local shards", B, S);
+    for (int s = 0; s < S; s++)
+        for (int h = 0; h < n; h++)
+            sh->loss_mine[s * n + h] = head_loss(m, y, s * b, b, h, m->cfg.head_w[h] / (float)sh->K);
+    sh->comm.allgather(sh->comm.ctx, sh->loss_mine, sh->loss_all, sizeof(float) * (size_t)S * n);
+    float loss = 0.0f;
     for (int h = 0; h < n; h++) {
-        be->copy_rows(pred, m->out + h, B, 1, 1, n, 0);
-        be->copy_rows(tgt, y + h, B, 1, 1, n, 0);
-        loss += m->cfg.head_w[h] * be->huber_loss(g, pred, tgt, B, m->cfg.huber_delta, m->cfg.head_w[h]);
-        be->copy_rows(m->dout + h, g, B, 1, n, 1, 0);
+        float lh = 0.0f;
+        for (int k = 0; k < sh->K; k++) lh += sh->loss_all[k * n + h];
+        lh /= (float)sh->K;
+        loss += n == 1 ? lh : m->cfg.head_w[h] * lh;
     }
     if (be->on_device) be->input_release(2 + m->stage_slot);
     return loss;
 }
 
-void model_zero_grad(Model *m) { m->be->mem_zero(m->grads, m->n_params * sizeof(float)); }
+void model_zero_grad(Model *m) {
+    m->be->mem_zero(m->grads, m->n_params * sizeof(float));
+    if (m->sh.S > 1) memset(m->sh.grads_extra, 0, (size_t)(m->sh.S - 1) * m->n_params * sizeof(float));
+}
+
+/* the K shards' gradients summed in shard order into m->grads, on every rank */
+static void reduce_shard_grads(Model *m) {
+    Shards *sh = &m->sh;
+    const size_t n = m->n_params;
+    float *mine = sh->gather + (size_t)sh->first * n;   /* this rank's slot: the gather runs in place */
+    memcpy(mine, m->grads, n * sizeof(float));
+    if (sh->S > 1) memcpy(mine + n, sh->grads_extra, (size_t)(sh->S - 1) * n * sizeof(float));
+    sh->comm.allgather(sh->comm.ctx, mine, sh->gather, (size_t)sh->S * n * sizeof(float));
+    memcpy(m->grads, sh->gather, n * sizeof(float));
+    for (int k = 1; k < sh->K; k++) {
+        const float *g = sh->gather + (size_t)k * n;
+        for (size_t i = 0; i < n; i++) m->grads[i] += g[i];
+    }
+}
 
 void model_backward(Model *m, const float *x, int B) {
     DL_CHECK(B == m->last_B && m->last_training, "model_backward needs a training forward of the same batch");
     if (m->be->on_device) x = m->x_stage[m->stage_slot]; /* the forward's upload */
     model_ops(m->cfg.kind)->backward(m, x, B);
     if (m->be->on_device) m->be->input_release(m->stage_slot);
+    if (m->sh.K > 1) reduce_shard_grads(m);
+}
+
+void model_set_shards(Model *m, int K, int S, int first, ShardComm comm) {
+    DL_CHECK(m->cfg.kind != MODEL_MMF_LSTM, "data parallelism: the MMF LSTM is not sharded");
+    DL_CHECK(!strcmp(m->be->name, "cpu") || !strcmp(m->be->name, "profiled"),
+             "data parallelism runs on the CPU backend (this model: %s)", m->be->name);
+    DL_CHECK(K >= 1 && K <= 1024 && S >= 1 && S <= 64 && K % S == 0 && first >= 0 && first + S <= K && first % S == 0,
+             "bad shards: K=%d S=%d first=%d", K, S, first);
+    Shards *sh = &m->sh;
+    free(sh->grads_extra); free(sh->gather); free(sh->bn_mine); free(sh->bn_all); free(sh->kgw);
+    memset(sh, 0, sizeof *sh);
+    sh->K = K;
+    sh->S = S;
+    sh->first = first;
+    sh->comm = comm;
+    if (K == 1) return;
+    int cmax = 1;
+    for (int k = 0; k < m->n_entries; k++) {
+        const char *nm = m->entries[k].name, *dot = strrchr(nm, '.');
+        if (dot && !strcmp(dot, ".running_mean") && (int)m->entries[k].numel > cmax) cmax = (int)m->entries[k].numel;
+    }
+    sh->bn_cmax = cmax;
+    sh->grads_extra = S > 1 ? dl_aligned_alloc((size_t)(S - 1) * m->n_params * sizeof(float)) : NULL;
+    sh->gather = dl_aligned_alloc((size_t)K * m->n_params * sizeof(float));
+    sh->bn_mine = dl_malloc(sizeof(double) * 3 * (size_t)cmax * S);
+    sh->bn_all = dl_malloc(sizeof(double) * 3 * (size_t)cmax * K);
+    sh->kgw = dl_malloc(sizeof(float) * 3 * (size_t)cmax);
+    model_zero_grad(m);
 }
 
 /* torch.nn.utils.clip_grad_norm_ (1.13): coef = max/(norm+1e-6), clamped to 1 */

@@ -71,6 +71,31 @@ typedef struct {
     int fan_in;
 } ParamEntry;
 
+/* ---- data parallelism (model_set_shards; docs/hpc.md "One model over many ranks") ----
+ * A global batch is K micro-shards of equal size. This process computes S of them,
+ * global shards [first, first + S), as one local batch of S*b samples. Every
+ * reduction over the batch (parameter gradients, BatchNorm statistics, the loss) is
+ * made per shard, and the K shards' results are combined in shard order 0..K-1 on
+ * every rank, so a step's bits depend on K, never on how the shards are spread
+ * over ranks. K = 1: no sharding, the plain path. */
+typedef struct {
+    /* all (the group's ranks' `bytes` each, in rank order = shard order) <- mine
+     * (this rank's S shards' blocks, `bytes` in all); the same bytes on every rank */
+    void (*allgather)(void *ctx, const void *mine, void *all, size_t bytes);
+    void *ctx;
+} ShardComm;
+
+typedef struct {
+    int K, S, first;
+    ShardComm comm;
+    float *grads_extra;      /* (S-1, n_params): gradients of local shards 1..S-1 */
+    float *gather;           /* (K, n_params) */
+    double *bn_mine, *bn_all;/* (S, 3, bn_cmax), (K, 3, bn_cmax) */
+    float *kgw;              /* (3, bn_cmax) */
+    int bn_cmax;
+    float loss_mine[2 * 64], loss_all[2 * 1024]; /* per shard and head */
+} Shards;
+
 typedef struct Model {
     ModelConfig cfg;
     const Backend *be;
@@ -94,6 +119,7 @@ typedef struct Model {
     int last_B, last_training;
 
     void *impl;      /* model-specific pointers into the arenas */
+    Shards sh;       /* sh.K == 1 unless model_set_shards */
 
     /* Host mirrors of the arenas that leave the model (== the arenas themselves on the
      * CPU backend; separate host memory under a device backend, be->on_device):
@@ -127,6 +153,16 @@ void model_print_table(const Model *m, FILE *f);
 /* forward FLOPs per sample (multiply-add = 2), for the benchmark's GFLOP/s */
 double model_flops_per_sample(const Model *m);
 ParamEntry *model_find(Model *m, const char *name);
+
+/* Data parallelism: from now on the local batch (B of model_forward, a multiple of S)
+ * is shards first..first+S-1 of K. model_loss returns the global batch's loss and
+ * model_backward leaves the global batch's gradient (the K shards' gradients summed
+ * in shard order) in m->grads on every rank; everything after (clipping, Adam) is
+ * the same on every rank. comm gathers over the ranks of the group (shard_comm_local
+ * when one process holds all K). Deeplob, deeplob_tcn and deeplob_hier; CPU backend. */
+void model_set_shards(Model *m, int K, int S, int first, ShardComm comm);
+/* one process holding every shard */
+ShardComm shard_comm_local(void);
 
 #ifdef __cplusplus
 }

@@ -163,6 +163,26 @@ extern const ModelOps mmf_lstm_ops;
 /* mmf_lstm.c: MSE over steps >= cfg.warmup of y (B, T); fills m->dout */
 float mmf_lstm_loss(Model *m, const float *y, int B);
 
+/* ---- sharded op calls (shard.c): per micro-shard when the model is sharded, the
+ * plain op call when m->sh.K == 1. B: samples of the local batch. */
+float *shard_grad(const Model *m, float *g, int s);
+void sh_conv_backward(const Model *m, float *dx, float *gw, float *gb, const float *dy, const float *x,
+                      const float *w, ConvDims cd);
+void sh_linear_backward(const Model *m, float *dx, float *gw, float *gb, const float *dy, const float *x,
+                        const float *w, LinearDims ld, int B);
+void sh_lstm_forward(const Model *m, float *h_last, float *cache, const float *x, const float *w_ih,
+                     const float *w_hh, const float *b_ih, const float *b_hh, LSTMDims ld, int training);
+void sh_lstm_backward(const Model *m, float *dx, float *gw_ih, float *gw_hh, float *gb_ih, float *gb_hh,
+                      const float *dh, const float *cache, const float *x, const float *w_ih, const float *w_hh,
+                      LSTMDims ld);
+void sh_dropout_forward(const Model *m, float *y, uint8_t *mask, const float *x, size_t n, float p, uint64_t key,
+                        int B);
+void sh_bn_forward(const Model *m, float *y, float *mean, float *rstd, float *rm, float *rv, const float *x,
+                   const float *gamma, const float *beta, BNDims bd, int training, int B);
+void sh_bn_backward(const Model *m, float *dx, float *dgamma, float *dbeta, const float *dy, const float *y,
+                    const float *x, const float *gamma, const float *beta, const float *mean, const float *rstd,
+                    BNDims bd, int B);
+
 /* dropout key of one layer inside a step */
 static inline uint64_t layer_key(uint64_t key, int layer) { return dl_key(key, (uint64_t)layer); }
 

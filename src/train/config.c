@@ -57,6 +57,10 @@ static const Key KEYS[] = {
     {"checkpoint", K_BOOL, OFF(checkpoint), 0, 0, 1, 0, "per-epoch checkpoints (for --resume)"},
     {"report", K_BOOL, OFF(report), 0, 0, 1, 0, "figures and report.md at the end (deeplob_mpi report)"},
     {"progress_interval", K_DBL, OFF(progress_interval), 0, 0, 86400, 0, "seconds between in-epoch progress lines (0 = none)"},
+    {"dp_shards", K_INT, OFF(dp_shards), 0, 1, 1024, 1, "micro-shards per batch for data-parallel training (1 = off)"},
+    {"ranks_per_symbol", K_INT, OFF(ranks_per_symbol), 0, 0, 4096, 0, "ranks training one model together (divides dp_shards; 0 = chosen from the symbols' sizes)"},
+    {"universal", K_BOOL, OFF(universal), 0, 0, 1, 1, "one model over the pooled windows of all symbols"},
+    {"holdout_symbols", K_STR, OFF(holdout_symbols), SZ(holdout_symbols), 0, 0, 1, "universal: comma-separated symbols kept out of training"},
     {"device", K_STR, OFF(device), SZ(device), 0, 0, 0, "auto | cpu | cuda: where the model ops run (auto = the GPU when the rank has one)"},
     {"ranks_per_gpu", K_INT, OFF(ranks_per_gpu), 0, 1, 1024, 0, "node-local ranks sharing one GPU (GPU = local rank / ranks_per_gpu)"},
 };
@@ -90,6 +94,8 @@ void config_defaults(TrainConfig *c) {
     c->threads = 0;
     c->checkpoint = 1;
     c->progress_interval = 10;
+    c->dp_shards = 1;
+    c->ranks_per_symbol = 1;
     snprintf(c->device, sizeof c->device, "auto");
     c->ranks_per_gpu = 1;
 }
@@ -151,6 +157,11 @@ static int set_string(TrainConfig *c, const Key *k, const char *s, const char *w
     } else if (!strcmp(k->name, "run_name")) {
         if (!s[0] || !lobds_symbol_ok(s))
             return dl_err(e, "%s: key 'run_name': '%s' is not a safe directory name", where, s);
+    } else if (!strcmp(k->name, "holdout_symbols")) {
+        char buf[1024], *save = NULL;
+        snprintf(buf, sizeof buf, "%s", s);
+        for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
+            if (!lobds_symbol_ok(t)) return dl_err(e, "%s: key 'holdout_symbols': '%s' is not a valid symbol name", where, t);
     } else if (!s[0]) {
         return dl_err(e, "%s: key '%s': empty string", where, k->name);
     }
@@ -296,6 +307,14 @@ int config_validate(const TrainConfig *c, DlErr *e) {
                       "1 - lr*weight_decay)", c->lr * c->weight_decay);
     if (c->lstm_input_dropout > 0 && c->kind != MODEL_DEEPLOB)
         return dl_err(e, "config: key 'lstm_input_dropout': only model deeplob has an LSTM (model is %s)", c->model);
+    if (c->ranks_per_symbol > 0 && c->dp_shards % c->ranks_per_symbol != 0)
+        return dl_err(e, "config: key 'ranks_per_symbol': %d does not divide 'dp_shards' (%d): set dp_shards to a "
+                      "multiple of it (the numbers depend on dp_shards only, never on the rank count)",
+                      c->ranks_per_symbol, c->dp_shards);
+    if (c->batch % c->dp_shards != 0)
+        return dl_err(e, "config: key 'batch': %d is not a multiple of 'dp_shards' (%d)", c->batch, c->dp_shards);
+    if (c->holdout_symbols[0] && !c->universal)
+        return dl_err(e, "config: key 'holdout_symbols' needs 'universal': true");
     if (c->kind == MODEL_DEEPLOB_HIER && c->horizon2 <= c->horizon)
         return dl_err(e, "config: key 'horizon2': %d must be longer than 'horizon' (%d) for deeplob_hier",
                       c->horizon2, c->horizon);

@@ -53,6 +53,11 @@ typedef struct {
     int checkpoint;                 /* 1: per-epoch checkpoint files (needed for --resume) */
     int report;                     /* 1: rank 0 writes figures and report.md at the end of train */
     double progress_interval;       /* seconds between in-epoch progress lines (0 = none) */
+    /* data parallelism (train/dp.h): one model over a group of ranks */
+    int dp_shards;                  /* K micro-shards per batch (1 = off); the bits depend on K only */
+    int ranks_per_symbol;           /* G ranks per model (divides dp_shards and the rank count) */
+    int universal;                  /* 1: one model over the pooled windows of all symbols */
+    char holdout_symbols[1024];     /* universal: comma-separated symbols left out of training */
     char device[8];                 /* "auto" (GPU when the rank has one) | "cpu" | "cuda" (a GPU or an error) */
     int ranks_per_gpu;              /* node-local ranks per GPU (binding: local rank / ranks_per_gpu) */
 } TrainConfig;

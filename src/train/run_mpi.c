@@ -18,6 +18,7 @@
 #include "io/h5util.h"
 #include "io/lobds.h"
 #include "report/report.h"
+#include "train/dp.h"
 #include "train/results.h"
 #include "train/symbol_sched.h"
 #include "train/trainer.h"
@@ -184,39 +185,62 @@ static void run_status(void *ctx, double rate, char *buf, size_t n) {
              (long long)(taken < s->n ? taken : s->n), s->n, eta);
 }
 
-/* train what the queue hands this rank; *err / *stopped say why it left early */
+/* train what the queue hands this rank (or its group: the group's rank 0 draws for
+ * it, every member trains, the group's rank 0 writes); *err / *stopped say why it
+ * left early. dp: the rank's data-parallel group, NULL when it trains alone */
 static void work_loop(DoneRec *done, int *n_done, int *err, int *stopped, ResultsFile *rf, const TrainConfig *cfg,
                       const RunOptions *o, SymName *names, const int64_t *windows, const int *order, int n, double t0,
-                      MPI_Comm comm, DlErr *e) {
+                      MPI_Comm comm, DpGroup *dp, DlErr *e) {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
+    const int G = dp ? dp->size : 1, leader = !dp || dp->rank == 0;
     SymbolQueue q = squeue_create(comm, n);
-    RunStatus rs = {&q, windows, order, n, size, cfg->epochs, t0};
+    RunStatus rs = {&q, windows, order, n, size / G, cfg->epochs, t0};
     char path[4400], tag[32] = "";
     if (size > 1) snprintf(tag, sizeof tag, "[rank %d] ", rank);
     /* the in-epoch bar only for a person at a terminal: mpirun gives ranks a pty even into a file */
     const int bar = size == 1 && isatty(fileno(stdout)) && !getenv("OMPI_COMM_WORLD_SIZE") && !getenv("PMIX_RANK");
     int j;
-    while (!*err && !*stopped && (j = squeue_next(&q)) >= 0) {
+    for (;;) {
+        j = leader && !*err && !*stopped ? squeue_next(&q) : -1;
+        if (dp && G > 1) MPI_Bcast(&j, 1, MPI_INT, 0, dp->comm);
+        if (j < 0) break;
         const int i = order[j];
         const double ts = MPI_Wtime() - t0;
         LobSymbol s;
-        if (lobds_read_symbol(cfg->dataset, H5P_DEFAULT, names[i], &s, e)) { *err = 1; break; }
+        int bad = lobds_read_symbol(cfg->dataset, H5P_DEFAULT, names[i], &s, e) != 0;
+        if (dp_any(dp, bad)) {
+            if (!bad) dl_err(e, "%s: another rank of this data-parallel group could not read it", names[i]);
+            else lobds_symbol_free(&s);
+            *err = 1;
+            break;
+        }
         snprintf(path, sizeof path, "%s/checkpoints/%s.h5", o->run_dir, names[i]);
-        TrainIO io = {cfg->checkpoint ? path : NULL, o->resume, stdout, bar, o->stop_after_epoch,
+        TrainIO io = {cfg->checkpoint ? path : NULL, o->resume, leader ? stdout : NULL, bar, o->stop_after_epoch,
                       cfg->progress_interval, tag, rank == 0 && size > 1 ? run_status : NULL, &rs,
-                      o->inject_symbol, o->inject_epoch, o->inject_step};
-        if (size > 1) printf("[rank %d] [%d/%d] %s: %lld rows\n", rank, j + 1, n, names[i], (long long)s.n_rows);
-        else printf("[%d/%d] %s: %lld rows\n", j + 1, n, names[i], (long long)s.n_rows);
-        fflush(stdout);
+                      o->inject_symbol, o->inject_epoch, o->inject_step, dp};
+        if (leader) {
+            char grp[48] = "";
+            if (G > 1) snprintf(grp, sizeof grp, " (ranks %d-%d, data-parallel)", rank, rank + G - 1);
+            if (size > 1) printf("[rank %d] [%d/%d] %s: %lld rows%s\n", rank, j + 1, n, names[i], (long long)s.n_rows, grp);
+            else printf("[%d/%d] %s: %lld rows\n", j + 1, n, names[i], (long long)s.n_rows);
+            fflush(stdout);
+        }
         SymbolResult r;
         memset(&r, 0, sizeof r);
         int t = train_symbol(&r, cfg, &s, &io, e);
         lobds_symbol_free(&s);
         if (t == -2) { symbol_result_free(&r); *stopped = 1; break; }
         if (t) { *err = 1; break; }
-        if (results_par_write_symbol(rf, i, &r, cfg, e)) { symbol_result_free(&r); *err = 1; break; }
+        int wbad = leader && results_par_write_symbol(rf, i, &r, cfg, e);
+        if (dp_any(dp, wbad)) {
+            if (!wbad) dl_err(e, "%s: the results write failed on this group's rank 0", names[i]);
+            symbol_result_free(&r);
+            *err = 1;
+            break;
+        }
+        if (!leader) { symbol_result_free(&r); continue; }
         DoneRec *d = &done[(*n_done)++];
         d->idx = i;
         d->rank = rank;
@@ -233,6 +257,73 @@ static void work_loop(DoneRec *done, int *n_done, int *err, int *stopped, Result
         symbol_result_free(&r);
     }
     squeue_free(&q);
+}
+
+/* the universal model (config key universal): every rank reads every symbol and the
+ * whole run is one data-parallel group; rank 0 writes every symbol's results */
+static void universal_loop(DoneRec *done, int *n_done, int *err, int *stopped, ResultsFile *rf, const TrainConfig *cfg,
+                           const RunOptions *o, SymName *names, int n, double t0, MPI_Comm comm, DlErr *e) {
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    DpGroup g = {comm, rank, size, cfg->dp_shards};
+    LobSymbol *syms = dl_calloc((size_t)n, sizeof(LobSymbol));
+    int *held = dl_calloc((size_t)n, sizeof(int)), bad = 0, nread = 0;
+    for (int i = 0; i < n && !bad; i++, nread++) bad = lobds_read_symbol(cfg->dataset, H5P_DEFAULT, names[i], &syms[i], e) != 0;
+    if (bad) nread--;
+    char list[sizeof cfg->holdout_symbols], *save = NULL;
+    snprintf(list, sizeof list, "%s", cfg->holdout_symbols);
+    for (char *t = strtok_r(list, ",", &save); t && !bad; t = strtok_r(NULL, ",", &save)) {
+        int found = 0;
+        for (int i = 0; i < n; i++)
+            if (!strcmp(names[i], t)) held[i] = found = 1;
+        if (!found) bad = dl_err(e, "config: key 'holdout_symbols': '%s' is not among the run's symbols", t) != 0;
+    }
+    if (dp_any(&g, bad)) {
+        if (!bad) dl_err(e, "universal model: another rank could not read the dataset");
+        *err = 1;
+    } else {
+        char path[4400];
+        snprintf(path, sizeof path, "%s/checkpoints/universal.h5", o->run_dir);
+        int nu = 0, nh = 0;
+        for (int i = 0; i < n; i++) { nu += !held[i]; nh += held[i]; }
+        if (rank == 0) {
+            printf("universal model: one model over %d symbol(s) (%d held out), %d rank(s) data-parallel\n", nu, nh, size);
+            fflush(stdout);
+        }
+        TrainIO io = {cfg->checkpoint ? path : NULL, o->resume, rank == 0 ? stdout : NULL, 0, o->stop_after_epoch,
+                      cfg->progress_interval, "", NULL, NULL, o->inject_symbol, o->inject_epoch, o->inject_step,
+                      cfg->dp_shards > 1 || size > 1 ? &g : NULL};
+        SymbolResult *rs = dl_calloc((size_t)n, sizeof(SymbolResult));
+        const double ts = MPI_Wtime() - t0;
+        int t = train_universal(rs, cfg, syms, held, n, &io, e);
+        if (t == -2) *stopped = 1;
+        else if (t) *err = 1;
+        for (int i = 0; i < n && !t; i++) {
+            int wbad = rank == 0 && results_par_write_symbol(rf, i, &rs[i], cfg, e);
+            if (wbad) { *err = 1; break; }
+            if (rank != 0) continue;
+            DoneRec *d = &done[(*n_done)++];
+            d->idx = i;
+            d->rank = 0;
+            d->start = ts;
+            d->seconds = (MPI_Wtime() - t0 - ts) / n;   /* one training shared by all: an equal share each */
+            lite_copy(d, &rs[i]);
+            const SymbolResult *r = &rs[i];
+            if (r->status != SYM_OK) printf("  %s: %s\n", r->symbol, r->status_msg);
+            else
+                printf("  %s: test corr %.4f (oracle %.4f), MAE %.4f bps, RMSE %.4f bps, R2 %.4f%s\n", r->symbol,
+                       r->test_raw.corr, r->oracle_corr, r->test_raw.mae, r->test_raw.rmse, r->test_raw.r2,
+                       held[i] ? "  [held out]" : "");
+        }
+        fflush(stdout);
+        if (!t)
+            for (int i = 0; i < n; i++) symbol_result_free(&rs[i]);
+        free(rs);
+    }
+    for (int i = 0; i < nread; i++) lobds_symbol_free(&syms[i]);
+    free(syms);
+    free(held);
 }
 
 /* every rank's DoneRecs to rank 0 (all: (n) by symbol there, NULL elsewhere) */
@@ -288,11 +379,46 @@ static int report(const DoneRec *all, SymName *names, const int64_t *windows, co
     return 0;
 }
 
+/* ranks_per_symbol 0: the group size G (dividing the ranks and dp_shards) whose simulated
+ * makespan of the largest-first hand-out is shortest, a symbol's time on G ranks being
+ * windows / (G * DP_EFF^log2 G); ties go to the smaller G. Only timing depends on G. */
+#define DP_EFF 0.85   /* efficiency per doubling of a group: conservative (docs/performance.md) */
+static int auto_group_size(const int64_t *windows, const int *order, int n, int size, int K, double *gain) {
+    double *cost = dl_calloc((size_t)n + 1, sizeof(double)), best = INFINITY, m1 = 0;
+    int bestG = 1;
+    for (int g = 1; g <= size; g++) {
+        if (size % g || K % g) continue;
+        const double speed = g * pow(DP_EFF, log2((double)g));
+        for (int i = 0; i < n; i++) cost[i] = (double)windows[i] / speed;
+        double mk = 0;
+        sched_simulate(cost, order, n, size / g, &mk, NULL);
+        if (g == 1) m1 = mk;
+        if (mk < best * (1 - 1e-9)) { best = mk; bestG = g; }
+    }
+    *gain = best > 0 ? m1 / best : 1.0;
+    free(cost);
+    return bestG;
+}
+
 int run_train_mpi(const TrainConfig *cfg, const RunOptions *o, MPI_Comm comm, DlErr *e) {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
     h5u_quiet();
+    /* data-parallel groups: G consecutive ranks train one symbol's model together
+     * (0: chosen below from the symbols' sizes) */
+    int G = cfg->ranks_per_symbol;
+    if (cfg->universal && cfg->dp_shards % size != 0) {
+        if (rank == 0)
+            dl_err(e, "universal model: the %d ranks of this run do not divide 'dp_shards' (%d): every rank trains "
+                   "the one model, so dp_shards must be a multiple of the rank count", size, cfg->dp_shards);
+        return 1;
+    }
+    if (!cfg->universal && G > 0 && size % G != 0) {
+        if (rank == 0)
+            dl_err(e, "config: key 'ranks_per_symbol': %d does not divide the %d ranks of this run", G, size);
+        return 1;
+    }
     SymName *names = NULL;
     int64_t *n_rows = NULL;
     int n = 0;
@@ -314,6 +440,8 @@ int run_train_mpi(const TrainConfig *cfg, const RunOptions *o, MPI_Comm comm, Dl
     for (int i = 0; i < n; i++) { windows[i] = train_windows(n_rows[i], cfg); nm[i] = names[i]; }
     sched_order(windows, nm, n, order);
     free(nm);
+    double auto_gain = 0;
+    if (G == 0) G = auto_group_size(windows, order, n, size, cfg->dp_shards, &auto_gain);
     RunInfo ri;
     run_info(&ri, comm);
     if (rank == 0) {
@@ -322,6 +450,12 @@ int run_train_mpi(const TrainConfig *cfg, const RunOptions *o, MPI_Comm comm, Dl
                "seq_len %d, batch %d, epochs %d, seed %llu\n  dataset %s -> %s/\n",
                o->cfg_path, cfg->model, model_count_params(probe), n, size, ri.hosts, cfg->horizon, cfg->seq_len,
                cfg->batch, cfg->epochs, (unsigned long long)cfg->seed, cfg->dataset, o->run_dir);
+        if (cfg->ranks_per_symbol == 0 && !cfg->universal)
+            printf("  ranks_per_symbol 0 (auto): groups of %d rank(s), simulated makespan %.2fx shorter than one rank "
+                   "per symbol (at %.0f%% efficiency per doubling of a group)\n", G, auto_gain, 100 * DP_EFF);
+        if (cfg->dp_shards > 1)
+            printf("  data-parallel: %d group(s) of %d rank(s), each batch in %d shards of %d (the numbers depend on "
+                   "dp_shards only)\n", size / G, G, cfg->dp_shards, cfg->batch / cfg->dp_shards);
         fflush(stdout);
         model_free(probe);
     }
@@ -342,7 +476,18 @@ int run_train_mpi(const TrainConfig *cfg, const RunOptions *o, MPI_Comm comm, Dl
     const double t0 = MPI_Wtime();
     DoneRec *done = dl_calloc((size_t)n + 1, sizeof(DoneRec));
     int n_done = 0, err = 0, stopped = 0;
-    work_loop(done, &n_done, &err, &stopped, &rf, cfg, o, names, windows, order, n, t0, comm, e);
+    DpGroup dpg = {MPI_COMM_NULL, 0, 1, cfg->dp_shards};
+    if (cfg->universal)
+        universal_loop(done, &n_done, &err, &stopped, &rf, cfg, o, names, n, t0, comm, e);
+    else if (cfg->dp_shards > 1) {
+        MPI_Comm_split(comm, rank / G, rank, &dpg.comm);
+        MPI_Comm_rank(dpg.comm, &dpg.rank);
+        MPI_Comm_size(dpg.comm, &dpg.size);
+    }
+    if (!cfg->universal)
+        work_loop(done, &n_done, &err, &stopped, &rf, cfg, o, names, windows, order, n, t0, comm,
+                  cfg->dp_shards > 1 ? &dpg : NULL, e);
+    if (dpg.comm != MPI_COMM_NULL) MPI_Comm_free(&dpg.comm);
     const double wall = MPI_Wtime() - t0;
 
     /* agree on the outcome; the lowest failing rank's message goes to rank 0 */

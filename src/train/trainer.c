@@ -11,6 +11,7 @@
 #include "common/rng.h"
 #include "train/checkpoint.h"
 #include "train/dataset.h"
+#include "train/dp.h"
 
 ModelConfig trainer_model_config(const TrainConfig *cfg) {
     ModelConfig mc = model_default_config(cfg->kind);
@@ -96,8 +97,60 @@ static double evaluate(Model *m, Work *w, const SymbolData *d, int split, const 
     return sum / (double)n;
 }
 
+/* the loss of B rows of predictions as model_loss computes it (Huber per head,
+ * weighted), on the host from gathered predictions; scratch (3B floats) */
+static float rows_loss(const Model *m, const float *pred, const float *y, int B, float *scratch) {
+    const Backend *cpu = backend_cpu();
+    const int no = m->n_out;
+    float *p = scratch, *t = scratch + B, *g = scratch + 2 * (size_t)B;
+    if (no == 1) return cpu->huber_loss(g, pred, y, B, m->cfg.huber_delta, m->cfg.head_w[0]);
+    float loss = 0.0f;
+    for (int h = 0; h < no; h++) {
+        for (int b = 0; b < B; b++) { p[b] = pred[b * no + h]; t[b] = y[b * no + h]; }
+        loss += m->cfg.head_w[h] * cpu->huber_loss(g, p, t, B, m->cfg.huber_delta, m->cfg.head_w[h]);
+    }
+    return loss;
+}
+
+/* evaluate() over a data-parallel group: the split's batches are dealt out to the
+ * members in contiguous runs, the predictions gathered, and the loss summed batch by
+ * batch in order as evaluate() sums it, so every member gets the same bits for any
+ * group size (eval-mode rows do not depend on their batch) */
+static double evaluate_dp(Model *m, Work *w, const SymbolData *d, int split, const float *ysrc, float *pred_out,
+                          const DpGroup *g) {
+    const int64_t n = d->n[split], E = w->max_batch, nc = (n + E - 1) / E;
+    const int no = m->n_out;
+    float *pred = pred_out ? pred_out : dl_malloc(sizeof(float) * (size_t)(n + 1) * no);
+    int64_t c0, c1;
+    dp_chunk_range(g, nc, &c0, &c1);
+    for (int64_t c = c0; c < c1; c++) {
+        const int64_t i0 = c * E;
+        const int B = (int)((n - i0) < E ? (n - i0) : E);
+        dataset_fill_batch(w->x, NULL, d, ysrc, d->idx[split] + i0, B);
+        model_forward(m, w->x, B, 0, 0);
+        model_read_out(m, pred + (size_t)i0 * no, B);
+    }
+    dp_gather_chunks(g, pred, n, E, no);
+    double sum = 0;
+    float *scratch = dl_malloc(sizeof(float) * 3 * (size_t)E);
+    for (int64_t i0 = 0; i0 < n; i0 += E) {
+        const int B = (int)((n - i0) < E ? (n - i0) : E);
+        for (int b = 0; b < B; b++)
+            for (int j = 0; j < d->n_y; j++) w->y[(size_t)b * d->n_y + j] = ysrc[(size_t)d->idx[split][i0 + b] * d->n_y + j];
+        sum += (double)rows_loss(m, pred + (size_t)i0 * no, w->y, B, scratch) * B;
+    }
+    free(scratch);
+    if (!pred_out) free(pred);
+    return sum / (double)n;
+}
+
 /* control run: permute the train and val targets across their samples, so the
  * book carries no information about them; the test targets stay real */
+static double eval_split(Model *m, Work *w, const SymbolData *d, int split, const float *ysrc, float *pred,
+                         const TrainIO *io) {
+    return io->dp ? evaluate_dp(m, w, d, split, ysrc, pred, io->dp) : evaluate(m, w, d, split, ysrc, pred);
+}
+
 static void shuffle_targets(SymbolData *d, uint64_t skey) {
     for (int sp = SPLIT_TRAIN; sp <= SPLIT_VAL; sp++) {
         int64_t n = d->n[sp];
@@ -210,6 +263,8 @@ static double train_epoch(Model *m, Work *w, const SymbolData *d, const TrainCon
                           const char *symbol, int epoch, float lr, double *grad_norm, double *secs,
                           double mean_epoch_s, const TrainIO *io, Divergence *dv) {
     const int64_t n = d->n[SPLIT_TRAIN];
+    /* data parallelism: the global batch is K shards; this rank fills its G-th of it */
+    const int K = m->sh.K, G = io->dp ? io->dp->size : 1, grank = io->dp ? io->dp->rank : 0;
     dataset_permutation(w->perm, n, dl_key(dl_key(skey, TAG_SHUFFLE), (uint64_t)epoch));
     const uint64_t dkey = dl_key(dl_key(skey, TAG_DROPOUT), (uint64_t)epoch);
     double sum = 0, gsum = 0, t0 = dl_now();
@@ -219,19 +274,22 @@ static double train_epoch(Model *m, Work *w, const SymbolData *d, const TrainCon
     for (int64_t i0 = 0; i0 < n; i0 += cfg->batch, step++) {
         int B = (int)((n - i0) < cfg->batch ? (n - i0) : cfg->batch);
         /* a trailing batch of one sample has no batch statistics for BatchNorm
-         * (PyTorch refuses it too): that sample sits out this epoch */
-        if (B == 1 && i0 > 0) break;
-        for (int b = 0; b < B; b++) w->rows[b] = d->idx[SPLIT_TRAIN][w->perm[i0 + b]];
-        dataset_fill_batch(w->x, w->y, d, d->y_fit, w->rows, B);
+         * (PyTorch refuses it too): that sample sits out this epoch. Sharded: the
+         * trailing samples that do not fill all K shards equally sit out */
+        if (K > 1) B -= B % K;
+        if ((B == 1 && i0 > 0) || B == 0) break;
+        const int Bl = B / G, r0 = grank * Bl;   /* this rank's samples of the global batch */
+        for (int b = 0; b < Bl; b++) w->rows[b] = d->idx[SPLIT_TRAIN][w->perm[i0 + r0 + b]];
+        dataset_fill_batch(w->x, w->y, d, d->y_fit, w->rows, Bl);
         if (io->inject_symbol && epoch == io->inject_epoch && step == io->inject_step && !strcmp(symbol, io->inject_symbol))
             w->y[0] = NAN;
         n_used += B;
-        model_forward(m, w->x, B, 1, dl_key(dkey, (uint64_t)step));
-        const float loss = model_loss(m, w->y, B);
+        model_forward(m, w->x, Bl, 1, dl_key(dkey, (uint64_t)step));
+        const float loss = model_loss(m, w->y, Bl);   /* sharded: the global batch's */
         if (!isfinite(loss)) { *dv = (Divergence){step, "loss", loss}; break; }
         sum += (double)loss * B;
         model_zero_grad(m);
-        model_backward(m, w->x, B);
+        model_backward(m, w->x, Bl);
         const double gn = cfg->clip > 0 ? model_clip_grad(m, (float)cfg->clip) : model_clip_grad(m, INFINITY);
         if (!isfinite(gn)) { *dv = (Divergence){step, "gradient norm", gn}; break; }
         gsum += gn;
@@ -245,8 +303,41 @@ static double train_epoch(Model *m, Work *w, const SymbolData *d, const TrainCon
     return sum / (double)(n_used ? n_used : 1);
 }
 
-int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, const TrainIO *io, DlErr *e) {
-    const double t_start = dl_now();
+/* test predictions (bps) and metrics of r from model m (its weights as they are) */
+static void test_eval(SymbolResult *r, Model *m, Work *wp, const SymbolData *dp, const char *symbol, const TrainIO *io) {
+    Work w = *wp;
+    const SymbolData d = *dp;
+    if (r->status == SYM_OK) {
+        const int ny = d.n_y;
+        float *pred = dl_malloc(sizeof(float) * (size_t)(d.n[SPLIT_TEST] + 1) * ny);
+        eval_split(m, &w, &d, SPLIT_TEST, d.y_fit, pred, io);
+        for (int64_t i = 0; i < d.n[SPLIT_TEST]; i++) {
+            int64_t row = d.idx[SPLIT_TEST][i] - r->test_row0;
+            r->test_pred[row] = (float)(pred[i * ny] * d.y_sd[0] + d.y_mu[0]);   /* back to bps */
+            if (ny > 1) r->test_pred2[row] = (float)(pred[i * ny + 1] * d.y_sd[1] + d.y_mu[1]);
+        }
+        free(pred);
+    }
+    metrics_compute(&r->test_raw, r->test_pred, r->test_target_raw, r->n_test_rows);
+    metrics_compute(&r->test_smooth, r->test_pred, r->test_target_smooth, r->n_test_rows);
+    if (r->n_heads > 1) {
+        metrics_compute(&r->test_raw2, r->test_pred2, r->test_target_raw2, r->n_test_rows);
+        metrics_compute(&r->test_smooth2, r->test_pred2, r->test_target_smooth2, r->n_test_rows);
+        if (io->progress) {   /* per head: the caller's summary line shows head 1 only */
+            for (int h = 0; h < 2; h++) {
+                const Metrics *mr = h ? &r->test_raw2 : &r->test_raw, *ms = h ? &r->test_smooth2 : &r->test_smooth;
+                fprintf(io->progress, "  %s: head %d (%d s): test corr %.4f (oracle %.4f), MAE %.4f bps, RMSE %.4f bps, R2 %.4f",
+                        symbol, h + 1, r->head_horizon[h], mr->corr, h ? r->oracle_corr2 : r->oracle_corr, mr->mae,
+                        mr->rmse, mr->r2);
+                if (r->has_smooth) fprintf(io->progress, "; vs smoothed targets: corr %.4f", ms->corr);
+                fprintf(io->progress, "\n");
+            }
+            fflush(io->progress);
+        }
+    }
+}
+
+static DataOptions data_options(const TrainConfig *cfg) {
     DataOptions o = {0};
     o.seq_len = cfg->seq_len;
     o.horizon = cfg->horizon;
@@ -256,6 +347,15 @@ int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, 
     o.max_train_samples = cfg->max_train_samples;
     o.price_mid_relative = !strcmp(cfg->price_features, "mid_relative");
     o.volume_log = !strcmp(cfg->volume_features, "log");
+    return o;
+}
+
+static int train_data(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, SymbolData *dd, const char *skip_why,
+                      double t_start, const TrainIO *io, Model **keep, DlErr *e);
+
+int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, const TrainIO *io, DlErr *e) {
+    const double t_start = dl_now();
+    const DataOptions o = data_options(cfg);
     SymbolData d;
     char skip_why[SYM_STATUS_LEN] = "";
     const int built = dataset_build(&d, sym, o, e);
@@ -265,11 +365,28 @@ int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, 
         dataset_placeholder(&d, sym, o);
     }
     if (cfg->control_shuffle_targets) shuffle_targets(&d, trainer_symbol_key(cfg->seed, sym->symbol));
-    int hk[2] = {-1, -1};
+    int rc = train_data(r, cfg, sym, &d, skip_why, t_start, io, NULL, e);
+    dataset_free(&d);
+    return rc;
+}
+
+/* the horizons' columns in the symbol's dataset (-1 = none) */
+static void horizon_cols(const TrainConfig *cfg, const LobSymbol *sym, int hk[2]) {
+    const int h2 = cfg->kind == MODEL_DEEPLOB_HIER ? cfg->horizon2 : 0;
+    hk[0] = hk[1] = -1;
     for (int k = 0; k < sym->n_horizons; k++) {
         if (sym->horizons[k] == cfg->horizon) hk[0] = k;
-        if (o.horizon2 > 0 && sym->horizons[k] == o.horizon2) hk[1] = k;
+        if (h2 > 0 && sym->horizons[k] == h2) hk[1] = k;
     }
+}
+
+/* train on d (built by the caller, who frees it); keep != NULL: no test evaluation,
+ * the model is returned with its best weights loaded */
+static int train_data(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, SymbolData *dd, const char *skip_why,
+                      double t_start, const TrainIO *io, Model **keep, DlErr *e) {
+    SymbolData d = *dd;
+    int hk[2] = {-1, -1};
+    horizon_cols(cfg, sym, hk);
 
     Work w = {0};
     w.max_batch = cfg->eval_batch > cfg->batch ? cfg->eval_batch : cfg->batch;
@@ -278,11 +395,16 @@ int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, 
     if (m->n_out != d.n_y) {
         int no = m->n_out;
         model_free(m);
-        dataset_free(&d);
         return dl_err(e, "symbol %s: model %s has %d outputs but %d target columns", sym->symbol, cfg->model, no, d.n_y);
     }
     const uint64_t skey = trainer_symbol_key(cfg->seed, sym->symbol);
     model_init_params(m, dl_key(skey, TAG_INIT));
+    DL_CHECK(io->dp || cfg->dp_shards == 1, "dp_shards %d without a data-parallel group", cfg->dp_shards);
+    const int leader = !io->dp || io->dp->rank == 0;   /* writes the checkpoints; its r is the result */
+    if (io->dp) {
+        io->dp->K = cfg->dp_shards;
+        dp_shard_model(m, io->dp);
+    }
     init_result(r, cfg, sym, &d, m, hk);
     save_best(r, m);
     if (skip_why[0]) {
@@ -290,8 +412,8 @@ int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, 
         snprintf(r->status_msg, sizeof r->status_msg, "%s", skip_why);
         r->test_raw = r->test_smooth = (Metrics){0, NAN, NAN, NAN, NAN};
         r->wall_s = dl_now() - t_start;
-        model_free(m);
-        dataset_free(&d);
+        if (keep) *keep = m;
+        else model_free(m);
         return 0;
     }
 
@@ -329,7 +451,7 @@ int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, 
         Divergence dv = {-1, NULL, 0};
         double tl = train_epoch(m, &w, &d, cfg, skey, sym->symbol, epoch, lr, &gnorm, &secs,
                                 epochs_timed ? epoch_time_sum / epochs_timed : 0, io, &dv);
-        double vl = dv.step < 0 ? evaluate(m, &w, &d, SPLIT_VAL, d.y_fit, NULL) : NAN;
+        double vl = dv.step < 0 ? eval_split(m, &w, &d, SPLIT_VAL, d.y_fit, NULL, io) : NAN;
         if (dv.step < 0 && !isfinite(vl)) dv = (Divergence){-2, "validation loss", vl};
         if (dv.what) {
             /* the epoch is not counted: the last checkpoint (epoch - 1) stays the symbol's last good state */
@@ -355,8 +477,12 @@ int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, 
         EpochRecord *h = &r->history[epoch - 1];
         *h = (EpochRecord){epoch, tl, vl, lr, gnorm, dl_now() - te, (double)d.n[SPLIT_TRAIN] / (secs > 0 ? secs : 1e-9)};
         r->epochs_run = epoch;
-        if (io->ckpt_path && cfg->checkpoint &&
-            checkpoint_save(io->ckpt_path, m, &st, r, cjson, e)) { rc = -1; goto out; }
+        int bad = leader && io->ckpt_path && cfg->checkpoint && checkpoint_save(io->ckpt_path, m, &st, r, cjson, e);
+        if (dp_any(io->dp, bad)) {   /* the group stops together: nobody waits in a step's gather */
+            if (!bad) dl_err(e, "symbol %s: the checkpoint write failed on group rank 0", sym->symbol);
+            rc = -1;
+            goto out;
+        }
         epoch_time_sum += h->seconds;
         epochs_timed++;
         if (io->progress) {
@@ -373,34 +499,7 @@ int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, 
     /* best-validation weights for the test evaluation (none for a diverged symbol:
      * its test predictions stay NaN, its metrics NaN) */
     load_best(m, r);
-    if (r->status == SYM_OK) {
-        const int ny = d.n_y;
-        float *pred = dl_malloc(sizeof(float) * (size_t)(d.n[SPLIT_TEST] + 1) * ny);
-        evaluate(m, &w, &d, SPLIT_TEST, d.y_fit, pred);
-        for (int64_t i = 0; i < d.n[SPLIT_TEST]; i++) {
-            int64_t row = d.idx[SPLIT_TEST][i] - r->test_row0;
-            r->test_pred[row] = (float)(pred[i * ny] * d.y_sd[0] + d.y_mu[0]);   /* back to bps */
-            if (ny > 1) r->test_pred2[row] = (float)(pred[i * ny + 1] * d.y_sd[1] + d.y_mu[1]);
-        }
-        free(pred);
-    }
-    metrics_compute(&r->test_raw, r->test_pred, r->test_target_raw, r->n_test_rows);
-    metrics_compute(&r->test_smooth, r->test_pred, r->test_target_smooth, r->n_test_rows);
-    if (r->n_heads > 1) {
-        metrics_compute(&r->test_raw2, r->test_pred2, r->test_target_raw2, r->n_test_rows);
-        metrics_compute(&r->test_smooth2, r->test_pred2, r->test_target_smooth2, r->n_test_rows);
-        if (io->progress) {   /* per head: the caller's summary line shows head 1 only */
-            for (int h = 0; h < 2; h++) {
-                const Metrics *mr = h ? &r->test_raw2 : &r->test_raw, *ms = h ? &r->test_smooth2 : &r->test_smooth;
-                fprintf(io->progress, "  %s: head %d (%d s): test corr %.4f (oracle %.4f), MAE %.4f bps, RMSE %.4f bps, R2 %.4f",
-                        sym->symbol, h + 1, r->head_horizon[h], mr->corr, h ? r->oracle_corr2 : r->oracle_corr, mr->mae,
-                        mr->rmse, mr->r2);
-                if (r->has_smooth) fprintf(io->progress, "; vs smoothed targets: corr %.4f", ms->corr);
-                fprintf(io->progress, "\n");
-            }
-            fflush(io->progress);
-        }
-    }
+    if (!keep) test_eval(r, m, &w, &d, sym->symbol, io);
     r->best_epoch = st.early.best_epoch;
     r->best_val_loss = st.early.best;
     r->stopped_early = st.early.stop;
@@ -417,8 +516,128 @@ out:
     be->host_free(w.y);
     free(w.rows);
     free(w.perm);
-    model_free(m);
-    dataset_free(&d);
+    if (keep && rc == 0) *keep = m;
+    else model_free(m);
     if (rc == -1) symbol_result_free(r);
+    return rc;
+}
+
+/* ---- the universal model (trainer.h) ---------------------------------------------------- */
+
+/* the pooled data of the symbols with use[i]: rows concatenated (each symbol already
+ * normalised by its own training fit), sample rows offset into the pool, so a window
+ * never crosses a symbol; no test split of its own (each symbol is tested on its own) */
+static void pool_data(SymbolData *p, const SymbolData *d, const int *use, int n) {
+    memset(p, 0, sizeof *p);
+    p->T = d[0].T;
+    p->F = d[0].F;
+    p->n_y = d[0].n_y;
+    for (int i = 0; i < n; i++)
+        if (use[i]) {
+            p->n_rows += d[i].n_rows;
+            for (int s = 0; s < N_SPLITS; s++) {
+                p->n[s] += d[i].n[s];
+                p->skipped[s] += d[i].skipped[s];
+                p->nan_targets[s] += d[i].nan_targets[s];
+            }
+            p->dropped_train += d[i].dropped_train;
+            p->n_fit_rows += d[i].n_fit_rows;
+        }
+    p->n[SPLIT_TEST] = 0;
+    for (int s = 0; s <= N_SPLITS; s++) p->split_start[s] = s == N_SPLITS ? p->n_rows : (s == SPLIT_TEST ? p->n_rows : 0);
+    const size_t nr = (size_t)p->n_rows + 1, ny = (size_t)p->n_y;
+    p->xn = dl_malloc(sizeof(float) * nr * p->F);
+    p->y_raw = dl_malloc(sizeof(float) * nr * ny);
+    p->y_fit = dl_malloc(sizeof(float) * nr * ny);
+    p->y_smooth = dl_malloc(sizeof(float) * nr * ny);
+    for (int s = 0; s < N_SPLITS; s++) p->idx[s] = dl_malloc(sizeof(int64_t) * (size_t)(p->n[s] + 1));
+    for (int k = 0; k < 2; k++) { p->y_mu[k] = 0.0; p->y_sd[k] = 1.0; }
+    int64_t off = 0, cnt[N_SPLITS] = {0};
+    for (int i = 0; i < n; i++) {
+        if (!use[i]) continue;
+        const size_t rows = (size_t)d[i].n_rows;
+        memcpy(p->xn + (size_t)off * p->F, d[i].xn, sizeof(float) * rows * p->F);
+        memcpy(p->y_raw + (size_t)off * ny, d[i].y_raw, sizeof(float) * rows * ny);
+        memcpy(p->y_fit + (size_t)off * ny, d[i].y_fit, sizeof(float) * rows * ny);
+        memcpy(p->y_smooth + (size_t)off * ny, d[i].y_smooth, sizeof(float) * rows * ny);
+        for (int s = SPLIT_TRAIN; s <= SPLIT_VAL; s++)
+            for (int64_t j = 0; j < d[i].n[s]; j++) p->idx[s][cnt[s]++] = d[i].idx[s][j] + off;
+        off += d[i].n_rows;
+    }
+}
+
+int train_universal(SymbolResult *rs, const TrainConfig *cfg, const LobSymbol *syms, const int *held, int n,
+                    const TrainIO *io, DlErr *e) {
+    const double t_start = dl_now();
+    const DataOptions o = data_options(cfg);
+    SymbolData *d = dl_calloc((size_t)n, sizeof(SymbolData));
+    int *use = dl_calloc((size_t)n, sizeof(int)), *skipped = dl_calloc((size_t)n, sizeof(int)), n_use = 0, rc = 0;
+    char (*why)[SYM_STATUS_LEN] = dl_calloc((size_t)n, SYM_STATUS_LEN);
+    for (int i = 0; i < n && !rc; i++) {
+        const int built = dataset_build(&d[i], &syms[i], o, e);
+        if (built == -1) { rc = -1; n = i; break; }
+        if (built == -2) {
+            snprintf(why[i], SYM_STATUS_LEN, "skipped: %.110s", e->msg);
+            dataset_placeholder(&d[i], &syms[i], o);
+            skipped[i] = 1;
+        } else if (cfg->control_shuffle_targets) {
+            shuffle_targets(&d[i], trainer_symbol_key(cfg->seed, syms[i].symbol));
+        }
+        use[i] = !skipped[i] && !held[i];
+        n_use += use[i];
+    }
+    if (!rc && n_use == 0) rc = dl_err(e, "universal model: no symbol left to train on (all held out or skipped)");
+    SymbolData pool;
+    memset(&pool, 0, sizeof pool);
+    Model *m = NULL;
+    SymbolResult rp;
+    memset(&rp, 0, sizeof rp);
+    if (!rc) {
+        pool_data(&pool, d, use, n);
+        LobSymbol ps;
+        memset(&ps, 0, sizeof ps);
+        snprintf(ps.symbol, sizeof ps.symbol, "universal");
+        ps.n_rows = pool.n_rows;
+        rc = train_data(&rp, cfg, &ps, &pool, "", t_start, io, &m, e);
+    }
+    if (!rc) {
+        Work w = {0};
+        w.max_batch = m->max_batch;
+        w.x = dl_aligned_alloc(sizeof(float) * (size_t)w.max_batch * cfg->seq_len * LOBDS_NFEAT);
+        w.y = dl_aligned_alloc(sizeof(float) * (size_t)w.max_batch * pool.n_y);
+        for (int i = 0; i < n; i++) {
+            SymbolResult *r = &rs[i];
+            int hk[2];
+            horizon_cols(cfg, &syms[i], hk);
+            init_result(r, cfg, &syms[i], &d[i], m, hk);
+            save_best(r, m);   /* the universal weights */
+            r->status = skipped[i] ? SYM_SKIPPED : rp.status;
+            if (skipped[i]) snprintf(r->status_msg, sizeof r->status_msg, "%s", why[i]);
+            else if (rp.status != SYM_OK) snprintf(r->status_msg, sizeof r->status_msg, "universal model %.100s", rp.status_msg);
+            else if (held[i]) snprintf(r->status_msg, sizeof r->status_msg, "held out: tested with the universal weights, never trained on");
+            if (!skipped[i]) test_eval(r, m, &w, &d[i], syms[i].symbol, io);
+            else r->test_raw = r->test_smooth = (Metrics){0, NAN, NAN, NAN, NAN};
+            /* the training is the pool's: history and timing are shared by every symbol */
+            r->epochs_run = rp.epochs_run;
+            memcpy(r->history, rp.history, sizeof(EpochRecord) * (size_t)(rp.epochs_run < r->epochs_cap ? rp.epochs_run : r->epochs_cap));
+            r->best_epoch = rp.best_epoch;
+            r->best_val_loss = rp.best_val_loss;
+            r->stopped_early = rp.stopped_early;
+            r->train_seconds = rp.train_seconds;
+            r->samples_per_s = rp.samples_per_s;
+            r->resumed_from = rp.resumed_from;
+            r->wall_s = dl_now() - t_start;
+        }
+        free(w.x);
+        free(w.y);
+    }
+    if (rc == 0 || rc == -2) symbol_result_free(&rp);
+    model_free(m);
+    if (pool.xn) dataset_free(&pool);
+    for (int i = 0; i < n; i++) dataset_free(&d[i]);
+    free(d);
+    free(use);
+    free(skipped);
+    free(why);
     return rc;
 }

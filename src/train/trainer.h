@@ -106,6 +106,10 @@ typedef struct {
     const char *inject_symbol;
     int inject_epoch;
     int64_t inject_step;
+    /* data parallelism: the group of ranks training this model together (NULL = this
+     * rank alone, dp_shards must be 1). Every member calls train_symbol with the same
+     * arguments; group rank 0 writes the checkpoints and its r is the result */
+    struct DpGroupS *dp;
 } TrainIO;
 
 ModelConfig trainer_model_config(const TrainConfig *cfg);
@@ -119,6 +123,16 @@ int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, 
 void trainer_set_backend(const Backend *be);
 const Backend *trainer_backend(void);
 void symbol_result_free(SymbolResult *r);
+
+/* The universal model (config key universal): one model trained on the pooled windows
+ * of every symbol that is neither held out (held[i]) nor skipped: each symbol
+ * normalised by its own training rows, its own chronological splits, windows never
+ * crossing symbols, batches mixing symbols in the seeded order (key of the name
+ * "universal"); validation on the pooled validation windows. Then every symbol,
+ * held-out ones included, is tested on its own test split with the universal
+ * weights: rs (n) as train_symbol's results, history shared. 0, -1 error, -2 stopped. */
+int train_universal(SymbolResult *rs, const TrainConfig *cfg, const LobSymbol *syms, const int *held, int n,
+                    const TrainIO *io, DlErr *e);
 /* "ok", "diverged", "skipped" */
 const char *symbol_status_name(int status);
 

@@ -11,7 +11,14 @@
  * Build and run from the repository root (no MPI needed):
  *   gcc -O2 -std=c11 -DDL_SCHED_NO_MPI -Isrc tests/bench/makespan.c \
  *       src/train/symbol_sched.c src/common/util.c -lm -o /tmp/makespan
- *   /tmp/makespan [--symbols 50] [--spread 10] [--seed 42] [--trials 1000] [RANKS ...]   (default ranks: 8 64)
+ *   /tmp/makespan [--symbols 50] [--spread 10] [--seed 42] [--trials 1000] [--dp-eff E] [RANKS ...]
+ *   (default ranks: 8 64)
+ *
+ * Data parallelism (ranks_per_symbol G, dp_shards): a second table trains every symbol
+ * on a group of G ranks (R/G groups draw symbols largest first), a symbol's time being
+ * its 1-rank time / (G * E^log2 G): E = the measured efficiency per doubling of the
+ * group (bench --data-parallel; default 0.9). The makespan is in 1-rank units, so the
+ * tables compare directly.
  */
 #include <math.h>
 #include <stdio.h>
@@ -23,13 +30,14 @@
 
 int main(int argc, char **argv) {
     int n = 50, trials = 1000, nranks = 0, ranks_list[32];
-    double spread = 10.0;
+    double spread = 10.0, dp_eff = 0.9;
     uint64_t seed = 42;
     for (int a = 1; a < argc; a++) {
         if (!strcmp(argv[a], "--symbols") && a + 1 < argc) n = atoi(argv[++a]);
         else if (!strcmp(argv[a], "--spread") && a + 1 < argc) spread = atof(argv[++a]);
         else if (!strcmp(argv[a], "--seed") && a + 1 < argc) seed = strtoull(argv[++a], NULL, 10);
         else if (!strcmp(argv[a], "--trials") && a + 1 < argc) trials = atoi(argv[++a]);
+        else if (!strcmp(argv[a], "--dp-eff") && a + 1 < argc) dp_eff = atof(argv[++a]);
         else if (atoi(argv[a]) > 0 && nranks < 32) ranks_list[nranks++] = atoi(argv[a]);
         else { fprintf(stderr, "makespan: bad argument '%s' (see the comment at the top of makespan.c)\n", argv[a]); return 2; }
     }
@@ -77,6 +85,26 @@ int main(int argc, char **argv) {
                rsum / trials / lb);
     }
     printf("(makespans in million windows trained by the busiest rank; bound = max(largest symbol, total / ranks))\n");
+
+    /* data-parallel groups of G ranks per symbol */
+    printf("\ndata-parallel groups (ranks_per_symbol G), efficiency %.2f per doubling of G:\n", dp_eff);
+    printf("| ranks | G | groups | makespan | vs G = 1 | bound for G |\n|---:|---:|---:|---:|---:|---:|\n");
+    double *cg = malloc(sizeof *cg * (size_t)n);
+    for (int k = 0; k < nranks; k++) {
+        const int ranks = ranks_list[k];
+        double m1 = 0;
+        for (int G = 1; G <= ranks && G <= 64; G *= 2) {
+            if (ranks % G) continue;
+            const double speed = G * pow(dp_eff, log2((double)G));
+            for (int i = 0; i < n; i++) cg[i] = cost[i] / speed;
+            double mk;
+            sched_simulate(cg, order, n, ranks / G, &mk, NULL);
+            if (G == 1) m1 = mk;
+            printf("| %d | %d | %d | %.2f | %.2fx | %.2f |\n", ranks, G, ranks / G, mk, m1 / mk,
+                   sched_lower_bound(cg, n, ranks / G));
+        }
+    }
+    free(cg);
     free(w); free(cost); free(z); free(order); free(rnd);
     return 0;
 }

@@ -70,6 +70,21 @@ int main(void) {
     CHECK(config_set(&c, "horizon2", "10", &e) == 0 && config_validate(&c, &e) == -1 && strstr(e.msg, "key 'horizon2'"),
           "horizon2 <= horizon refused for deeplob_hier: %s", e.msg);
     CHECK(config_set(&c, "horizon2", "60", &e) == 0 && config_validate(&c, &e) == 0, "horizon2 60 valid: %s", e.msg);
+    /* data parallelism */
+    CHECK(c.dp_shards == 1 && c.ranks_per_symbol == 1 && !c.universal && !c.holdout_symbols[0], "dp defaults");
+    CHECK(config_set(&c, "batch", "48", &e) == 0 && config_set(&c, "dp_shards", "6", &e) == 0 &&
+          config_set(&c, "ranks_per_symbol", "4", &e) == 0 && config_validate(&c, &e) == -1 &&
+          strstr(e.msg, "key 'ranks_per_symbol'") && strstr(e.msg, "dp_shards"), "4 ranks per symbol, 6 shards: %s", e.msg);
+    CHECK(config_set(&c, "ranks_per_symbol", "3", &e) == 0 && config_validate(&c, &e) == 0, "3 of 6 valid: %s", e.msg);
+    CHECK(config_set(&c, "ranks_per_symbol", "0", &e) == 0 && config_validate(&c, &e) == 0, "auto valid: %s", e.msg);
+    CHECK(config_set(&c, "batch", "50", &e) == 0 && config_validate(&c, &e) == -1 && strstr(e.msg, "key 'batch'"),
+          "batch 50 with 6 shards: %s", e.msg);
+    CHECK(config_set(&c, "batch", "48", &e) == 0 && config_set(&c, "holdout_symbols", "AAA,BBB", &e) == 0 &&
+          config_validate(&c, &e) == -1 && strstr(e.msg, "'universal'"), "holdout without universal: %s", e.msg);
+    CHECK(config_set(&c, "universal", "true", &e) == 0 && config_validate(&c, &e) == 0, "universal + holdout valid: %s", e.msg);
+    CHECK(config_set(&c, "holdout_symbols", "AAA,../x", &e) == -1 && strstr(e.msg, "holdout_symbols"),
+          "unsafe holdout name: %s", e.msg);
+    CHECK(config_set(&c, "dp_shards", "0", &e) == -1 && strstr(e.msg, "dp_shards"), "dp_shards 0: %s", e.msg);
     CHECK(config_set(&c, "model", "deeplob", &e) == 0, "model back to deeplob");
 
     /* canonical JSON round-trips */

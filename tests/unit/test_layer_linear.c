@@ -262,6 +262,22 @@ static void check_tail_bits(void) {
     free(lin_run(N, n2, K, x, wb, dy, dxb, dwb));
     for (int r = 0; r < N; r++) bad += memcmp(dxa + (size_t)r * n1, dxb + (size_t)r * n2, sizeof(float) * n1) != 0;
     for (int r = 0; r < K; r++) bad += memcmp(dwa + (size_t)r * n1, dwb + (size_t)r * n2, sizeof(float) * n1) != 0;
+    /* dW of 69 columns takes the kernel's gathered path (>= 4 full panels) and a masked
+     * tail: its first 37 columns must be the bits of the 37-column product (plain path) */
+    {
+        const int n3 = 69;
+        float *x3 = falloc((size_t)N * n3), *w3 = falloc((size_t)K * n3), *dx3 = falloc((size_t)N * n3),
+              *dw3 = falloc((size_t)K * n3);
+        gc_fill(w3, (size_t)K * n3, 45, 1.0f);
+        gc_fill(x3, (size_t)N * n3, 46, 1.0f);
+        for (int r = 0; r < N; r++) memcpy(x3 + (size_t)r * n3, xa + (size_t)r * n1, sizeof(float) * n1);
+        free(lin_run(N, n3, K, x3, w3, dy, dx3, dw3));
+        int bad3 = 0;
+        for (int r = 0; r < K; r++) bad3 += memcmp(dwa + (size_t)r * n1, dw3 + (size_t)r * n3, sizeof(float) * n1) != 0;
+        printf("gathered dW path: 37 shared columns of dW, 37 vs 69 columns: %d rows differ\n", bad3);
+        bad += bad3;
+        free(x3); free(w3); free(dx3); free(dw3);
+    }
     printf("partial panels: y, dx, dW of 37 columns vs the same columns of 48: %d rows differ\n", bad);
     CHECK(bad == 0, "partial-panel columns differ from full-panel ones in %d rows", bad);
     float *f[] = {x, w, dy, ya, yb, xa, wa, wb, dxa, dxb, dwa, dwb};

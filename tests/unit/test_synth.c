@@ -199,13 +199,13 @@ static void test_files(const char *dir) {
     snprintf(f2, sizeof f2, "%s/b.h5", dir);
     snprintf(f3, sizeof f3, "%s/c.h5", dir);
     DlErr e;
-    int rc = synth_write_file(f1, 42, 3, 20000, hz, 2, 0.15, 0.5, 1, &e);
+    int rc = synth_write_file(f1, 42, 3, 20000, hz, 2, 0.15, 0.5, 1, 0, &e);
     CHECK(rc == 0, "3 symbols x 20000 s, seed 42: %s", rc ? e.msg : "ok");
-    rc = synth_write_file(f2, 42, 3, 20000, hz, 2, 0.15, 0.5, 0, &e);
+    rc = synth_write_file(f2, 42, 3, 20000, hz, 2, 0.15, 0.5, 0, 0, &e);
     CHECK(rc == 0, "same again: %s", rc ? e.msg : "ok");
-    rc = synth_write_file(f3, 43, 3, 20000, hz, 2, 0.15, 0.5, 0, &e);
+    rc = synth_write_file(f3, 43, 3, 20000, hz, 2, 0.15, 0.5, 0, 0, &e);
     CHECK(rc == 0, "seed 43: %s", rc ? e.msg : "ok");
-    rc = synth_write_file(f1, 42, 1, 2000, hz, 2, 0.15, 0.5, 0, &e);
+    rc = synth_write_file(f1, 42, 1, 2000, hz, 2, 0.15, 0.5, 0, 0, &e);
     CHECK(rc == -1 && strstr(e.msg, "overwrite"), "refuses to overwrite: %s", e.msg);
 
     char **names;

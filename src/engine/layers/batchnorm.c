@@ -83,6 +83,60 @@ static inline void bn_apply_rows(float *y, const float *x, const float *mean, co
     if (nt) stream_fence();
 }
 
+/* the per-chunk partial pairs (nch, 2, C) summed in chunk order (fixed) into U, V (C);
+ * U, V may be part, part + C: channel c reads all its partials before it writes */
+static void reduce_chunks(double *U, double *V, const double *part, int nch, int C) {
+    for (int c = 0; c < C; c++) {
+        double u = 0.0, v = 0.0;
+        for (int ch = 0; ch < nch; ch++) {
+            u += part[(size_t)ch * 2 * C + c];
+            v += part[(size_t)ch * 2 * C + C + c];
+        }
+        U[c] = u;
+        V[c] = v;
+    }
+}
+
+/* y = act((x - mean)*scale + beta) over all rows, chunk-parallel */
+static void bn_apply(float *y, const float *x, const float *mean, const float *scale, const float *beta, BNDims d) {
+    const int nch = CEIL_DIV(d.rows, DL_CHUNK_ROWS);
+    const float slope = d.slope;
+    const int nt = y != x && bn_stream_ok(y, d.rows, d.C, d.y_ld);
+#pragma omp parallel for schedule(static) if (nch > 1)
+    for (int ch = 0; ch < nch; ch++) {
+        int r0, r1;
+        chunk_rows(ch, d.rows, &r0, &r1);
+        if (slope == 1.0f)
+            bn_apply_rows(y, x, mean, scale, beta, r0, r1, d, 1.0f, nt);
+        else
+            bn_apply_rows(y, x, mean, scale, beta, r0, r1, d, slope, nt);
+    }
+}
+
+/* S, Q (C): sums of t and t*t, t = x - x[row 0], over all rows; per-chunk partials
+ * (part: (nch, 2, C) doubles) reduced in chunk order. S, Q may be part, part + C
+ * (channel c reads all its partials before it writes) */
+static void bn_stat_sums(double *Sout, double *Qout, const float *x, BNDims d, double *part) {
+    const int C = d.C, nch = CEIL_DIV(d.rows, DL_CHUNK_ROWS);
+#pragma omp parallel for schedule(static) if (nch > 1)
+    for (int ch = 0; ch < nch; ch++) {
+        double *restrict S = part + (size_t)ch * 2 * C, *restrict Q = S + C;
+        const float *restrict x0 = x; /* shift: row 0 */
+        int r0, r1;
+        chunk_rows(ch, d.rows, &r0, &r1);
+        for (int c = 0; c < C; c++) S[c] = Q[c] = 0.0;
+        for (int r = r0; r < r1; r++) {
+            const float *restrict xr = x + (size_t)r * d.x_ld;
+            for (int c = 0; c < C; c++) {
+                double t = (double)xr[c] - (double)x0[c];
+                S[c] += t;
+                Q[c] += t * t;
+            }
+        }
+    }
+    reduce_chunks(Sout, Qout, part, nch, C);
+}
+
 /* y (rows, C; y_ld), mean/rstd (C) out; running_mean/var (C) in/out (training,
  * may be NULL to skip the update); x (rows, C; x_ld); gamma/beta (C);
  * scratch batchnorm_scratch_floats_cpu(d) floats, 64-byte aligned */
@@ -97,49 +151,19 @@ void batchnorm_forward_cpu(float *y, float *mean, float *rstd, float *running_me
     if (training) {
         DL_CHECK(d.rows > 1, "batchnorm: training needs more than 1 row per channel (rows=%d)", d.rows);
         DL_CHECK(y != x, "batchnorm: y may alias x only in eval mode");
-#pragma omp parallel for schedule(static) if (nch > 1)
-        for (int ch = 0; ch < nch; ch++) {
-            double *restrict S = part + (size_t)ch * 2 * C, *restrict Q = S + C;
-            const float *restrict x0 = x; /* shift: row 0 */
-            int r0, r1;
-            chunk_rows(ch, d.rows, &r0, &r1);
-            for (int c = 0; c < C; c++) S[c] = Q[c] = 0.0;
-            for (int r = r0; r < r1; r++) {
-                const float *restrict xr = x + (size_t)r * d.x_ld;
-                for (int c = 0; c < C; c++) {
-                    double t = (double)xr[c] - (double)x0[c];
-                    S[c] += t;
-                    Q[c] += t * t;
-                }
-            }
-        }
-        for (int c = 0; c < C; c++) {
-            double s = 0.0, q = 0.0;
-            for (int ch = 0; ch < nch; ch++) { /* chunk order: fixed */
-                s += part[(size_t)ch * 2 * C + c];
-                q += part[(size_t)ch * 2 * C + C + c];
-            }
+        double *sums = part;   /* (2, C): reduced in place over chunk 0's slots */
+        bn_stat_sums(sums, sums + C, x, d, part);
+        for (int c = 0; c < C; c++)
             dl_bn_stats_finalize(&mean[c], &rstd[c], &scale[c], running_mean ? &running_mean[c] : NULL,
-                                 running_var ? &running_var[c] : NULL, s, q, (double)x[c], (double)d.rows,
-                                 gamma[c], d.eps, d.momentum);
-        }
+                                 running_var ? &running_var[c] : NULL, sums[c], sums[C + c], (double)x[c],
+                                 (double)d.rows, gamma[c], d.eps, d.momentum);
     } else {
         DL_CHECK(running_mean && running_var, "batchnorm: eval mode needs running_mean and running_var");
         for (int c = 0; c < C; c++)
             dl_bn_eval_stats(&mean[c], &rstd[c], &scale[c], running_mean[c], running_var[c], gamma[c], d.eps);
     }
 
-    const float slope = d.slope;
-    const int nt = y != x && bn_stream_ok(y, d.rows, C, d.y_ld);
-#pragma omp parallel for schedule(static) if (nch > 1)
-    for (int ch = 0; ch < nch; ch++) {
-        int r0, r1;
-        chunk_rows(ch, d.rows, &r0, &r1);
-        if (slope == 1.0f)
-            bn_apply_rows(y, x, mean, scale, beta, r0, r1, d, 1.0f, nt);
-        else
-            bn_apply_rows(y, x, mean, scale, beta, r0, r1, d, slope, nt);
-    }
+    bn_apply(y, x, mean, scale, beta, d);
 }
 
 /* dL/dz of one element: the LeakyReLU mask is the sign of the pre-activation z,
@@ -195,41 +219,31 @@ static inline void bn_bwd_apply(float *dx, const float *dy, const float *x, cons
  * dy (rows, C; y_ld); y: unused here (backend.h; may be NULL); x (rows, C; x_ld)
  * pre-BN input; gamma, beta, mean, rstd (C) from the training forward;
  * scratch batchnorm_scratch_floats_cpu(d) floats */
-void batchnorm_backward_cpu(float *dx, float *dgamma, float *dbeta, const float *dy, const float *y,
-                            const float *x, const float *gamma, const float *beta, const float *mean,
-                            const float *rstd, BNDims d, float *scratch) {
-    bn_check(d);
-    (void)y;
+/* A, B (C): sum dz, sum dz*(x-mean) over all rows: per-chunk partials (part: (nch, 2, C)
+ * doubles) reduced in chunk order; A, B may be part, part + C (as bn_stat_sums) */
+static void bn_bwd_reduce(double *A, double *B, const float *dy, const float *x, const float *mean,
+                          const float *scale, const float *beta, BNDims d, double *part) {
     const int C = d.C, nch = CEIL_DIV(d.rows, DL_CHUNK_ROWS);
     const float slope = d.slope;
-    DL_CHECK(beta || slope == 1.0f, "batchnorm_backward: beta is needed for the LeakyReLU mask (slope %g)",
-             (double)slope);
-    double *part = (double *)scratch;                      /* (nch, 2, C): sum dz, sum dz*(x-mean) */
-    float *k = scratch + 4 * (size_t)nch * C, *gm = k + C, *w = gm + C, *scale = w + C;
-    for (int c = 0; c < C; c++) scale[c] = gamma[c] * rstd[c]; /* as dl_bn_stats_finalize */
-
 #pragma omp parallel for schedule(static) if (nch > 1)
     for (int ch = 0; ch < nch; ch++) {
         int r0, r1;
         chunk_rows(ch, d.rows, &r0, &r1);
-        double *A = part + (size_t)ch * 2 * C, *Bs = A + C;
+        double *Ap = part + (size_t)ch * 2 * C, *Bp = Ap + C;
         if (slope == 1.0f)
-            bn_bwd_sums(A, Bs, dy, x, mean, scale, beta, r0, r1, d, 1.0f);
+            bn_bwd_sums(Ap, Bp, dy, x, mean, scale, beta, r0, r1, d, 1.0f);
         else
-            bn_bwd_sums(A, Bs, dy, x, mean, scale, beta, r0, r1, d, slope);
+            bn_bwd_sums(Ap, Bp, dy, x, mean, scale, beta, r0, r1, d, slope);
     }
-    for (int c = 0; c < C; c++) {
-        double a = 0.0, b = 0.0;
-        for (int ch = 0; ch < nch; ch++) { /* chunk order: fixed */
-            a += part[(size_t)ch * 2 * C + c];
-            b += part[(size_t)ch * 2 * C + C + c];
-        }
-        dl_bn_bwd_finalize(&k[c], &gm[c], &w[c], dgamma ? &dgamma[c] : NULL, dbeta ? &dbeta[c] : NULL, a, b,
-                           (double)d.rows, gamma[c], rstd[c]);
-    }
-    if (!dx) return;
+    reduce_chunks(A, B, part, nch, C);
+}
 
-    const int nt = !d.accumulate_dx && dx != dy && bn_stream_ok(dx, d.rows, C, d.x_ld);
+/* dx rows (+)= (dz - gm - (x-mean)*k) * w over all rows, chunk-parallel */
+static void bn_bwd_apply_all(float *dx, const float *dy, const float *x, const float *mean, const float *scale,
+                             const float *beta, const float *k, const float *gm, const float *w, BNDims d) {
+    const int nch = CEIL_DIV(d.rows, DL_CHUNK_ROWS);
+    const float slope = d.slope;
+    const int nt = !d.accumulate_dx && dx != dy && bn_stream_ok(dx, d.rows, d.C, d.x_ld);
 #pragma omp parallel for schedule(static) if (nch > 1)
     for (int ch = 0; ch < nch; ch++) {
         int r0, r1;
@@ -239,4 +253,74 @@ void batchnorm_backward_cpu(float *dx, float *dgamma, float *dbeta, const float 
         else
             bn_bwd_apply(dx, dy, x, mean, scale, beta, k, gm, w, r0, r1, d, slope, nt);
     }
+}
+
+/* dx (rows, C; x_ld) (+)= per d.accumulate_dx, may be NULL; dgamma/dbeta (C) +=;
+ * dy (rows, C; y_ld); y: unused here (backend.h; may be NULL); x (rows, C; x_ld)
+ * pre-BN input; gamma, beta, mean, rstd (C) from the training forward;
+ * scratch batchnorm_scratch_floats_cpu(d) floats */
+void batchnorm_backward_cpu(float *dx, float *dgamma, float *dbeta, const float *dy, const float *y,
+                            const float *x, const float *gamma, const float *beta, const float *mean,
+                            const float *rstd, BNDims d, float *scratch) {
+    bn_check(d);
+    (void)y;
+    const int C = d.C, nch = CEIL_DIV(d.rows, DL_CHUNK_ROWS);
+    DL_CHECK(beta || d.slope == 1.0f, "batchnorm_backward: beta is needed for the LeakyReLU mask (slope %g)",
+             (double)d.slope);
+    double *part = (double *)scratch;                      /* (nch, 2, C): sum dz, sum dz*(x-mean) */
+    float *k = scratch + 4 * (size_t)nch * C, *gm = k + C, *w = gm + C, *scale = w + C;
+    for (int c = 0; c < C; c++) scale[c] = gamma[c] * rstd[c]; /* as dl_bn_stats_finalize */
+    bn_bwd_reduce(part, part + C, dy, x, mean, scale, beta, d, part);
+    for (int c = 0; c < C; c++)
+        dl_bn_bwd_finalize(&k[c], &gm[c], &w[c], dgamma ? &dgamma[c] : NULL, dbeta ? &dbeta[c] : NULL, part[c],
+                           part[C + c], (double)d.rows, gamma[c], rstd[c]);
+    if (dx) bn_bwd_apply_all(dx, dy, x, mean, scale, beta, k, gm, w, d);
+}
+
+/* ---- data parallelism (backend.h "sharded BatchNorm"): the training statistics of
+ * a global batch whose rows lie in several shards, maybe on several ranks. The
+ * caller combines the shards' sums in shard order (shard.c). */
+
+/* sums (3, C): shift (the shard's row 0), S, Q (shifted sums, as the forward's) */
+void batchnorm_shard_sums_cpu(double *sums, const float *x, BNDims d, float *scratch) {
+    bn_check(d);
+    const int C = d.C;
+    double *part = (double *)scratch;
+    bn_stat_sums(part, part + C, x, d, part);
+    for (int c = 0; c < C; c++) {
+        sums[c] = (double)x[c];
+        sums[C + c] = part[c];
+        sums[2 * C + c] = part[C + c];
+    }
+}
+
+/* y = act((x - mean)*gamma*rstd + beta) with the given (global) mean, rstd */
+void batchnorm_apply_cpu(float *y, const float *x, const float *mean, const float *rstd, const float *gamma,
+                         const float *beta, BNDims d, float *scratch) {
+    bn_check(d);
+    DL_CHECK(y != x, "batchnorm_apply: y may not alias x");
+    float *scale = scratch;
+    for (int c = 0; c < d.C; c++) scale[c] = gamma[c] * rstd[c]; /* as dl_bn_stats_finalize */
+    bn_apply(y, x, mean, scale, beta, d);
+}
+
+/* sums (2, C): sum dz, sum dz*(x - mean) over the shard's rows (chunk order) */
+void batchnorm_shard_bwd_sums_cpu(double *sums, const float *dy, const float *x, const float *gamma,
+                                  const float *beta, const float *mean, const float *rstd, BNDims d,
+                                  float *scratch) {
+    bn_check(d);
+    const int C = d.C, nch = CEIL_DIV(d.rows, DL_CHUNK_ROWS);
+    double *part = (double *)scratch;
+    float *scale = scratch + 4 * (size_t)nch * C;
+    for (int c = 0; c < C; c++) scale[c] = gamma[c] * rstd[c];
+    bn_bwd_reduce(sums, sums + C, dy, x, mean, scale, beta, d, part);
+}
+
+/* dx (+)= (dz - gm - (x-mean)*k) * w, kgw (3, C): k, gm, w of dl_bn_bwd_finalize */
+void batchnorm_bwd_apply_cpu(float *dx, const float *dy, const float *x, const float *gamma, const float *beta,
+                             const float *mean, const float *rstd, const float *kgw, BNDims d, float *scratch) {
+    bn_check(d);
+    float *scale = scratch;
+    for (int c = 0; c < d.C; c++) scale[c] = gamma[c] * rstd[c];
+    bn_bwd_apply_all(dx, dy, x, mean, scale, beta, kgw, kgw + d.C, kgw + 2 * d.C, d);
 }

@@ -138,13 +138,23 @@ void convk_forward_rows(float *out, int out_ld, const float *const *rows, int nt
 
 /* dwt rows c0..c0+KB, columns 16: += (sum_m a(m)[c0 + r] * d(m)[0..16), m in order,
  * from zero): the sum is added last, as sgemm's C += A B */
-ALWAYS_INLINE void dw_block(float *dwt, int N, const float *const *rows, int c0, const float *d, int d_ld, int mt,
-                            const int KB) {
+ALWAYS_INLINE __m256 dw_load(const float *p, int masked, __m256i mask) {
+    return masked ? _mm256_maskload_ps(p, mask) : _mm256_loadu_ps(p);
+}
+ALWAYS_INLINE void dw_store(float *p, int masked, __m256i mask, __m256 v) {
+    if (masked) _mm256_maskstore_ps(p, mask, v);
+    else _mm256_storeu_ps(p, v);
+}
+
+/* masked (the last nt < 16 columns: lanes of m0, m1): every lane is the scalar chain
+ * s = fmaf(a, d, s) over m in order from zero, then dwt += s, at vector speed */
+ALWAYS_INLINE void dw_block_m(float *dwt, int N, const float *const *rows, int c0, const float *d, int d_ld, int mt,
+                              const int KB, const int masked, __m256i m0, __m256i m1) {
     __m256 s0[CONVK_MR], s1[CONVK_MR];
     for (int r = 0; r < KB; r++) s0[r] = s1[r] = _mm256_setzero_ps();
     for (int m = 0; m < mt; m++) {
         const float *a = rows[m] + c0, *dm = d + (long)m * d_ld;
-        const __m256 d0 = _mm256_loadu_ps(dm), d1 = _mm256_loadu_ps(dm + 8);
+        const __m256 d0 = dw_load(dm, masked, m0), d1 = dw_load(dm + 8, masked, m1);
         for (int r = 0; r < KB; r++) {
             const __m256 x = _mm256_broadcast_ss(a + r);
             s0[r] = _mm256_fmadd_ps(x, d0, s0[r]);
@@ -153,9 +163,14 @@ ALWAYS_INLINE void dw_block(float *dwt, int N, const float *const *rows, int c0,
     }
     for (int r = 0; r < KB; r++) {
         float *o = dwt + (size_t)r * N;
-        _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), s0[r]));
-        _mm256_storeu_ps(o + 8, _mm256_add_ps(_mm256_loadu_ps(o + 8), s1[r]));
+        dw_store(o, masked, m0, _mm256_add_ps(dw_load(o, masked, m0), s0[r]));
+        dw_store(o + 8, masked, m1, _mm256_add_ps(dw_load(o + 8, masked, m1), s1[r]));
     }
+}
+ALWAYS_INLINE void dw_block(float *dwt, int N, const float *const *rows, int c0, const float *d, int d_ld, int mt,
+                            const int KB) {
+    const __m256i all = _mm256_set1_epi32(-1);
+    dw_block_m(dwt, N, rows, c0, d, d_ld, mt, KB, 0, all, all);
 }
 
 void convk_dw_tap(float *dwt, const float *const *rows, const float *d, int d_ld, int mt, int L, int N) {
@@ -164,25 +179,60 @@ void convk_dw_tap(float *dwt, const float *const *rows, const float *d, int d_ld
         return;
     }
     const int Nf = N / CONVK_NR * CONVK_NR;
-    for (int n = 0; n < Nf; n += CONVK_NR)
+    /* a block of 6 columns of a is gathered once (mt x 6, contiguous: the rows of a are
+     * far apart) and swept over every 16-column panel of d while it sits in L1 */
+    float ap[CONVK_KC * CONVK_MR] __attribute__((aligned(64)));
+    const float *prow[CONVK_KC];
+    if (mt <= CONVK_KC && Nf >= 4 * CONVK_NR) {   /* gathering pays off from 4 panels */
+        for (int m = 0; m < mt; m++) prow[m] = ap + m * CONVK_MR;
         for (int c0 = 0; c0 < L; c0 += CONVK_MR) {
-            float *o = dwt + (size_t)c0 * N + n;
-            switch (L - c0 < CONVK_MR ? L - c0 : CONVK_MR) {
-            case 6: dw_block(o, N, rows, c0, d + n, d_ld, mt, 6); break;
-            case 5: dw_block(o, N, rows, c0, d + n, d_ld, mt, 5); break;
-            case 4: dw_block(o, N, rows, c0, d + n, d_ld, mt, 4); break;
-            case 3: dw_block(o, N, rows, c0, d + n, d_ld, mt, 3); break;
-            case 2: dw_block(o, N, rows, c0, d + n, d_ld, mt, 2); break;
-            default: dw_block(o, N, rows, c0, d + n, d_ld, mt, 1); break;
+            const int kb = L - c0 < CONVK_MR ? L - c0 : CONVK_MR;
+            for (int m = 0; m < mt; m++)
+                for (int r = 0; r < kb; r++) ap[m * CONVK_MR + r] = rows[m][c0 + r];
+            for (int n = 0; n < Nf; n += CONVK_NR) {
+                float *o = dwt + (size_t)c0 * N + n;
+                switch (kb) {
+                case 6: dw_block(o, N, prow, 0, d + n, d_ld, mt, 6); break;
+                case 5: dw_block(o, N, prow, 0, d + n, d_ld, mt, 5); break;
+                case 4: dw_block(o, N, prow, 0, d + n, d_ld, mt, 4); break;
+                case 3: dw_block(o, N, prow, 0, d + n, d_ld, mt, 3); break;
+                case 2: dw_block(o, N, prow, 0, d + n, d_ld, mt, 2); break;
+                default: dw_block(o, N, prow, 0, d + n, d_ld, mt, 1); break;
+                }
             }
         }
+    } else {
+        for (int n = 0; n < Nf; n += CONVK_NR)
+            for (int c0 = 0; c0 < L; c0 += CONVK_MR) {
+                float *o = dwt + (size_t)c0 * N + n;
+                switch (L - c0 < CONVK_MR ? L - c0 : CONVK_MR) {
+                case 6: dw_block(o, N, rows, c0, d + n, d_ld, mt, 6); break;
+                case 5: dw_block(o, N, rows, c0, d + n, d_ld, mt, 5); break;
+                case 4: dw_block(o, N, rows, c0, d + n, d_ld, mt, 4); break;
+                case 3: dw_block(o, N, rows, c0, d + n, d_ld, mt, 3); break;
+                case 2: dw_block(o, N, rows, c0, d + n, d_ld, mt, 2); break;
+                default: dw_block(o, N, rows, c0, d + n, d_ld, mt, 1); break;
+                }
+            }
+    }
     /* the last N % 16 columns: the same chain per element (fmaf is the lane's FMA) */
-    for (int c = 0; Nf < N && c < L; c++)
-        for (int n = Nf; n < N; n++) {
-            float s = 0.0f;
-            for (int m = 0; m < mt; m++) s = fmaf(rows[m][c], d[(long)m * d_ld + n], s);
-            dwt[(size_t)c * N + n] += s;
+    if (Nf < N) {
+        const int nt = N - Nf;
+        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nt), lane);
+        const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nt - 8), lane);
+        for (int c0 = 0; c0 < L; c0 += CONVK_MR) {
+            float *o = dwt + (size_t)c0 * N + Nf;
+            switch (L - c0 < CONVK_MR ? L - c0 : CONVK_MR) {
+            case 6: dw_block_m(o, N, rows, c0, d + Nf, d_ld, mt, 6, 1, m0, m1); break;
+            case 5: dw_block_m(o, N, rows, c0, d + Nf, d_ld, mt, 5, 1, m0, m1); break;
+            case 4: dw_block_m(o, N, rows, c0, d + Nf, d_ld, mt, 4, 1, m0, m1); break;
+            case 3: dw_block_m(o, N, rows, c0, d + Nf, d_ld, mt, 3, 1, m0, m1); break;
+            case 2: dw_block_m(o, N, rows, c0, d + Nf, d_ld, mt, 2, 1, m0, m1); break;
+            default: dw_block_m(o, N, rows, c0, d + Nf, d_ld, mt, 1, 1, m0, m1); break;
+            }
         }
+    }
 }
 
 /* column sums in registers, 4 x 8 columns at a time (the db of a chunk); s is the

@@ -22,6 +22,14 @@ void batchnorm_forward_cpu(float *y, float *mean, float *rstd, float *running_me
 void batchnorm_backward_cpu(float *dx, float *dgamma, float *dbeta, const float *dy, const float *y,
                             const float *x, const float *gamma, const float *beta, const float *mean,
                             const float *rstd, BNDims d, float *scratch);
+void batchnorm_shard_sums_cpu(double *sums, const float *x, BNDims d, float *scratch);
+void batchnorm_apply_cpu(float *y, const float *x, const float *mean, const float *rstd, const float *gamma,
+                         const float *beta, BNDims d, float *scratch);
+void batchnorm_shard_bwd_sums_cpu(double *sums, const float *dy, const float *x, const float *gamma,
+                                  const float *beta, const float *mean, const float *rstd, BNDims d,
+                                  float *scratch);
+void batchnorm_bwd_apply_cpu(float *dx, const float *dy, const float *x, const float *gamma, const float *beta,
+                             const float *mean, const float *rstd, const float *kgw, BNDims d, float *scratch);
 /* activation.c: LeakyReLU, dropout, add */
 void leaky_forward_cpu(float *y, const float *x, int rows, int C, int x_ld, int y_ld, float slope);
 void leaky_backward_cpu(float *dx, const float *dy, const float *y, int rows, int C, int ld_dx, int ld_dy,

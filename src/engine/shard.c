@@ -1,0 +1,175 @@
+/* shard.c: the op calls that reduce over the batch, made per micro-shard when the
+ * model is sharded (data parallelism, model.h "Shards"). With m->sh.K == 1 each
+ * wrapper is exactly the plain op call.
+ *
+ * Why per shard: a parameter gradient is a sum over the batch's rows, and a float
+ * sum's bits depend on how the rows are grouped. Computing each shard's gradient on
+ * its own (into its own gradient arena) and adding the K shards' gradients in shard
+ * order gives the same bits whichever rank computed which shard. BatchNorm's
+ * statistics are the global batch's: per-shard sums, gathered, combined in shard
+ * order. Dropout draws each shard's mask from its own key (the global shard index).
+ * Ops that treat rows independently (convolution forward, activations, pooling,
+ * attention, linear forward) run once over the local batch. */
+#include <string.h>
+
+#include "../common/rng.h"
+#include "../common/util.h"
+#include "layers/elementwise.h"
+#include "model_impl.h"
+
+/* the gradient of local shard s for a parameter whose shard-0 gradient is g (in m->grads) */
+float *shard_grad(const Model *m, float *g, int s) {
+    if (!g || s == 0) return g;
+    return m->sh.grads_extra + (size_t)(s - 1) * m->n_params + (size_t)(g - m->grads);
+}
+
+static int shard_b(const Model *m, int B) {
+    DL_CHECK(B % m->sh.S == 0, "sharded batch %d is not a multiple of %d local shards", B, m->sh.S);
+    return B / m->sh.S;
+}
+
+#define OFF(p, n) ((p) ? (p) + (n) : (p))
+
+void sh_conv_backward(const Model *m, float *dx, float *gw, float *gb, const float *dy, const float *x,
+                      const float *w, ConvDims cd) {
+    if (m->sh.K == 1) { m->be->conv2d_backward(dx, gw, gb, dy, x, w, cd, m->scratch); return; }
+    const int b = shard_b(m, cd.B);
+    const size_t in_rows = (size_t)b * cd.H * cd.W, out_rows = (size_t)b * conv_out_h(cd) * conv_out_w(cd);
+    ConvDims d = cd;
+    d.B = b;
+    for (int s = 0; s < m->sh.S; s++)
+        m->be->conv2d_backward(OFF(dx, s * in_rows * cd.in_ld), shard_grad(m, gw, s), shard_grad(m, gb, s),
+                               dy + s * out_rows * cd.out_ld, x + s * in_rows * cd.in_ld, w, d, m->scratch);
+}
+
+void sh_linear_backward(const Model *m, float *dx, float *gw, float *gb, const float *dy, const float *x,
+                        const float *w, LinearDims ld, int B) {
+    if (m->sh.K == 1) { m->be->linear_backward(dx, gw, gb, dy, x, w, ld, m->scratch); return; }
+    const int b = shard_b(m, B);
+    DL_CHECK(ld.N % B == 0, "linear: %d rows are not a whole number per sample of %d", ld.N, B);
+    const size_t rows = (size_t)b * (ld.N / B);
+    LinearDims d = ld;
+    d.N = (int)rows;
+    for (int s = 0; s < m->sh.S; s++)
+        m->be->linear_backward(OFF(dx, s * rows * ld.x_ld), shard_grad(m, gw, s), shard_grad(m, gb, s),
+                               dy + s * rows * ld.y_ld, x + s * rows * ld.x_ld, w, d, m->scratch);
+}
+
+/* the LSTM's cache is laid out by the op: each shard runs as its own call with its own
+ * cache slice, forward and backward */
+void sh_lstm_forward(const Model *m, float *h_last, float *cache, const float *x, const float *w_ih,
+                     const float *w_hh, const float *b_ih, const float *b_hh, LSTMDims ld, int training) {
+    if (m->sh.K == 1 || !training) {   /* a sequence's forward does not depend on its batch */ m->be->lstm_forward(h_last, cache, x, w_ih, w_hh, b_ih, b_hh, ld, m->scratch); return; }
+    const int b = shard_b(m, ld.B);
+    LSTMDims d = ld;
+    d.B = b;
+    const size_t cs = m->be->lstm_cache_floats(d);
+    for (int s = 0; s < m->sh.S; s++)
+        m->be->lstm_forward(h_last + (size_t)s * b * ld.H, cache + s * cs, x + (size_t)s * b * ld.T * ld.x_ld, w_ih,
+                            w_hh, b_ih, b_hh, d, m->scratch);
+}
+
+void sh_lstm_backward(const Model *m, float *dx, float *gw_ih, float *gw_hh, float *gb_ih, float *gb_hh,
+                      const float *dh, const float *cache, const float *x, const float *w_ih, const float *w_hh,
+                      LSTMDims ld) {
+    if (m->sh.K == 1) {
+        m->be->lstm_backward(dx, gw_ih, gw_hh, gb_ih, gb_hh, dh, cache, x, w_ih, w_hh, ld, m->scratch);
+        return;
+    }
+    const int b = shard_b(m, ld.B);
+    LSTMDims d = ld;
+    d.B = b;
+    const size_t cs = m->be->lstm_cache_floats(d), xs = (size_t)b * ld.T * ld.x_ld;
+    const size_t hs = (size_t)b * ld.H * (ld.dh_every_step ? ld.T : 1);
+    for (int s = 0; s < m->sh.S; s++)
+        m->be->lstm_backward(OFF(dx, s * xs), shard_grad(m, gw_ih, s), shard_grad(m, gw_hh, s),
+                             shard_grad(m, gb_ih, s), shard_grad(m, gb_hh, s), dh + s * hs, cache + s * cs,
+                             x + s * xs, w_ih, w_hh, d, m->scratch);
+}
+
+/* n: elements of the local batch (B samples, contiguous); shard s of K draws from
+ * dl_key(key, global shard index) */
+void sh_dropout_forward(const Model *m, float *y, uint8_t *mask, const float *x, size_t n, float p, uint64_t key,
+                        int B) {
+    if (m->sh.K == 1) { m->be->dropout_forward(y, mask, x, n, p, key); return; }
+    const int b = shard_b(m, B);
+    const size_t ns = n / (size_t)B * (size_t)b;
+    for (int s = 0; s < m->sh.S; s++)
+        m->be->dropout_forward(y + s * ns, mask + s * ns, x + s * ns, ns, p, dl_key(key, (uint64_t)(m->sh.first + s)));
+}
+
+/* bd.rows: rows of the local batch of B samples */
+void sh_bn_forward(const Model *m, float *y, float *mean, float *rstd, float *rm, float *rv, const float *x,
+                   const float *gamma, const float *beta, BNDims bd, int training, int B) {
+    if (m->sh.K == 1 || !training) {
+        m->be->batchnorm_forward(y, mean, rstd, rm, rv, x, gamma, beta, bd, training, m->scratch);
+        return;
+    }
+    const Shards *sh = &m->sh;
+    const int C = bd.C, b = shard_b(m, B), K = sh->K;
+    DL_CHECK(C <= sh->bn_cmax, "batchnorm: %d channels, shard buffers sized for %d", C, sh->bn_cmax);
+    /* a shard's block: (3, C) of its sums, in a slot of 3*bn_cmax */
+    const size_t rows = (size_t)bd.rows / sh->S, blk = 3 * (size_t)sh->bn_cmax;
+    (void)b;
+    BNDims d = bd;
+    d.rows = (int)rows;
+    for (int s = 0; s < sh->S; s++) m->be->batchnorm_shard_sums(sh->bn_mine + s * blk, x + s * rows * bd.x_ld, d, m->scratch);
+    sh->comm.allgather(sh->comm.ctx, sh->bn_mine, sh->bn_all, (size_t)sh->S * blk * sizeof(double));
+    /* shard order: sums moved to shard 0's shift K0 (the global row 0's, as one process) */
+    const double n = (double)rows, N = n * K;
+    for (int c = 0; c < C; c++) {
+        const double K0 = sh->bn_all[c];
+        double S = 0.0, Q = 0.0;
+        for (int k = 0; k < K; k++) {
+            const double *p = sh->bn_all + k * blk;
+            const double dk = p[c] - K0, Sk = p[C + c], Qk = p[2 * C + c];
+            S += Sk + n * dk;
+            Q += Qk + 2.0 * dk * Sk + n * dk * dk;
+        }
+        float scale;
+        dl_bn_stats_finalize(&mean[c], &rstd[c], &scale, rm ? &rm[c] : NULL, rv ? &rv[c] : NULL, S, Q, K0, N,
+                             gamma[c], bd.eps, bd.momentum);
+    }
+    m->be->batchnorm_apply(y, x, mean, rstd, gamma, beta, bd, m->scratch);
+}
+
+/* dgamma/dbeta: the global batch's, added to the gradient of global shard 0 only (the
+ * other shards' stay 0), so the shard-order sum carries them once */
+void sh_bn_backward(const Model *m, float *dx, float *dgamma, float *dbeta, const float *dy, const float *y,
+                    const float *x, const float *gamma, const float *beta, const float *mean, const float *rstd,
+                    BNDims bd, int B) {
+    if (m->sh.K == 1) {
+        m->be->batchnorm_backward(dx, dgamma, dbeta, dy, y, x, gamma, beta, mean, rstd, bd, m->scratch);
+        return;
+    }
+    const Shards *sh = &m->sh;
+    const int C = bd.C, K = sh->K;
+    (void)shard_b(m, B);
+    const size_t rows = (size_t)bd.rows / sh->S, blk = 3 * (size_t)sh->bn_cmax;
+    BNDims d = bd;
+    d.rows = (int)rows;
+    for (int s = 0; s < sh->S; s++)
+        m->be->batchnorm_shard_bwd_sums(sh->bn_mine + s * blk, dy + s * rows * bd.y_ld, x + s * rows * bd.x_ld, gamma,
+                                        beta, mean, rstd, d, m->scratch);
+    sh->comm.allgather(sh->comm.ctx, sh->bn_mine, sh->bn_all, (size_t)sh->S * blk * sizeof(double));
+    const int owner = sh->first == 0;   /* this process holds global shard 0 (its local shard 0) */
+    for (int c = 0; c < C; c++) {
+        double A = 0.0, Bs = 0.0;
+        for (int k = 0; k < K; k++) {
+            A += sh->bn_all[k * blk + c];
+            Bs += sh->bn_all[k * blk + C + c];
+        }
+        float *kgw = sh->kgw;
+        dl_bn_bwd_finalize(&kgw[c], &kgw[C + c], &kgw[2 * C + c], owner && dgamma ? &dgamma[c] : NULL,
+                           owner && dbeta ? &dbeta[c] : NULL, A, Bs, (double)rows * K, gamma[c], rstd[c]);
+    }
+    if (dx) m->be->batchnorm_bwd_apply(dx, dy, x, gamma, beta, mean, rstd, sh->kgw, bd, m->scratch);
+}
+
+/* ---- one process holding every shard ---- */
+static void local_allgather(void *ctx, const void *mine, void *all, size_t bytes) {
+    (void)ctx;
+    if (all != mine) memmove(all, mine, bytes);
+}
+
+ShardComm shard_comm_local(void) { return (ShardComm){local_allgather, NULL}; }

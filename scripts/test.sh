@@ -18,8 +18,11 @@ if [ -n "$NVCC" ]; then
   echo "== CUDA build (compile + link; no GPU needed) with $NVCC"
   cmake -S . -B build-cuda -DCMAKE_BUILD_TYPE=Release -DDEEPLOB_CUDA=ON -DCMAKE_CUDA_COMPILER="$NVCC" \
         "-DCMAKE_CUDA_ARCHITECTURES=80;90"
-  cmake --build build-cuda -j"$JOBS" --target deeplob_mpi
+  cmake --build build-cuda -j"$JOBS" --target deeplob_mpi test_cuda_backend
   build-cuda/deeplob_mpi info --model deeplob | tail -2
+  # the GPU test: runs where a GPU is usable, else says why and exits 77 (skipped)
+  rc=0; build-cuda/test_cuda_backend | tail -3 || rc=$?
+  [ "$rc" -eq 0 ] || [ "$rc" -eq 77 ] || { echo "test_cuda_backend failed ($rc)"; exit "$rc"; }
 else
   echo "== no nvcc: CUDA build skipped"
 fi

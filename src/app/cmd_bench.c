@@ -14,7 +14,9 @@
 #include "app/commands.h"
 #include "common/rng.h"
 #include "common/util.h"
+#include "engine/device.h"
 #include "engine/model.h"
+#include "train/symbol_sched.h"
 #include "engine/layers/conv2d_kernels.h"
 #include "train/dp.h"
 #if CONVK_AVAILABLE
@@ -200,6 +202,7 @@ int cmd_bench(int argc, char **argv) {
     static const char *help =
         "usage: deeplob_mpi bench --model M [--batch 256] [--threads N] [--steps 10] [--warmup 3]\n"
         "                         [--seq-len 100] [--features F] [--peak] [--profile] [--json]\n"
+        "                         [--device auto|cpu|cuda] [--ranks-per-gpu 1]\n"
         "  Training-step and inference samples/s (median of --steps after --warmup) and\n"
         "  GFLOP/s (training counted as 3x the forward FLOPs). --peak also measures the\n"
         "  OpenBLAS sgemm rate and the FMA peak (the vector width of the conv kernels) of the\n"
@@ -213,15 +216,21 @@ int cmd_bench(int argc, char **argv) {
         "  --data-parallel K\n"
         "  under mpirun -np N: strong scaling of ONE model (global batch --batch in K shards)\n"
         "  over 1..N ranks (each n that divides K): samples/s, speed-up, efficiency, and the\n"
-        "  share of a step spent in the gathers (dp_shards, docs/hpc.md).\n";
+        "  share of a step spent in the gathers (dp_shards, docs/hpc.md; CPU backend).\n"
+        "  --device: where the ops run (auto = the rank's GPU when it has one, GPU = node-local\n"
+        "  rank / --ranks-per-gpu); cuda without a GPU is an error. On a GPU every timed step\n"
+        "  ends with a device synchronisation.\n";
     static struct option opts[] = {{"model", required_argument, 0, 'm'}, {"batch", required_argument, 0, 'b'},
                                    {"threads", required_argument, 0, 't'}, {"steps", required_argument, 0, 's'},
                                    {"warmup", required_argument, 0, 'w'}, {"seq-len", required_argument, 0, 'T'},
-                                   {"features", required_argument, 0, 'F'},
+                                   {"features", required_argument, 0, 'F'}, {"device", required_argument, 0, 'V'},
+                                   {"ranks-per-gpu", required_argument, 0, 'R'},
                                    {"data-parallel", required_argument, 0, 'D'}, {"peak", no_argument, 0, 'p'}, {"profile", no_argument, 0, 'P'}, {"json", no_argument, 0, 'j'},
                                    {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     ModelConfig cfg;
     int dp = 0, have_model = 0, B = 256, threads = 0, steps = 10, warmup = 3, T = 0, F = 0, peak = 0, json = 0, profile = 0, c;
+    int rpg = 1;
+    DlDevice want = DL_DEVICE_AUTO;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -233,6 +242,13 @@ int cmd_bench(int argc, char **argv) {
         case 'w': if (cli_int("--warmup", optarg, 0, 100000, &warmup) != 0) return 2; break;
         case 'T': if (cli_int("--seq-len", optarg, 2, 100000, &T) != 0) return 2; break;
         case 'F': if (cli_int("--features", optarg, 1, 4096, &F) != 0) return 2; break;
+        case 'V':
+            if (dl_device_parse(optarg, &want) != 0) {
+                fprintf(stderr, "bench: --device '%s' is not one of auto, cpu, cuda\n", optarg);
+                return 2;
+            }
+            break;
+        case 'R': if (cli_int("--ranks-per-gpu", optarg, 1, 1024, &rpg) != 0) return 2; break;
         case 'p': peak = 1; break;
         case 'D': if (cli_int("--data-parallel", optarg, 1, 1024, &dp) != 0) return 2; break;
         case 'P': profile = 1; break;
@@ -253,8 +269,27 @@ int cmd_bench(int argc, char **argv) {
     T = cfg.seq_len;
     backend_cpu_set_threads(threads);
     threads = backend_cpu_threads();
-    if (dp) return bench_dp(cfg, B, dp, steps, warmup, threads, json);
-    Model *m = model_create(cfg, B, profile ? backend_profiled(backend_cpu()) : backend_cpu());
+    if (dp) {
+        if (want == DL_DEVICE_CUDA) {
+            fprintf(stderr, "bench: --data-parallel runs on the CPU backend (not with --device cuda)\n");
+            return 2;
+        }
+        return bench_dp(cfg, B, dp, steps, warmup, threads, json);
+    }
+    int local_rank = 0, local_size = 1;
+    sched_node_layout(MPI_COMM_WORLD, &local_rank, &local_size);
+    char dev[400];
+    const Backend *be = dl_backend_select(want, local_rank, rpg, dev, sizeof dev);
+    int ok = be != NULL, all_ok = 0;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (!all_ok) {
+        if (!ok) fprintf(stderr, "bench: error on rank %d: %s\n", rank, dev);
+        return 1;
+    }
+    const int gpu = be->on_device;
+    if (!json) printf("[rank %d/%d] %s\n", rank, size, dev);
+    fflush(stdout);
+    Model *m = model_create(cfg, B, profile ? backend_profiled(be) : be);
     model_init_params(m, 1234);
     size_t nx = (size_t)B * T * cfg.n_features, ny = (size_t)B * m->n_out;
     float *x = dl_malloc(nx * sizeof(float)), *y = dl_malloc(ny * sizeof(float));
@@ -272,6 +307,7 @@ int cmd_bench(int argc, char **argv) {
         model_backward(m, x, B);
         if (!mmf) model_clip_grad(m, 1.0f); /* the MMF study does not clip */
         model_adam_step(m, 1e-3f);
+        if (gpu) dl_device_sync();
         if (s >= warmup) tt[s - warmup] = dl_now() - t0;
         if (s + 1 == warmup && profile) backend_profile_reset();
     }
@@ -279,6 +315,7 @@ int cmd_bench(int argc, char **argv) {
     for (int s = 0; s < warmup + steps; s++) {
         double t0 = dl_now();
         model_forward(m, x, B, 0, 0);
+        if (gpu) dl_device_sync();
         if (s >= warmup) ti[s - warmup] = dl_now() - t0;
     }
     double train_sps = B / median(tt, steps), infer_sps = B / median(ti, steps);
@@ -295,17 +332,17 @@ int cmd_bench(int argc, char **argv) {
         double agg_t = 0, agg_i = 0;
         for (int r = 0; r < size; r++) { agg_t += all[2 * r]; agg_i += all[2 * r + 1]; }
         if (json) {
-            printf("{\"impl\":\"deeplob_mpi\",\"model\":\"%s\",\"batch\":%d,\"threads\":%d,\"ranks\":%d,"
+            printf("{\"impl\":\"deeplob_mpi\",\"device\":\"%s\",\"model\":\"%s\",\"batch\":%d,\"threads\":%d,\"ranks\":%d,"
                    "\"train_samples_per_s\":%.2f,\"infer_samples_per_s\":%.2f,\"train_gflops\":%.2f,"
                    "\"infer_gflops\":%.2f,\"aggregate_train_samples_per_s\":%.2f,\"sgemm_peak_gflops\":%.2f,"
                    "\"fma_peak_gflops\":%.2f,\"fma_width\":%d,\"blas_core\":\"%s\",\"per_rank_train\":[",
-                   model_kind_name(cfg.kind), B, threads, size, train_sps, infer_sps, train_gf, infer_gf, agg_t, pk,
+                   be->name, model_kind_name(cfg.kind), B, threads, size, train_sps, infer_sps, train_gf, infer_gf, agg_t, pk,
                    fpk, fma_w, openblas_get_corename());
             for (int r = 0; r < size; r++) printf("%s%.2f", r ? "," : "", all[2 * r]);
             printf("]}\n");
         } else {
-            printf("bench %s: batch %d, seq_len %d, %d thread(s) per rank, %d rank(s), %d steps after %d warm-up\n",
-                   model_kind_name(cfg.kind), B, T, threads, size, steps, warmup);
+            printf("bench %s: batch %d, seq_len %d, %s backend, %d thread(s) per rank, %d rank(s), %d steps after %d "
+                   "warm-up\n", model_kind_name(cfg.kind), B, T, be->name, threads, size, steps, warmup);
             printf("  forward FLOPs/sample %.1f M, parameters %zu\n", fl / 1e6, model_count_params(m));
             char cpu[160], kern[160];
             backend_cpu_model(cpu, sizeof cpu);

@@ -35,9 +35,9 @@ int cmd_info(int argc, char **argv) {
     if (cli_shape("info", &cfg, T, F) != 0) return 2;
     Model *m = model_create(cfg, 1, backend_cpu());
     model_print_table(m, stdout);
-    char dev[256];
-    dl_gpu_bind(0, dev, sizeof dev);
-    printf("device: %s; model ops run on the %s backend\n", dev, m->be->name);
+    char dev[400];
+    dl_backend_select(DL_DEVICE_AUTO, 0, 1, dev, sizeof dev);
+    printf("device (--device auto): %s\n", dev);
     model_free(m);
     return 0;
 }
@@ -88,7 +88,7 @@ int cmd_init(int argc, char **argv) {
 int cmd_predict(int argc, char **argv) {
     static const char *help =
         "usage: deeplob_mpi predict --model M --weights W.h5 --input X.npy --output Y.npy\n"
-        "                           [--batch 256] [--threads N]\n"
+        "                           [--batch 256] [--threads N] [--device auto|cpu|cuda]\n"
         "  Evaluation mode (BN running statistics, no dropout). X: float32 (B,T,40) or\n"
         "  (B,1,T,40), T = the model's sequence length (100 unless the weights say\n"
         "  otherwise; --seq-len T). Y: float32 (B,1), or (B,2) = (10 s, 60 s) for deeplob_hier.\n"
@@ -100,9 +100,10 @@ int cmd_predict(int argc, char **argv) {
                                    {"input", required_argument, 0, 'i'}, {"output", required_argument, 0, 'o'},
                                    {"batch", required_argument, 0, 'b'}, {"threads", required_argument, 0, 't'},
                                    {"seq-len", required_argument, 0, 'T'}, {"help", no_argument, 0, 'h'},
-                                   {0, 0, 0, 0}};
+                                   {"device", required_argument, 0, 'D'}, {0, 0, 0, 0}};
     ModelConfig cfg;
     int have_model = 0, batch = 256, threads = 0, T = 0, c;
+    DlDevice want = DL_DEVICE_AUTO;
     const char *wpath = NULL, *in = NULL, *out = NULL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -115,6 +116,12 @@ int cmd_predict(int argc, char **argv) {
         case 'b': if (cli_int("--batch", optarg, 1, 1 << 20, &batch) != 0) return 2; break;
         case 't': if (cli_int("--threads", optarg, 0, 4096, &threads) != 0) return 2; break;
         case 'T': if (cli_int("--seq-len", optarg, 1, 100000, &T) != 0) return 2; break;
+        case 'D':
+            if (dl_device_parse(optarg, &want) != 0) {
+                fprintf(stderr, "predict: --device '%s' is not one of auto, cpu, cuda\n", optarg);
+                return 2;
+            }
+            break;
         default: fputs(help, stderr); return 2;
         }
     }
@@ -154,8 +161,16 @@ int cmd_predict(int argc, char **argv) {
             return 1;
         }
     backend_cpu_set_threads(threads);
+    char dev[400];
+    const Backend *be = dl_backend_select(want, 0, 1, dev, sizeof dev);
+    if (!be) {
+        fprintf(stderr, "predict: error: %s\n", dev);
+        npy_free(&x);
+        return 1;
+    }
+    fprintf(stderr, "predict: %s\n", dev);
     int mb = B < batch ? (int)B : batch;
-    Model *m = model_create(cfg, mb, backend_cpu());
+    Model *m = model_create(cfg, mb, be);
     if (weights_load_file(m, wpath, &e) != 0) {
         fprintf(stderr, "predict: %s\n", e.msg);
         if (mmf) fprintf(stderr, "predict: (the input %s has %d features per step; mmf_lstm takes the weights' width)\n", in, NF);
@@ -167,7 +182,7 @@ int cmd_predict(int argc, char **argv) {
     for (int64_t b0 = 0; b0 < B; b0 += mb) {
         int nb = (int)(B - b0 < mb ? B - b0 : mb);
         model_forward(m, x.data + (size_t)b0 * T * NF, nb, 0, 0);
-        memcpy(y + (size_t)b0 * m->n_out, m->out, (size_t)nb * m->n_out * sizeof(float));
+        model_read_out(m, y + (size_t)b0 * m->n_out, nb);
     }
     int64_t shape[2] = {B, m->n_out}; /* mmf_lstm: n_out = T */
     int rc = npy_write_f32(out, y, 2, shape, &e);

@@ -17,6 +17,7 @@
 #include "engine/backend.h"
 #include "train/config.h"
 #include "train/run_mpi.h"
+#include "train/trainer.h"
 #include "train/symbol_sched.h"
 
 static void usage(FILE *f) {
@@ -32,7 +33,7 @@ static void usage(FILE *f) {
             "      epochs patience plateau_patience plateau_factor plateau_threshold lr huber_delta\n"
             "      dropout weight_decay lstm_input_dropout clip max_train_samples control_shuffle_targets\n"
             "      seed output_dir run_name threads checkpoint horizon2 price_features volume_features\n"
-            "      report progress_interval\n"
+            "      report progress_interval device ranks_per_gpu (e.g. --device cuda: docs/gpu.md)\n"
             "See docs/training.md.\n");
 }
 
@@ -112,15 +113,34 @@ int cmd_train(int argc, char **argv) {
     backend_cpu_set_threads(threads);
     char host[256] = "";
     gethostname(host, sizeof host - 1);
-    /* one rank per GPU: device = node-local rank; the model ops run on the CPU
-     * backend until a CUDA backend table exists, and the line says so */
-    char dev[256];
-    dl_gpu_bind(local_rank, dev, sizeof dev);
+    /* the backend of this rank's model ops: its GPU (local rank / ranks_per_gpu) when it
+     * has one and device is auto or cuda; cuda without a usable GPU stops every rank */
+    char dev[400];
+    DlDevice want = DL_DEVICE_AUTO;
+    dl_device_parse(cfg.device, &want);
+    if (cfg.dp_shards > 1) { /* data parallelism (sharded BatchNorm, host gathers) runs on the CPU backend */
+        if (want == DL_DEVICE_CUDA) {
+            dl_err(&e, "config: key 'device': cuda with dp_shards %d: data-parallel training runs on the CPU backend "
+                       "(set device cpu or auto, or dp_shards 1)", cfg.dp_shards);
+            goto fail;
+        }
+        want = DL_DEVICE_CPU;
+    }
+    const Backend *be = dl_backend_select(want, local_rank, cfg.ranks_per_gpu, dev, sizeof dev);
+    int ok = be != NULL, all_ok = 0;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (!all_ok) {
+        if (!ok) fprintf(stderr, "[rank %d/%d] %s: train: error: %s (use --device auto or cpu to train on the CPU)\n",
+                         rank, size, host, dev);
+        config_free(&cfg);
+        return 1;
+    }
+    trainer_set_backend(be);
     char cpu[160], kern[160];
     backend_cpu_model(cpu, sizeof cpu);
     const int blas_fallback = backend_cpu_describe(kern, sizeof kern);
-    printf("[rank %d/%d] %s (local rank %d of %d): %s; ops on the CPU backend, %d thread(s) (%s); %s, %s\n", rank,
-           size, host, local_rank, local_size, dev, backend_cpu_threads(), why, cpu, kern);
+    printf("[rank %d/%d] %s (local rank %d of %d): %s; %d thread(s) (%s) for host work and CPU ops; %s, %s\n", rank, size, host,
+           local_rank, local_size, dev, backend_cpu_threads(), why, cpu, kern);
     if (blas_fallback) printf("[rank %d/%d] note: %s\n", rank, size, backend_cpu_fallback_hint());
     fflush(stdout);
 

@@ -227,9 +227,32 @@ typedef struct Backend {
     /* dx (+)= per d.accumulate_dx, from kgw (3, C): k, gm, w of dl_bn_bwd_finalize */
     void (*batchnorm_bwd_apply)(float *dx, const float *dy, const float *x, const float *gamma, const float *beta,
                                 const float *mean, const float *rstd, const float *kgw, BNDims d, float *scratch);
+    /* ---- memory: where the model's arenas live (model.c is the only caller) ----
+     * on_device 0: host memory, copies are memcpy. 1: device memory: every pointer
+     * given to the ops above is a device pointer, and the model keeps host mirrors
+     * that it fills with copy_to_host / sends with copy_to_device. */
+    int on_device;
+    void *(*mem_alloc)(size_t bytes);        /* 64-byte aligned at least; fatal on failure */
+    void (*mem_free)(void *p);
+    void (*mem_zero)(void *p, size_t bytes); /* queued in order with the ops */
+    /* host -> device (host <- device): returns when src may be reused (dst is complete) */
+    void (*copy_to_device)(void *dst, const void *src, size_t bytes);
+    void (*copy_to_host)(void *dst, const void *src, size_t bytes);
+    /* input batches (double-buffered): upload host src into dst, which belongs to slot
+     * (0..3: the model's inputs use 0/1, its targets 2/3), on a copy stream; ops queued afterwards wait for it; it first waits for the
+     * ops that read the slot's previous batch (input_release). Returns when src may be
+     * reused. input_release(slot): the ops queued so far are the last readers of slot. */
+    void (*upload_input)(void *dst, const void *src, size_t bytes, int slot);
+    void (*input_release)(int slot);
+    /* host buffers that batches are assembled in (page-locked when on the device) */
+    void *(*host_alloc)(size_t bytes);
+    void (*host_free)(void *p);
 } Backend;
 
 const Backend *backend_cpu(void);
+/* the CUDA backend: NULL in builds without CUDA. Call after the rank's GPU is bound
+ * (device.h: dl_backend_select); the first call creates the library handles. */
+const Backend *backend_cuda(void);
 
 /* a Backend that times every op of inner (bench --profile); one per process */
 const Backend *backend_profiled(const Backend *inner);

@@ -5,8 +5,10 @@
 #include <omp.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <strings.h>
 
+#include "../common/util.h"
 #include "backend.h"
 #include "layers/conv2d_kernels.h"
 #include "layers/layers_cpu.h"
@@ -24,6 +26,18 @@ void backend_cpu_set_threads(int n) {
 }
 
 int backend_cpu_threads(void) { return g_threads > 0 ? g_threads : omp_get_max_threads(); }
+
+/* memory slots: the arenas are host memory */
+static void *mem_alloc_cpu(size_t bytes) { return dl_aligned_alloc(bytes ? bytes : 64); }
+static void mem_zero_cpu(void *p, size_t bytes) { memset(p, 0, bytes); }
+static void mem_copy_cpu(void *dst, const void *src, size_t bytes) {
+    if (dst != src) memcpy(dst, src, bytes);
+}
+static void upload_input_cpu(void *dst, const void *src, size_t bytes, int slot) {
+    (void)slot;
+    mem_copy_cpu(dst, src, bytes);
+}
+static void input_release_cpu(int slot) { (void)slot; }
 
 static const Backend cpu = {
     /* .name = */ "cpu",
@@ -66,6 +80,16 @@ static const Backend cpu = {
     /* .batchnorm_apply = */ batchnorm_apply_cpu,
     /* .batchnorm_shard_bwd_sums = */ batchnorm_shard_bwd_sums_cpu,
     /* .batchnorm_bwd_apply = */ batchnorm_bwd_apply_cpu,
+    /* .on_device = */ 0,
+    /* .mem_alloc = */ mem_alloc_cpu,
+    /* .mem_free = */ free,
+    /* .mem_zero = */ mem_zero_cpu,
+    /* .copy_to_device = */ mem_copy_cpu,
+    /* .copy_to_host = */ mem_copy_cpu,
+    /* .upload_input = */ upload_input_cpu,
+    /* .input_release = */ input_release_cpu,
+    /* .host_alloc = */ mem_alloc_cpu,
+    /* .host_free = */ free,
 };
 
 const Backend *backend_cpu(void) {

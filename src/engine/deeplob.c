@@ -114,7 +114,7 @@ static void tcn_model_backward(Model *m, const float *x, int B) {
     int Tp = d->fe.Tp;
     const float *last = d->tcn.blk[d->tcn.n - 1].out + (size_t)(Tp - 1) * 64;
     /* only the last step feeds the head: the rest of the gradient is zero */
-    memset(d->g_tcn_out, 0, (size_t)B * Tp * 64 * sizeof(float));
+    m->be->mem_zero(d->g_tcn_out, (size_t)B * Tp * 64 * sizeof(float));
     head_backward(m, &d->head, last, Tp * 64, m->dout, 1, d->g_tcn_out + (size_t)(Tp - 1) * 64, Tp * 64, B);
     tcn_backward(m, &d->tcn, d->fe.concat, d->g_tcn_out, B);
     frontend_backward(m, &d->fe, x, B);

@@ -166,7 +166,7 @@ static void hier_backward(Model *m, const float *x, int B) {
                         ldims(&d->res_proj, B, 1), B);
 
     /* long branch: only the last step feeds the head */
-    memset(d->g_long, 0, (size_t)R * 64 * sizeof(float));
+    m->be->mem_zero(d->g_long, (size_t)R * 64 * sizeof(float));
     head_backward(m, &d->head_l, lng + last, Tp * 64, m->dout + 1, 2, d->g_long + last, Tp * 64, B);
     tcn_backward(m, &d->tcn_l, d->fused, d->g_long, B);  /* -> g_fused */
 

@@ -89,15 +89,22 @@ float mmf_lstm_loss(Model *m, const float *y, int B) {
     const int T = m->n_out, w = m->cfg.warmup;
     DL_CHECK(w >= 0 && w < T, "mmf_lstm: warmup %d must be in [0, %d)", w, T);
     const double inv = 1.0 / ((double)B * (T - w));
+    /* on the host (a few thousand floats): under a device backend out comes over and
+     * dout goes back; on the CPU host_out/host_dout are out/dout themselves */
+    const size_t nio = (size_t)B * T;
+    if (m->be->on_device) m->be->copy_to_host(m->host_out, m->out, nio * sizeof(float));
+    const float *out = m->host_out;
+    float *dout = m->host_dout;
     double s = 0.0;
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
             const size_t i = (size_t)b * T + t;
-            const float r = m->out[i] - y[i];
-            if (t < w) { m->dout[i] = 0.0f; continue; }
+            const float r = out[i] - y[i];
+            if (t < w) { dout[i] = 0.0f; continue; }
             s += (double)r * r;
-            m->dout[i] = (float)(2.0 * inv * r);
+            dout[i] = (float)(2.0 * inv * r);
         }
+    if (m->be->on_device) m->be->copy_to_device(m->dout, m->host_dout, nio * sizeof(float));
     return (float)(s * inv);
 }
 
@@ -108,6 +115,7 @@ const ModelOps mmf_lstm_ops = {mmf_layout, mmf_forward, mmf_backward, mmf_flops,
  * calls once per run so the state restarts at segment boundaries) */
 void mmf_lstm_predict_series(Model *m, const float *x, int64_t n, float *out) {
     DL_CHECK(m->cfg.kind == MODEL_MMF_LSTM, "mmf_lstm_predict_series on a %s model", model_kind_name(m->cfg.kind));
+    DL_CHECK(!m->be->on_device, "mmf_lstm_predict_series runs on the host: create the model on the CPU backend");
     MmfLstm *d = m->impl;
     const int F = d->ld.In, H = d->ld.H;
     float h[MMF_H], c[MMF_H], g[4 * MMF_H], a[MMF_H1];

@@ -75,13 +75,16 @@ float *decl_param(Layout *L, const char *name, int ndim, const int *shape, PTKin
     e->init = init;
     e->fan_in = fan_in;
     e->grad = L->measuring ? NULL : L->m->grads + off;
+    e->host = L->measuring ? NULL : L->m->host_params + off;
     if (grad) *grad = e->grad;
     return e->data;
 }
 
 float *decl_buffer(Layout *L, const char *name, int n, int init) {
     ParamEntry *e = new_entry(L, name, 1, &n, PT_PLAIN);
+    size_t off = L->buffers.used;
     e->data = bump_take(&L->buffers, (size_t)n);
+    e->host = L->measuring ? NULL : L->m->host_buffers + off;
     e->init = init;
     return e->data;
 }
@@ -125,17 +128,53 @@ Model *model_create(ModelConfig cfg, int max_batch, const Backend *be) {
     m->n_masks = L.mask_used;
     m->scratch_threads = L.threads;
 
-    m->params = dl_aligned_alloc(m->n_params * sizeof(float));
-    m->grads = dl_aligned_alloc(m->n_params * sizeof(float));
-    m->adam_m = dl_aligned_alloc(m->n_params * sizeof(float));
-    m->adam_v = dl_aligned_alloc(m->n_params * sizeof(float));
-    m->buffers = dl_aligned_alloc(m->n_buffers * sizeof(float));
-    m->counters = dl_calloc((size_t)(m->n_counters ? m->n_counters : 1), sizeof(int64_t));
-    m->acts = dl_aligned_alloc(m->n_acts * sizeof(float));
-    m->scratch = dl_aligned_alloc(m->n_scratch * sizeof(float));
-    m->masks = dl_aligned_alloc(m->n_masks ? m->n_masks : 64);
-    m->out = dl_aligned_alloc((size_t)max_batch * m->n_out * sizeof(float));
-    m->dout = dl_aligned_alloc((size_t)max_batch * m->n_out * sizeof(float));
+    /* the arenas where the backend computes (device memory under a device backend:
+     * these are all of its allocations; nothing is allocated inside a step) */
+    const size_t n_io = (size_t)max_batch * m->n_out;
+    m->params = be->mem_alloc(m->n_params * sizeof(float));
+    m->grads = be->mem_alloc(m->n_params * sizeof(float));
+    m->adam_m = be->mem_alloc(m->n_params * sizeof(float));
+    m->adam_v = be->mem_alloc(m->n_params * sizeof(float));
+    m->buffers = be->mem_alloc(m->n_buffers * sizeof(float));
+    m->counters = dl_calloc((size_t)(m->n_counters ? m->n_counters : 1), sizeof(int64_t)); /* host: counted there */
+    m->acts = be->mem_alloc(m->n_acts * sizeof(float));
+    m->scratch = be->mem_alloc(m->n_scratch * sizeof(float));
+    m->masks = be->mem_alloc(m->n_masks ? m->n_masks : 64);
+    m->out = be->mem_alloc(n_io * sizeof(float));
+    m->dout = be->mem_alloc(n_io * sizeof(float));
+    if (be->on_device) {
+        m->host_params = dl_aligned_alloc(m->n_params * sizeof(float));
+        m->host_buffers = dl_aligned_alloc(m->n_buffers * sizeof(float));
+        m->host_adam_m = dl_aligned_alloc(m->n_params * sizeof(float));
+        m->host_adam_v = dl_aligned_alloc(m->n_params * sizeof(float));
+        m->host_out = dl_aligned_alloc(n_io * sizeof(float));
+        m->host_dout = dl_aligned_alloc(n_io * sizeof(float));
+        const size_t nx = (size_t)max_batch * cfg.seq_len * cfg.n_features;
+        for (int k = 0; k < 2; k++) {
+            m->x_stage[k] = be->mem_alloc(nx * sizeof(float));
+            m->y_stage[k] = be->mem_alloc(n_io * sizeof(float));
+        }
+        /* defined contents everywhere (a device allocation is not zeroed) */
+        memset(m->host_params, 0, m->n_params * sizeof(float));
+        memset(m->host_buffers, 0, m->n_buffers * sizeof(float));
+        memset(m->host_adam_m, 0, m->n_params * sizeof(float));
+        memset(m->host_adam_v, 0, m->n_params * sizeof(float));
+        memset(m->host_out, 0, n_io * sizeof(float));
+        memset(m->host_dout, 0, n_io * sizeof(float));
+        model_sync_device(m);
+        be->mem_zero(m->grads, m->n_params * sizeof(float));
+        be->mem_zero(m->out, n_io * sizeof(float));
+        be->mem_zero(m->dout, n_io * sizeof(float));
+        be->mem_zero(m->acts, m->n_acts * sizeof(float));
+        be->mem_zero(m->scratch, m->n_scratch * sizeof(float));
+    } else {
+        m->host_params = m->params;
+        m->host_buffers = m->buffers;
+        m->host_adam_m = m->adam_m;
+        m->host_adam_v = m->adam_v;
+        m->host_out = m->out;
+        m->host_dout = m->dout;
+    }
 
     /* pass 2: point into the arenas (the model sizes its scratch and masks here) */
     memset(&L, 0, sizeof L);
@@ -153,11 +192,42 @@ Model *model_create(ModelConfig cfg, int max_batch, const Backend *be) {
 
 void model_free(Model *m) {
     if (!m) return;
-    free(m->params); free(m->grads); free(m->adam_m); free(m->adam_v);
-    free(m->buffers); free(m->counters); free(m->acts); free(m->scratch); free(m->masks);
-    free(m->out); free(m->dout); free(m->entries); free(m->impl);
+    const Backend *be = m->be;
+    be->mem_free(m->params); be->mem_free(m->grads); be->mem_free(m->adam_m); be->mem_free(m->adam_v);
+    be->mem_free(m->buffers); be->mem_free(m->acts); be->mem_free(m->scratch); be->mem_free(m->masks);
+    be->mem_free(m->out); be->mem_free(m->dout);
+    if (be->on_device) {
+        free(m->host_params); free(m->host_buffers); free(m->host_adam_m); free(m->host_adam_v);
+        free(m->host_out); free(m->host_dout);
+        for (int k = 0; k < 2; k++) { be->mem_free(m->x_stage[k]); be->mem_free(m->y_stage[k]); }
+    }
+    free(m->counters); free(m->entries); free(m->impl);
     free(m->sh.grads_extra); free(m->sh.gather); free(m->sh.bn_mine); free(m->sh.bn_all); free(m->sh.kgw);
     free(m);
+}
+
+/* ---- host <-> model memory ------------------------------------------------------- */
+void model_sync_host(const Model *m) {
+    const Backend *be = m->be;
+    if (!be->on_device) return;
+    be->copy_to_host(m->host_params, m->params, m->n_params * sizeof(float));
+    be->copy_to_host(m->host_buffers, m->buffers, m->n_buffers * sizeof(float));
+    be->copy_to_host(m->host_adam_m, m->adam_m, m->n_params * sizeof(float));
+    be->copy_to_host(m->host_adam_v, m->adam_v, m->n_params * sizeof(float));
+}
+
+void model_sync_device(Model *m) {
+    const Backend *be = m->be;
+    if (!be->on_device) return;
+    be->copy_to_device(m->params, m->host_params, m->n_params * sizeof(float));
+    be->copy_to_device(m->buffers, m->host_buffers, m->n_buffers * sizeof(float));
+    be->copy_to_device(m->adam_m, m->host_adam_m, m->n_params * sizeof(float));
+    be->copy_to_device(m->adam_v, m->host_adam_v, m->n_params * sizeof(float));
+}
+
+void model_read_out(const Model *m, float *dst, int B) {
+    DL_CHECK(B >= 0 && B <= m->max_batch, "model_read_out: batch %d outside 0..%d", B, m->max_batch);
+    m->be->copy_to_host(dst, m->out, (size_t)B * m->n_out * sizeof(float));
 }
 
 /* ---- initialisation (PyTorch defaults; values from our own counter RNG) ------------ */
@@ -183,12 +253,13 @@ void model_init_params(Model *m, uint64_t seed) {
             case INIT_ONES: v = 1.0f; break;
             default: v = 0.0f; break;
             }
-            e->data[i] = v;
+            e->host[i] = v;
         }
     }
-    memset(m->adam_m, 0, m->n_params * sizeof(float));
-    memset(m->adam_v, 0, m->n_params * sizeof(float));
+    memset(m->host_adam_m, 0, m->n_params * sizeof(float));
+    memset(m->host_adam_v, 0, m->n_params * sizeof(float));
     m->adam_t = 0;
+    model_sync_device(m);
 }
 
 /* ---- the verbs -------------------------------------------------------------------- */
@@ -197,7 +268,14 @@ void model_forward(Model *m, const float *x, int B, int training, uint64_t dropo
     DL_CHECK(backend_cpu_threads() <= m->scratch_threads,
              "%d threads but the model's scratch was sized for %d: create the model after setting threads",
              backend_cpu_threads(), m->scratch_threads);
+    if (m->be->on_device) { /* upload into the other slot: the last batch's backward may still read its own */
+        m->stage_slot ^= 1;
+        m->be->upload_input(m->x_stage[m->stage_slot], x,
+                            (size_t)B * m->cfg.seq_len * m->cfg.n_features * sizeof(float), m->stage_slot);
+        x = m->x_stage[m->stage_slot];
+    }
     model_ops(m->cfg.kind)->forward(m, x, B, training, dropout_key);
+    if (m->be->on_device) m->be->input_release(m->stage_slot);
     m->last_B = B;
     m->last_training = training;
 }
@@ -207,22 +285,32 @@ static float head_loss(Model *m, const float *y, int r0, int n, int h, float w) 
     const int no = m->n_out;
     if (no == 1) return m->be->huber_loss(m->dout + r0, m->out + r0, y + r0, n, m->cfg.huber_delta, w);
     /* several heads: outputs are interleaved (B, no); Huber on the strided column via
-     * a small gather (3n floats of scratch) */
+     * a small gather (3n floats of scratch, copy_rows with C = 1) */
     float *pred = m->scratch, *tgt = m->scratch + n, *g = m->scratch + 2 * (size_t)n;
-    for (int b = 0; b < n; b++) { pred[b] = m->out[(r0 + b) * no + h]; tgt[b] = y[(r0 + b) * no + h]; }
-    float l = m->be->huber_loss(g, pred, tgt, n, m->cfg.huber_delta, w);
-    for (int b = 0; b < n; b++) m->dout[(r0 + b) * no + h] = g[b];
+    const Backend *be = m->be; /* copy_rows with C = 1: on the device too */
+    be->copy_rows(pred, m->out + (size_t)r0 * no + h, n, 1, 1, no, 0);
+    be->copy_rows(tgt, y + (size_t)r0 * no + h, n, 1, 1, no, 0);
+    float l = be->huber_loss(g, pred, tgt, n, m->cfg.huber_delta, w);
+    be->copy_rows(m->dout + (size_t)r0 * no + h, g, n, 1, no, 1, 0);
     return l;
 }
 
 float model_loss(Model *m, const float *y, int B) {
     DL_CHECK(B == m->last_B, "model_loss: batch %d differs from the last forward (%d)", B, m->last_B);
     const int n = m->n_out;
-    if (m->cfg.kind == MODEL_MMF_LSTM) return mmf_lstm_loss(m, y, B);
+    const Backend *be = m->be;
+    if (m->cfg.kind == MODEL_MMF_LSTM) return mmf_lstm_loss(m, y, B); /* y: host (its loss runs there) */
+    if (be->on_device) {
+        /* targets use slots 2, 3: their only readers are the loss ops (head_loss) */
+        be->upload_input(m->y_stage[m->stage_slot], y, (size_t)B * n * sizeof(float), 2 + m->stage_slot);
+        y = m->y_stage[m->stage_slot];
+    }
     if (m->sh.K == 1) {
         float loss = 0.0f;
-        if (n == 1) return head_loss(m, y, 0, B, 0, m->cfg.head_w[0]);
-        for (int h = 0; h < n; h++) loss += m->cfg.head_w[h] * head_loss(m, y, 0, B, h, m->cfg.head_w[h]);
+        if (n == 1) loss = head_loss(m, y, 0, B, 0, m->cfg.head_w[0]);
+        else
+            for (int h = 0; h < n; h++) loss += m->cfg.head_w[h] * head_loss(m, y, 0, B, h, m->cfg.head_w[h]);
+        if (be->on_device) be->input_release(2 + m->stage_slot);
         return loss;
     }
     /* sharded: each shard's mean Huber, its gradient weighted 1/K (the global batch's
@@ -241,11 +329,12 @@ float model_loss(Model *m, const float *y, int B) {
         lh /= (float)sh->K;
         loss += n == 1 ? lh : m->cfg.head_w[h] * lh;
     }
+    if (be->on_device) be->input_release(2 + m->stage_slot);
     return loss;
 }
 
 void model_zero_grad(Model *m) {
-    memset(m->grads, 0, m->n_params * sizeof(float));
+    m->be->mem_zero(m->grads, m->n_params * sizeof(float));
     if (m->sh.S > 1) memset(m->sh.grads_extra, 0, (size_t)(m->sh.S - 1) * m->n_params * sizeof(float));
 }
 
@@ -266,7 +355,9 @@ static void reduce_shard_grads(Model *m) {
 
 void model_backward(Model *m, const float *x, int B) {
     DL_CHECK(B == m->last_B && m->last_training, "model_backward needs a training forward of the same batch");
+    if (m->be->on_device) x = m->x_stage[m->stage_slot]; /* the forward's upload */
     model_ops(m->cfg.kind)->backward(m, x, B);
+    if (m->be->on_device) m->be->input_release(m->stage_slot);
     if (m->sh.K > 1) reduce_shard_grads(m);
 }
 

@@ -13,7 +13,10 @@
  *   acts (activations and their gradients), scratch (op workspaces).
  * Nothing is allocated inside a training step.
  *
- * Input x: (B, T, F) float32 contiguous (= PyTorch (B,1,T,F)).
+ * Input x: (B, T, F) float32 contiguous (= PyTorch (B,1,T,F)), and targets y: host memory
+ * under every backend (a device backend uploads them, double-buffered).
+ * Under a device backend (be->on_device) the arenas are device memory: code outside
+ * the engine reads them only through model_sync_host / model_read_out / host_*.
  * Targets y: (B, n_out) (deeplob/tcn: n_out=1; hier: y10, y60 per row;
  * mmf_lstm: one output per step, n_out = seq_len, loss = MSE over steps >= warmup). */
 #ifndef DL_MODEL_H
@@ -58,7 +61,9 @@ typedef struct {
     int shape[4];       /* PyTorch shape */
     PTKind kind;        /* PT_CONV: internal (O,kh,kw,I) <-> PyTorch (O,I,kh,kw) */
     int trainable;
-    float *data;        /* params or buffers arena; NULL for counters */
+    float *data;        /* params or buffers arena (device memory under a device backend); NULL for counters */
+    float *host;        /* its host copy (== data on the CPU): what weight I/O reads and writes,
+                           valid after model_sync_host, sent back by model_sync_device */
     float *grad;        /* grads arena when trainable */
     int64_t *counter;   /* num_batches_tracked */
     size_t numel;
@@ -115,6 +120,16 @@ typedef struct Model {
 
     void *impl;      /* model-specific pointers into the arenas */
     Shards sh;       /* sh.K == 1 unless model_set_shards */
+
+    /* Host mirrors of the arenas that leave the model (== the arenas themselves on the
+     * CPU backend; separate host memory under a device backend, be->on_device):
+     * model_sync_host fills them, model_sync_device sends them back. */
+    float *host_params, *host_buffers, *host_adam_m, *host_adam_v;
+    float *host_out, *host_dout; /* (max_batch, n_out) */
+    /* device backends: the input batch x (max_batch, T, F) and targets y (max_batch, n_out)
+     * uploaded by model_forward / model_loss, double-buffered (slot = stage_slot) */
+    float *x_stage[2], *y_stage[2];
+    int stage_slot;
 } Model;
 
 Model *model_create(ModelConfig cfg, int max_batch, const Backend *be);
@@ -126,6 +141,13 @@ void model_zero_grad(Model *m);
 void model_backward(Model *m, const float *x, int B);
 double model_clip_grad(Model *m, float max_norm);   /* returns the total norm before clipping */
 void model_adam_step(Model *m, float lr);
+/* Host <-> model memory (no-ops on the CPU backend, copies under a device backend):
+ * sync_host: params, buffers, Adam moments -> host_* mirrors (and entries' host);
+ * sync_device: the mirrors -> the model (after weights or a checkpoint were loaded);
+ * read_out: the last forward's predictions (B, n_out) into dst (host). */
+void model_sync_host(const Model *m);
+void model_sync_device(Model *m);
+void model_read_out(const Model *m, float *dst, int B);
 size_t model_count_params(const Model *m);          /* trainable parameters */
 void model_print_table(const Model *m, FILE *f);
 /* forward FLOPs per sample (multiply-add = 2), for the benchmark's GFLOP/s */

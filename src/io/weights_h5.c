@@ -45,6 +45,7 @@ static float *layout_buffer(const Model *m) {
 int weights_save_h5(const Model *m, hid_t loc, DlErr *e) {
     float *tmp = layout_buffer(m);
     int rc = 0;
+    model_sync_host(m); /* device backends: the weights come to the host (entries' host) */
     for (int k = 0; k < m->n_entries && rc == 0; k++) {
         const ParamEntry *p = &m->entries[k];
         if (p->kind == PT_COUNTER) {
@@ -53,7 +54,7 @@ int weights_save_h5(const Model *m, hid_t loc, DlErr *e) {
         }
         hsize_t dims[4];
         for (int i = 0; i < p->ndim; i++) dims[i] = (hsize_t)p->shape[i];
-        weights_to_torch(p, p->data, tmp);
+        weights_to_torch(p, p->host, tmp);
         rc = h5u_write_f32(loc, p->name, tmp, p->ndim, dims, e);
     }
     free(tmp);
@@ -81,6 +82,7 @@ int weights_load_h5(Model *m, hid_t loc, const char *file, DlErr *e) {
                       model_kind_name(m->cfg.kind));
     float *tmp = layout_buffer(m);
     int rc = 0;
+    model_sync_host(m); /* device backends: what the file does not set (Adam state) stays as it is */
     for (int k = 0; k < m->n_entries && rc == 0; k++) {
         ParamEntry *p = &m->entries[k];
         hsize_t dims[8];
@@ -102,9 +104,10 @@ int weights_load_h5(Model *m, hid_t loc, const char *file, DlErr *e) {
         if ((rc = h5u_read_f32(loc, p->name, tmp, p->numel, file, e)) != 0) break;
         for (size_t i = 0; i < p->numel; i++)
             if (!isfinite(tmp[i])) { rc = dl_err(e, "%s: tensor '%s' has a non-finite value at flat index %zu", file, p->name, i); break; }
-        if (rc == 0) weights_from_torch(p, tmp, p->data);
+        if (rc == 0) weights_from_torch(p, tmp, p->host);
     }
     free(tmp);
+    if (rc == 0) model_sync_device(m); /* device backends: the loaded weights go over */
     return rc;
 }
 

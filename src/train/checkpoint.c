@@ -29,8 +29,9 @@ static int write_state(hid_t f, const Model *m, const TrainState *st, const Symb
         h5u_attr_write_f64(f, ".", "early_best", st->early.best, e) || h5u_attr_write_i64(f, ".", "early_best_epoch", st->early.best_epoch, e) ||
         h5u_attr_write_i64(f, ".", "early_num_bad", st->early.num_bad, e) || h5u_attr_write_i64(f, ".", "early_stop", st->early.stop, e))
         return -1;
-    if (h5u_write_f32(f, "params", m->params, 1, &np, e) || h5u_write_f32(f, "adam_m", m->adam_m, 1, &np, e) ||
-        h5u_write_f32(f, "adam_v", m->adam_v, 1, &np, e) || h5u_write_f32(f, "buffers", m->buffers, 1, &nb, e) ||
+    model_sync_host(m); /* device backends: the state comes to the host mirrors */
+    if (h5u_write_f32(f, "params", m->host_params, 1, &np, e) || h5u_write_f32(f, "adam_m", m->host_adam_m, 1, &np, e) ||
+        h5u_write_f32(f, "adam_v", m->host_adam_v, 1, &np, e) || h5u_write_f32(f, "buffers", m->host_buffers, 1, &nb, e) ||
         h5u_write_i64(f, "counters", m->counters, 1, &nc, e) ||
         h5u_write_f32(f, "best_params", r->best_params, 1, &np, e) || h5u_write_f32(f, "best_buffers", r->best_buffers, 1, &nb, e) ||
         h5u_write_i64(f, "best_counters", r->best_counters, 1, &nc, e))
@@ -108,8 +109,8 @@ int checkpoint_load(const char *path, Model *m, TrainState *st, SymbolResult *r,
         dl_err(e, "epoch_done %d out of range", st->epoch_done);
         goto wrap;
     }
-    if (h5u_read_f32(f, "params", m->params, m->n_params, path, e) || h5u_read_f32(f, "adam_m", m->adam_m, m->n_params, path, e) ||
-        h5u_read_f32(f, "adam_v", m->adam_v, m->n_params, path, e) || h5u_read_f32(f, "buffers", m->buffers, m->n_buffers, path, e) ||
+    if (h5u_read_f32(f, "params", m->host_params, m->n_params, path, e) || h5u_read_f32(f, "adam_m", m->host_adam_m, m->n_params, path, e) ||
+        h5u_read_f32(f, "adam_v", m->host_adam_v, m->n_params, path, e) || h5u_read_f32(f, "buffers", m->host_buffers, m->n_buffers, path, e) ||
         h5u_read_i64(f, "counters", m->counters, (size_t)m->n_counters, path, e) ||
         h5u_read_f32(f, "best_params", r->best_params, m->n_params, path, e) ||
         h5u_read_f32(f, "best_buffers", r->best_buffers, m->n_buffers, path, e) ||
@@ -123,6 +124,7 @@ int checkpoint_load(const char *path, Model *m, TrainState *st, SymbolResult *r,
     }
     free(h);
     r->epochs_run = st->epoch_done;
+    model_sync_device(m); /* device backends: the loaded state goes over */
     rc = 1;
     goto done;
 wrap: {

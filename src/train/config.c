@@ -61,6 +61,8 @@ static const Key KEYS[] = {
     {"ranks_per_symbol", K_INT, OFF(ranks_per_symbol), 0, 0, 4096, 0, "ranks training one model together (divides dp_shards; 0 = chosen from the symbols' sizes)"},
     {"universal", K_BOOL, OFF(universal), 0, 0, 1, 1, "one model over the pooled windows of all symbols"},
     {"holdout_symbols", K_STR, OFF(holdout_symbols), SZ(holdout_symbols), 0, 0, 1, "universal: comma-separated symbols kept out of training"},
+    {"device", K_STR, OFF(device), SZ(device), 0, 0, 0, "auto | cpu | cuda: where the model ops run (auto = the GPU when the rank has one)"},
+    {"ranks_per_gpu", K_INT, OFF(ranks_per_gpu), 0, 1, 1024, 0, "node-local ranks sharing one GPU (GPU = local rank / ranks_per_gpu)"},
 };
 #define N_KEYS (int)(sizeof KEYS / sizeof KEYS[0])
 
@@ -94,6 +96,8 @@ void config_defaults(TrainConfig *c) {
     c->progress_interval = 10;
     c->dp_shards = 1;
     c->ranks_per_symbol = 1;
+    snprintf(c->device, sizeof c->device, "auto");
+    c->ranks_per_gpu = 1;
 }
 
 void config_free(TrainConfig *c) {
@@ -147,6 +151,9 @@ static int set_string(TrainConfig *c, const Key *k, const char *s, const char *w
     } else if (!strcmp(k->name, "volume_features")) {
         if (strcmp(s, "raw") && strcmp(s, "log"))
             return dl_err(e, "%s: key 'volume_features': '%s' is not one of raw, log", where, s);
+    } else if (!strcmp(k->name, "device")) {
+        if (strcmp(s, "auto") && strcmp(s, "cpu") && strcmp(s, "cuda"))
+            return dl_err(e, "%s: key 'device': '%s' is not one of auto, cpu, cuda", where, s);
     } else if (!strcmp(k->name, "run_name")) {
         if (!s[0] || !lobds_symbol_ok(s))
             return dl_err(e, "%s: key 'run_name': '%s' is not a safe directory name", where, s);

@@ -58,6 +58,8 @@ typedef struct {
     int ranks_per_symbol;           /* G ranks per model (divides dp_shards and the rank count) */
     int universal;                  /* 1: one model over the pooled windows of all symbols */
     char holdout_symbols[1024];     /* universal: comma-separated symbols left out of training */
+    char device[8];                 /* "auto" (GPU when the rank has one) | "cpu" | "cuda" (a GPU or an error) */
+    int ranks_per_gpu;              /* node-local ranks per GPU (binding: local rank / ranks_per_gpu) */
 } TrainConfig;
 
 /* defaults (the seed's settings) */

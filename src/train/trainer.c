@@ -24,6 +24,10 @@ ModelConfig trainer_model_config(const TrainConfig *cfg) {
     return mc;
 }
 
+static const Backend *g_backend; /* NULL: the CPU's */
+void trainer_set_backend(const Backend *be) { g_backend = be; }
+const Backend *trainer_backend(void) { return g_backend ? g_backend : backend_cpu(); }
+
 uint64_t trainer_symbol_key(uint64_t seed, const char *symbol) { return dl_key(seed, dl_hash_str(symbol)); }
 
 const char *symbol_status_name(int status) {
@@ -45,16 +49,20 @@ void symbol_result_free(SymbolResult *r) {
     memset(r, 0, sizeof *r);
 }
 
+/* the model's memory through its host mirrors (the arenas themselves on the CPU backend) */
 static void save_best(SymbolResult *r, const Model *m) {
-    memcpy(r->best_params, m->params, sizeof(float) * m->n_params);
-    memcpy(r->best_buffers, m->buffers, sizeof(float) * m->n_buffers);
+    model_sync_host(m);
+    memcpy(r->best_params, m->host_params, sizeof(float) * m->n_params);
+    memcpy(r->best_buffers, m->host_buffers, sizeof(float) * m->n_buffers);
     memcpy(r->best_counters, m->counters, sizeof(int64_t) * (size_t)m->n_counters);
 }
 
 static void load_best(Model *m, const SymbolResult *r) {
-    memcpy(m->params, r->best_params, sizeof(float) * m->n_params);
-    memcpy(m->buffers, r->best_buffers, sizeof(float) * m->n_buffers);
+    model_sync_host(m); /* the Adam moments stay as they are */
+    memcpy(m->host_params, r->best_params, sizeof(float) * m->n_params);
+    memcpy(m->host_buffers, r->best_buffers, sizeof(float) * m->n_buffers);
     memcpy(m->counters, r->best_counters, sizeof(int64_t) * (size_t)m->n_counters);
+    model_sync_device(m);
 }
 
 Model *symbol_result_model(const SymbolResult *r, const TrainConfig *cfg) {
@@ -84,8 +92,7 @@ static double evaluate(Model *m, Work *w, const SymbolData *d, int split, const 
         dataset_fill_batch(w->x, w->y, d, ysrc, d->idx[split] + i0, B);
         model_forward(m, w->x, B, 0, 0);
         sum += (double)model_loss(m, w->y, B) * B;
-        if (pred)
-            memcpy(pred + (size_t)i0 * m->n_out, m->out, sizeof(float) * (size_t)B * m->n_out);
+        if (pred) model_read_out(m, pred + (size_t)i0 * m->n_out, B);
     }
     return sum / (double)n;
 }
@@ -121,7 +128,7 @@ static double evaluate_dp(Model *m, Work *w, const SymbolData *d, int split, con
         const int B = (int)((n - i0) < E ? (n - i0) : E);
         dataset_fill_batch(w->x, NULL, d, ysrc, d->idx[split] + i0, B);
         model_forward(m, w->x, B, 0, 0);
-        memcpy(pred + (size_t)i0 * no, m->out, sizeof(float) * (size_t)B * no);
+        model_read_out(m, pred + (size_t)i0 * no, B);
     }
     dp_gather_chunks(g, pred, n, E, no);
     double sum = 0;
@@ -383,7 +390,8 @@ static int train_data(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *
 
     Work w = {0};
     w.max_batch = cfg->eval_batch > cfg->batch ? cfg->eval_batch : cfg->batch;
-    Model *m = model_create(trainer_model_config(cfg), w.max_batch, backend_cpu());
+    const Backend *be = trainer_backend();
+    Model *m = model_create(trainer_model_config(cfg), w.max_batch, be);
     if (m->n_out != d.n_y) {
         int no = m->n_out;
         model_free(m);
@@ -409,8 +417,9 @@ static int train_data(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *
         return 0;
     }
 
-    w.x = dl_aligned_alloc(sizeof(float) * (size_t)w.max_batch * cfg->seq_len * LOBDS_NFEAT);
-    w.y = dl_aligned_alloc(sizeof(float) * (size_t)w.max_batch * d.n_y);
+    /* batches are assembled here and uploaded from here (page-locked under a device backend) */
+    w.x = be->host_alloc(sizeof(float) * (size_t)w.max_batch * cfg->seq_len * LOBDS_NFEAT);
+    w.y = be->host_alloc(sizeof(float) * (size_t)w.max_batch * d.n_y);
     w.rows = dl_malloc(sizeof(int64_t) * (size_t)w.max_batch);
     w.perm = dl_malloc(sizeof(int64_t) * (size_t)(d.n[SPLIT_TRAIN] + 1));
 
@@ -503,8 +512,8 @@ static int train_data(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *
     r->wall_s = dl_now() - t_start;
 out:
     free(cjson);
-    free(w.x);
-    free(w.y);
+    be->host_free(w.x);
+    be->host_free(w.y);
     free(w.rows);
     free(w.perm);
     if (keep && rc == 0) *keep = m;

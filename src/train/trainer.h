@@ -118,6 +118,10 @@ uint64_t trainer_symbol_key(uint64_t seed, const char *symbol);
 /* 0 done (r->status says ok, diverged or skipped), -1 error (e filled), -2 stopped
  * by stop_after_epoch */
 int train_symbol(SymbolResult *r, const TrainConfig *cfg, const LobSymbol *sym, const TrainIO *io, DlErr *e);
+/* the backend train_symbol's models run on (default: the CPU's); set once per rank after
+ * dl_backend_select (engine/device.h) */
+void trainer_set_backend(const Backend *be);
+const Backend *trainer_backend(void);
 void symbol_result_free(SymbolResult *r);
 
 /* The universal model (config key universal): one model trained on the pooled windows

@@ -2,6 +2,7 @@
 
     /usr/bin/python3 tests/bench/bench_torch.py --model M --batch B --threads N
                                                [--steps 10] [--warmup 3] [--json]
+                                               [--device cpu|cuda] [--tf32]
 
 Training step = zero_grad + forward(train) + Huber + backward + clip_grad_norm_(1.0) + Adam
 step; inference = eval forward under no_grad. --model mmf_lstm: the notebook's class
@@ -10,6 +11,9 @@ after the 32 warm-up steps, no clipping (as `deeplob_mpi bench --model mmf_lstm`
 Run it tuned (compare.sh does): LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1 OMP_NUM_THREADS=N OPENBLAS_NUM_THREADS=N.
 The config line goes to stderr; the JSON line is the last line on stdout.
+--device cuda: the same steps on the GPU (cuDNN, eager mode, fp32: TF32 is switched off for
+cuDNN and matmuls, as deeplob_mpi's CUDA backend runs fp32 FMA; --tf32 leaves PyTorch's cuDNN
+default, TF32 on). Each timed step ends with torch.cuda.synchronize().
 """
 import argparse
 import json
@@ -67,13 +71,26 @@ def main():
     ap.add_argument("--features", type=int, default=16, help="mmf_lstm input width")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true", help="print only the JSON line on stdout")
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    ap.add_argument("--tf32", action="store_true", help="cuda: allow TF32 (PyTorch's cuDNN default)")
     a = ap.parse_args()
     if a.steps < 1 or a.warmup < 0 or a.batch < 2 or a.threads < 1:
         ap.error("need --steps >= 1, --warmup >= 0, --batch >= 2 (BatchNorm), --threads >= 1")
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
+    cuda = a.device == "cuda"
+    if cuda:
+        if not torch.cuda.is_available():
+            print("bench_torch: --device cuda but torch.cuda.is_available() is False", file=sys.stderr)
+            return 1
+        torch.backends.cudnn.enabled = True
+        torch.backends.cudnn.allow_tf32 = a.tf32
+        torch.backends.cuda.matmul.allow_tf32 = a.tf32
     print("bench_torch: " + config_line(a.threads), file=sys.stderr)
+    if cuda:
+        print(f"bench_torch: cuda {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}, "
+              f"{torch.cuda.get_device_name(0)}, TF32 {'on' if a.tf32 else 'off'}", file=sys.stderr)
     mmf = a.model == "mmf_lstm"
     T = a.seq_len or (128 if mmf else 100)
     if mmf:
@@ -85,6 +102,9 @@ def main():
         model = models.build(a.model)
         x = torch.randn(a.batch, 1, T, 40)
         y = torch.randn(a.batch, models.N_OUT[a.model])
+    if cuda:
+        model, x, y = model.cuda(), x.cuda(), y.cuda()
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
 
@@ -96,11 +116,15 @@ def main():
         if not mmf:
             torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
-        return float(loss)     # forces completion of the step
+        v = float(loss)        # forces completion of the step
+        sync()
+        return v
 
     def infer_step():
         with torch.no_grad():
-            return model(x).sum().item()
+            v = model(x).sum().item()
+        sync()
+        return v
 
     model.train()
     for _ in range(a.warmup):
@@ -123,10 +147,10 @@ def main():
     train_sps = a.batch / statistics.median(t_train)
     infer_sps = a.batch / statistics.median(t_infer)
     if not a.json:
-        print(f"{a.model} batch {a.batch} threads {a.threads}: train {train_sps:.1f} samples/s "
+        print(f"{a.model} batch {a.batch} threads {a.threads} {a.device}: train {train_sps:.1f} samples/s "
               f"(median of {a.steps} steps, {statistics.median(t_train) * 1e3:.1f} ms/step), "
               f"infer {infer_sps:.1f} samples/s")
-    print(json.dumps({"impl": "torch", "model": a.model, "batch": a.batch, "threads": a.threads,
+    print(json.dumps({"impl": "torch", "device": a.device, "model": a.model, "batch": a.batch, "threads": a.threads,
                       "train_samples_per_s": round(train_sps, 2),
                       "infer_samples_per_s": round(infer_sps, 2)}))
     return 0

@@ -134,6 +134,28 @@ int main(void) {
     expect_set_err("epochs", "", "key 'epochs'");
     expect_set_err("checkpoint", "maybe", "key 'checkpoint'");
     expect_set_err("plateau_factor", "2", "key 'plateau_factor'");
+    /* device selection (docs/gpu.md) */
+    expect_err("{\"device\": \"gpu\"}", "key 'device': 'gpu' is not one of auto, cpu, cuda");
+    expect_err("{\"device\": 1}", "key 'device'");
+    expect_err("{\"ranks_per_gpu\": 0}", "key 'ranks_per_gpu'");
+    expect_err("{\"ranks_per_gpu\": 1.5}", "key 'ranks_per_gpu'");
+    expect_set_err("device", "tpu", "key 'device'");
+    expect_set_err("ranks_per_gpu", "-2", "key 'ranks_per_gpu'");
+    {
+        TrainConfig d;
+        config_defaults(&d);
+        CHECK(!strcmp(d.device, "auto") && d.ranks_per_gpu == 1, "device defaults: '%s' %d", d.device, d.ranks_per_gpu);
+        CHECK(config_set(&d, "device", "cuda", &e) == 0 && !strcmp(d.device, "cuda"), "--device cuda");
+        CHECK(config_set(&d, "device", "cpu", &e) == 0 && !strcmp(d.device, "cpu"), "--device cpu");
+        CHECK(config_load_json_text(&d, "{\"device\": \"auto\", \"ranks_per_gpu\": 4}", "g.json", &e) == 0 &&
+              !strcmp(d.device, "auto") && d.ranks_per_gpu == 4, "device keys from JSON: %s", e.msg);
+        char *j = config_to_json(&d), *t = config_training_json(&d);
+        CHECK(strstr(j, "\"device\":\"auto\"") && strstr(j, "\"ranks_per_gpu\":4"), "canonical JSON has the device keys");
+        CHECK(!strstr(t, "device") && !strstr(t, "ranks_per_gpu"), "device keys do not gate a resume: %s", t);
+        free(j);
+        free(t);
+        config_free(&d);
+    }
 
     /* cross-key checks (config_validate) */
     config_defaults(&c);

@@ -17,6 +17,8 @@
 #     eager mode, fp32), same models and batches
 #  5. ranks_per_gpu: mpirun -np 2 and 4 bench --device cuda on the one GPU (deeplob, B 256)
 #  6. one CPU rank (deeplob, B 256) for the GPU/CPU ratio
+#  7. the NCCL gather of data parallelism (test_dp_nccl): 2 ranks sharing the one GPU, NCCL
+#     against MPI byte for byte, in place and out of place
 # and writes one results file, RESULTS_DIR/gpu_check.txt (plus the logs). Every step has
 # its own time limit; the whole check stays within 8 minutes (steps left when the time is
 # short are skipped and say so). Exit status: 0 when the tests passed (and the mutation
@@ -166,6 +168,17 @@ if [ -n "$MPIRUN" ]; then
   done
 else
   say "no mpirun: skipped"
+fi
+
+# ---- 7. data parallelism: the NCCL gather, 2 ranks on the one GPU ---------------------------------
+say ""
+say "== test_dp_nccl (2 ranks, one GPU: NCCL all-gather vs MPI's)"
+if [ -n "$MPIRUN" ] && [ -x "$BIN/test_dp_nccl" ]; then
+  run test_dp_nccl 60 "$MPIRUN" -np 2 --bind-to none "$BIN/test_dp_nccl"; rc_nccl=$?
+  grep -E "^ok|^FAIL|^SKIP" "$RES/test_dp_nccl.log" | head -5 | tee -a "$REPORT"
+  say "test_dp_nccl exit status $rc_nccl ($([ $rc_nccl -eq 0 ] && echo passed || ([ $rc_nccl -eq 77 ] && echo SKIPPED || echo FAILED)))"
+else
+  say "test_dp_nccl: no mpirun or no binary: skipped"
 fi
 
 # ---- 6. one CPU rank ----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-/* keep_modules.c: linked into every executable of a DEEPLOB_SANITIZE build only.
+/* sanitize_support.c: linked into every executable of a DEEPLOB_SANITIZE build only.
  *
  * Open MPI 4.1 dlopen()s its components (mca_*.so) in MPI_Init and dlclose()s them in
  * MPI_Finalize. LeakSanitizer runs at exit, after that: the components' data segments are
@@ -14,4 +14,21 @@ int dlclose(void *handle);
 int dlclose(void *handle) {
     (void)handle;
     return 0;
+}
+
+/* Defaults read by the sanitizer runtimes at start-up (the environment's ASAN_OPTIONS /
+ * LSAN_OPTIONS still override), so a DEEPLOB_SANITIZE binary run by hand, or by mpirun,
+ * reports the same as under ctest. fast_unwind_on_malloc=0: Open MPI, hwloc and PMIx are
+ * built without frame pointers, and only full malloc stacks reach ompi_mpi_init. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void) {
+    return "detect_leaks=1:fast_unwind_on_malloc=0:malloc_context_size=30";
+}
+const char *__lsan_default_options(void);
+const char *__lsan_default_options(void) {
+    return "suppressions=" DL_LSAN_SUPP ":print_suppressions=0";
+}
+const char *__ubsan_default_options(void);
+const char *__ubsan_default_options(void) {
+    return "print_stacktrace=1:halt_on_error=1";
 }

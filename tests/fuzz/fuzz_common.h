@@ -33,6 +33,21 @@ static inline const char *fz_file(FzFile *f, const char *name, const void *data,
     return f->path;
 }
 
+/* a named file on tmpfs (/dev/shm, else TMPDIR or /tmp) for parsers that resolve the path
+ * (HDF5 follows /proc/self/fd links to "/memfd:... (deleted)" and fails); removed at exit */
+static char g_fz_named[256];
+static void fz_named_rm(void) { if (g_fz_named[0]) unlink(g_fz_named); }
+static inline const char *fz_named_file(const char *name, const void *data, size_t n) {
+    if (!g_fz_named[0]) {
+        const char *d = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+        snprintf(g_fz_named, sizeof g_fz_named, "%s/deeplob-fuzz.%d.%s", d, (int)getpid(), name);
+        atexit(fz_named_rm);
+    }
+    FILE *f = fopen(g_fz_named, "wb");
+    if (!f || (n && fwrite(data, 1, n, f) != n) || fclose(f)) { perror(g_fz_named); abort(); }
+    return g_fz_named;
+}
+
 /* gzip-compress (level 1) into a malloc'd buffer */
 static inline unsigned char *fz_gzip(const void *data, size_t n, size_t *out_n) {
     z_stream z;

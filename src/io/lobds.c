@@ -238,6 +238,13 @@ static int read_impl(const char *path, hid_t fapl, const char *symbol, LobSymbol
         goto done;
     int64_t N = (int64_t)dt[0];
     if (N < 1) { ferr(e, path, o_time, "no rows"); goto done; }
+    /* a corrupt or hostile file may declare any extent: refuse before sizing buffers from it
+     * (N * 40 * 4 bytes must not wrap; 2^36 rows is over 2000 years of seconds) */
+    if (dt[0] > LOBDS_MAX_ROWS) {
+        ferr(e, path, o_time, "%llu rows, more than this build reads (%llu)", (unsigned long long)dt[0],
+             (unsigned long long)LOBDS_MAX_ROWS);
+        goto done;
+    }
     if (df[0] != dt[0] || df[1] != LOBDS_NFEAT) {
         ferr(e, path, o_feat, "shape (%llu, %llu), (%lld, %d) expected", (unsigned long long)df[0],
              (unsigned long long)df[1], (long long)N, LOBDS_NFEAT);
@@ -248,6 +255,7 @@ static int read_impl(const char *path, hid_t fapl, const char *symbol, LobSymbol
              (unsigned long long)dy[0], (unsigned long long)dy[1], (long long)N, out->n_horizons);
         goto done;
     }
+    if (ds[0] > dt[0]) { ferr(e, path, o_seg, "%llu segments for %lld rows", (unsigned long long)ds[0], (long long)N); goto done; }
     if (ds[1] != 2) { ferr(e, path, o_seg, "shape (%llu, %llu), (S, 2) expected", (unsigned long long)ds[0], (unsigned long long)ds[1]); goto done; }
     out->n_rows = N;
     out->n_segments = (int64_t)ds[0];

@@ -489,7 +489,10 @@ int lobds_finish(LobdsWriter *w, DlErr *e) {
     if (g >= 0) H5Gclose(g);
     if (!rc && h5u_attr_write_i64(w->file, "/", "symbols", (int64_t)info.nlinks, &e2))
         rc = ferr(e, w->tmp_path, "/", "%s", e2.msg);
-    if (H5Fclose(w->file) < 0 && !rc) rc = dl_err(e, "%s: closing failed (disk full?)", w->tmp_path);
+    if (h5u_close_file(w->file) < 0 && !rc) {
+        const char *why = h5u_io_reason(errno, w->tmp_path);
+        rc = dl_err(e, "%s: closing failed%s", w->tmp_path, why[0] ? why : " (disk full?)");
+    }
     w->file = -1;
     if (!rc && access(w->path, F_OK) == 0)
         rc = dl_err(e, "%s: appeared while writing; refusing to overwrite (new data left in %s)", w->path, w->tmp_path);
@@ -499,7 +502,7 @@ int lobds_finish(LobdsWriter *w, DlErr *e) {
 }
 
 void lobds_abort(LobdsWriter *w) {
-    if (w->file >= 0) H5Fclose(w->file);
+    h5u_close_file(w->file);
     w->file = -1;
     if (w->tmp_path[0]) unlink(w->tmp_path);
 }

@@ -31,19 +31,20 @@ run_bg() {
     local name=$1; shift
     nc_mpirun 4 "$BIN" train "$W/run.json" --set run_name="$name" "$@" > "$W/$name.log" 2>&1 &
     MPID=$!
-    ( sleep 300; kill -TERM $MPID 2>/dev/null ) & GUARD=$!
+    ( sleep 300; kill -TERM $MPID 2>/dev/null ) > /dev/null 2>&1 & GUARD=$!
 }
+unguard() { kill $(pgrep -P $GUARD) $GUARD 2>/dev/null; }
 
 echo "== 1. 4 ranks over 3 hosts"
 run_bg multi
-wait $MPID; rc=$?; kill $GUARD 2>/dev/null
+wait $MPID; rc=$?; unguard
 [ $rc -eq 0 ] || { show "$W/multi.log"; fail "multi-host training failed (exit $rc)"; }
 grep '^\[rank [0-9]/4\]' "$W/multi.log" | grep -o '^\[rank [0-9]/4\] [^:]*' | sort | sed 's/^/  /'
 for i in 1 2 3; do
     grep -q "^\[rank [0-9]/4\] $(nc_host $i) (local rank 0 of" "$W/multi.log" || fail "no rank reported host $(nc_host $i)"
 done
 grep -q "^\[rank [0-9]/4\] $(nc_host 1) (local rank 1 of 2)" "$W/multi.log" || fail "host 1 should run 2 ranks (local rank 1 of 2)"
-hosts=$($PY -c "import h5py,sys; print(h5py.File(sys.argv[1],'r').attrs['hosts'])" "$W/out/multi/results.h5")
+hosts=$($PY -c "import h5py,sys; h=h5py.File(sys.argv[1],'r').attrs['hosts']; print(h.decode() if isinstance(h, bytes) else h)" "$W/out/multi/results.h5")
 echo "manifest hosts: $hosts"
 for i in 1 2 3; do [[ ",$hosts," == *",$(nc_host $i),"* ]] || fail "manifest hosts '$hosts' lacks $(nc_host $i)"; done
 cmp_results "$W/out/ref/results.h5" "$W/out/multi/results.h5"
@@ -61,14 +62,14 @@ for _ in $(seq 1 1200); do
     kill -0 $MPID 2>/dev/null || break
     sleep 0.05
 done
-wait $MPID; rc=$?; kill $GUARD 2>/dev/null
+wait $MPID; rc=$?; unguard
 [ -n "$killed" ] || { show "$W/cut.log"; fail "no rank on host 3 was killed (the run ended before a checkpoint?)"; }
 echo "killed pids$killed on $(nc_host 3); mpirun exit $rc; checkpoints: $(ls "$W/out/cut/checkpoints" | tr '\n' ' ')"
 [ $rc -ne 0 ] || fail "the run reported success after host 3 was killed"
 [ -e "$W/out/cut/results.h5" ] && fail "a killed run left results.h5"
 for f in "$W/out/cut/checkpoints/"*.h5; do h5dump "$f" > /dev/null 2>&1 || fail "$(basename "$f") unreadable after the kill"; done
 run_bg cut --resume
-wait $MPID; rc=$?; kill $GUARD 2>/dev/null
+wait $MPID; rc=$?; unguard
 [ $rc -eq 0 ] || { show "$W/cut.log"; fail "--resume over the hosts failed (exit $rc)"; }
 grep -m1 "resumed" "$W/cut.log" | sed 's/^/  /'
 cmp_results "$W/out/ref/results.h5" "$W/out/cut/results.h5"

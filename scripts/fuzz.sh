@@ -47,8 +47,8 @@ for h in "${HS[@]}"; do
     keep=$(mktemp -d); cp "$corpus"/regress_* "$keep"/ 2>/dev/null || true   # regression inputs stay
     rm -f "$corpus"/*; cp "$work.min"/* "$corpus"/; cp "$keep"/* "$corpus"/ 2>/dev/null || true; rm -rf "$keep"
   fi
-  runs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}' | tail -1)
-  eps=$(grep -o 'stat::average_exec_per_sec: [0-9]*' "$log" | awk '{print $2}' | tail -1)
+  runs=$(grep 'stat::number_of_executed_units:' "$log" | awk '{print $2}' | tail -1)
+  eps=$(grep 'stat::average_exec_per_sec:' "$log" | awk '{print $2}' | tail -1)
   last=$(grep -E '^#[0-9]+' "$log" | tail -1)
   cov=$(echo "$last" | grep -o 'cov: [0-9]*' | awk '{print $2}'); ft=$(echo "$last" | grep -o 'ft: [0-9]*' | awk '{print $2}')
   echo "fuzz_$h: ${SECS}s runs=${runs:-?} exec/s=${eps:-?} cov=${cov:-?} ft=${ft:-?} corpus=$(ls "$corpus" | wc -l) files"

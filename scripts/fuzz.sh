@@ -42,7 +42,7 @@ for h in "${HS[@]}"; do
   [ $frc -eq 0 ] || { echo "fuzz_$h: exit $frc (crash input under $art, see $log)"; rc=1; }
   # minimise: the smallest set of inputs keeping every feature, back into the committed corpus
   mkdir -p "$work.min"; rm -f "$work.min"/*
-  ASAN_OPTIONS=$ao build-fuzz/fuzz_$h -merge=1 -timeout=20 -rss_limit_mb=2048 "$work.min" "$corpus" "$work" >> "$log.merge" 2>&1 || true
+  ASAN_OPTIONS=$ao build-fuzz/fuzz_$h -merge=1 -artifact_prefix="$art/merge-" -timeout=20 -rss_limit_mb=2048 "$work.min" "$corpus" "$work" >> "$log.merge" 2>&1 || true
   if [ -n "$(ls -A "$work.min")" ]; then
     keep=$(mktemp -d); cp "$corpus"/regress_* "$keep"/ 2>/dev/null || true   # regression inputs stay
     rm -f "$corpus"/*; cp "$work.min"/* "$corpus"/; cp "$keep"/* "$corpus"/ 2>/dev/null || true; rm -rf "$keep"

@@ -40,6 +40,8 @@ for h in "${HS[@]}"; do
   frc=$?
   set -e
   [ $frc -eq 0 ] || { echo "fuzz_$h: exit $frc (crash input under $art, see $log)"; rc=1; }
+  # crashed fork-mode children (lobds) leave their tmpfs input file (fuzz_common.h) behind
+  rm -f /dev/shm/deeplob-fuzz.* 2>/dev/null || true
   # minimise: the smallest set of inputs keeping every feature, back into the committed corpus
   mkdir -p "$work.min"; rm -f "$work.min"/*
   ASAN_OPTIONS=$ao build-fuzz/fuzz_$h -merge=1 -artifact_prefix="$art/merge-" -timeout=20 -rss_limit_mb=2048 "$work.min" "$corpus" "$work" >> "$log.merge" 2>&1 || true

@@ -48,7 +48,12 @@ void download_civil(int64_t z, int *y, int *m, int *d) {
 
 int download_parse_date(const char *s, int64_t *day, DlErr *e) {
     int y, m, d, n = 0;
-    if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || n != 10 || m < 1 || m > 12 || d < 1 ||
+    /* exactly DDDD-DD-DD: sscanf's %d alone would also take " 2", "+2" or "-0" (found by
+     * tests/fuzz/fuzz_names.c: "2024- 2-29" was accepted as 2024-02-29) */
+    int shape_ok = strlen(s) == 10;
+    for (int i = 0; shape_ok && i < 10; i++)
+        shape_ok = (i == 4 || i == 7) ? s[i] == '-' : (s[i] >= '0' && s[i] <= '9');
+    if (!shape_ok || sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || n != 10 || m < 1 || m > 12 || d < 1 ||
         d > 31 || y < 2000)
         return dl_err(e, "invalid date '%.40s' (expected YYYY-MM-DD)", s);
     int64_t z = days_from_civil(y, m, d);

@@ -1,9 +1,79 @@
 #include "h5util.h"
 
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <sys/statvfs.h>
 #include <stdlib.h>
 #include <string.h>
 
 void h5u_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+/* the operating system's reason behind the last failed HDF5 call, if HDF5 recorded one:
+ * the sec2 driver puts "errno = N, error message = '...'" into the error stack (a full disk,
+ * a file-size limit, a read-only file system, an I/O error); the MPI-IO driver records only
+ * a generic MPI error (MPI_ERR_OTHER), see h5u_io_reason */
+static herr_t find_sys_reason(unsigned n, const H5E_error2_t *err, void *ud) {
+    (void)n;
+    char *out = ud;
+    const char *d = err->desc ? strstr(err->desc, "error message = '") : NULL;
+    if (out[0] || !d) return 0;
+    d += strlen("error message = '");
+    size_t k = 0;
+    while (d[k] && d[k] != '\'' && k + 1 < 128) k++;
+    memcpy(out, d, k);
+    out[k] = 0;
+    return 0;
+}
+
+const char *h5u_io_reason(int saved_errno, const char *path) {
+    const char *r = h5u_sys_reason(saved_errno);
+    if (r[0] || !path) return r;
+    /* MPI-IO (ompio) prints the system error itself and hands HDF5 only a generic MPI error:
+     * ask the file system and the process limits what is likely */
+    static _Thread_local char why[200];
+    why[0] = 0;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    struct statvfs vfs;
+    struct rlimit rl;
+    if (statvfs(dirname(dir), &vfs) == 0 && (unsigned long long)vfs.f_bavail * vfs.f_frsize < (1ULL << 20))
+        snprintf(why, sizeof why, ": No space left on device (%llu bytes free)",
+                 (unsigned long long)vfs.f_bavail * vfs.f_frsize);
+    else if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        snprintf(why, sizeof why, ": File too large (over the file-size limit of %llu bytes, ulimit -f)",
+                 (unsigned long long)rl.rlim_cur);
+    return why;
+}
+
+/* HDF5 1.10.8: when H5Fclose fails (its flush hits a full disk or a file-size limit) the file's
+ * shared state is freed but its ID stays registered; the library's own shutdown (at
+ * MPI_Finalize or exit) then closes it again and dereferences NULL (H5F__close_cb, SIGSEGV).
+ * Every close of a file we wrote goes through here; after a failure main() exits without
+ * handing HDF5 its shutdown (tests/sh/test_disk_full.sh). */
+static int g_close_failed = 0;
+int h5u_close_file(hid_t f) {
+    if (f < 0) return 0;
+    errno = 0;
+    if (H5Fclose(f) >= 0) return 0;
+    g_close_failed = 1;
+    return -1;
+}
+int h5u_close_failed(void) { return g_close_failed; }
+
+const char *h5u_sys_reason(int saved_errno) {
+    static _Thread_local char why[160];
+    why[0] = 0;
+    char found[128] = "";
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, find_sys_reason, found);
+    if (found[0])
+        snprintf(why, sizeof why, ": %s", found);
+    else if (saved_errno == ENOSPC || saved_errno == EFBIG || saved_errno == EDQUOT || saved_errno == EROFS ||
+             saved_errno == EIO)
+        snprintf(why, sizeof why, ": %s", strerror(saved_errno));
+    return why;
+}
 
 int h5u_exists(hid_t loc, const char *path) {
     char buf[1024];
@@ -78,9 +148,9 @@ static int write_typed(hid_t loc, const char *name, const void *buf, int rank, c
     hid_t s = rank == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(rank, dims, NULL);
     hid_t d = H5Dcreate2(loc, name, filetype, s, lcpl, H5P_DEFAULT, H5P_DEFAULT);
     int rc = 0;
-    if (d < 0) rc = dl_err(e, "cannot create dataset '%s'", name);
-    else if (H5Dwrite(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
-        rc = dl_err(e, "cannot write dataset '%s'", name);
+    if (d < 0) rc = dl_err(e, "cannot create dataset '%s'%s", name, h5u_sys_reason(errno));
+    else if ((errno = 0, H5Dwrite(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0))
+        rc = dl_err(e, "cannot write dataset '%s'%s", name, h5u_sys_reason(errno));
     if (d >= 0) H5Dclose(d);
     H5Sclose(s);
     H5Pclose(lcpl);

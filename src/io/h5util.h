@@ -10,6 +10,17 @@
 
 /* silence HDF5's automatic error stack printing (we print our own messages) */
 void h5u_quiet(void);
+/* ": <reason>" (e.g. ": No space left on device") from the HDF5 error stack of the last failed
+ * call, else from saved_errno when it is an I/O error; "" when neither says. Thread-local buffer. */
+const char *h5u_sys_reason(int saved_errno);
+/* H5Fclose for a file we wrote: -1 on failure (errno and the error stack as left by HDF5), and
+ * remembered: h5u_close_failed() tells main() to skip HDF5's shutdown (see h5util.c) */
+int h5u_close_file(hid_t f);
+/* h5u_sys_reason, else (MPI-IO leaves no reason) a guess from the file system of path: under
+ * 1 MiB free -> ": No space left on device (N bytes free)", a finite RLIMIT_FSIZE ->
+ * ": File too large (over the file-size limit ...)"; "" otherwise */
+const char *h5u_io_reason(int saved_errno, const char *path);
+int h5u_close_failed(void);
 
 /* 1 if a link exists at path (intermediate groups checked), else 0 */
 int h5u_exists(hid_t loc, const char *path);

@@ -238,6 +238,13 @@ static int read_impl(const char *path, hid_t fapl, const char *symbol, LobSymbol
         goto done;
     int64_t N = (int64_t)dt[0];
     if (N < 1) { ferr(e, path, o_time, "no rows"); goto done; }
+    /* a corrupt or hostile file may declare any extent: refuse before sizing buffers from it
+     * (N * 40 * 4 bytes must not wrap; 2^36 rows is over 2000 years of seconds) */
+    if (dt[0] > LOBDS_MAX_ROWS) {
+        ferr(e, path, o_time, "%llu rows, more than this build reads (%llu)", (unsigned long long)dt[0],
+             (unsigned long long)LOBDS_MAX_ROWS);
+        goto done;
+    }
     if (df[0] != dt[0] || df[1] != LOBDS_NFEAT) {
         ferr(e, path, o_feat, "shape (%llu, %llu), (%lld, %d) expected", (unsigned long long)df[0],
              (unsigned long long)df[1], (long long)N, LOBDS_NFEAT);
@@ -248,6 +255,7 @@ static int read_impl(const char *path, hid_t fapl, const char *symbol, LobSymbol
              (unsigned long long)dy[0], (unsigned long long)dy[1], (long long)N, out->n_horizons);
         goto done;
     }
+    if (ds[0] > dt[0]) { ferr(e, path, o_seg, "%llu segments for %lld rows", (unsigned long long)ds[0], (long long)N); goto done; }
     if (ds[1] != 2) { ferr(e, path, o_seg, "shape (%llu, %llu), (S, 2) expected", (unsigned long long)ds[0], (unsigned long long)ds[1]); goto done; }
     out->n_rows = N;
     out->n_segments = (int64_t)ds[0];
@@ -481,7 +489,10 @@ int lobds_finish(LobdsWriter *w, DlErr *e) {
     if (g >= 0) H5Gclose(g);
     if (!rc && h5u_attr_write_i64(w->file, "/", "symbols", (int64_t)info.nlinks, &e2))
         rc = ferr(e, w->tmp_path, "/", "%s", e2.msg);
-    if (H5Fclose(w->file) < 0 && !rc) rc = dl_err(e, "%s: closing failed (disk full?)", w->tmp_path);
+    if (h5u_close_file(w->file) < 0 && !rc) {
+        const char *why = h5u_io_reason(errno, w->tmp_path);
+        rc = dl_err(e, "%s: closing failed%s", w->tmp_path, why[0] ? why : " (disk full?)");
+    }
     w->file = -1;
     if (!rc && access(w->path, F_OK) == 0)
         rc = dl_err(e, "%s: appeared while writing; refusing to overwrite (new data left in %s)", w->path, w->tmp_path);
@@ -491,7 +502,7 @@ int lobds_finish(LobdsWriter *w, DlErr *e) {
 }
 
 void lobds_abort(LobdsWriter *w) {
-    if (w->file >= 0) H5Fclose(w->file);
+    h5u_close_file(w->file);
     w->file = -1;
     if (w->tmp_path[0]) unlink(w->tmp_path);
 }

@@ -27,6 +27,7 @@
 #define LOBDS_VERSION 1
 #define LOBDS_NFEAT 40
 #define LOBDS_MAX_H 8
+#define LOBDS_MAX_ROWS (1ULL << 36) /* largest row count a reader accepts (a corrupt extent is refused) */
 
 typedef struct {
     char symbol[64];

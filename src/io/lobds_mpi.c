@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "lobds_mpi.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -154,13 +155,15 @@ int lobds_mpi_write(const char *path, const char *source, MPI_Comm comm, const L
         const LobSymbol *s = NULL;
         for (int j = 0; j < n_mine; j++)
             if (!strcmp(mine[j].symbol, all[i].symbol)) s = &mine[j];
+        errno = 0;
         if (!s ||
             H5Dwrite(ds[4 * i + 0], H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, s->time) < 0 ||
             H5Dwrite(ds[4 * i + 1], H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, s->features) < 0 ||
             H5Dwrite(ds[4 * i + 2], H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, s->targets) < 0 ||
             H5Dwrite(ds[4 * i + 3], H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, s->segments) < 0) {
             wfail = 1;
-            dl_err(e, "%s: /symbols/%s: writing the data failed (disk full?)", tmp, all[i].symbol);
+            const char *why = h5u_io_reason(errno, tmp);
+            dl_err(e, "%s: /symbols/%s: writing the data failed%s", tmp, all[i].symbol, why[0] ? why : " (disk full?)");
             break;
         }
     }
@@ -168,7 +171,7 @@ int lobds_mpi_write(const char *path, const char *source, MPI_Comm comm, const L
         if (ds[i] > 0) H5Dclose(ds[i]);
     free(ds);
     free(all);
-    if (H5Fclose(f) < 0) wfail = 1;
+    if (h5u_close_file(f) < 0) wfail = 1;
     int bad = any_failed(rc || wfail, comm);
     if (!bad && rank == 0) bad = dl_commit_file(tmp, path, e) != 0;
     MPI_Bcast(&bad, 1, MPI_INT, 0, comm);

@@ -1,6 +1,7 @@
 #include "weights_h5.h"
 
 #include <math.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -119,7 +120,7 @@ int weights_save_file(const Model *m, const char *path, DlErr *e) {
     if (f < 0) return dl_err(e, "%s: cannot create", tmp);
     int rc = weights_save_h5(m, f, e);
     if (rc == 0) rc = h5u_attr_write_str(f, ".", "model", model_kind_name(m->cfg.kind), e);
-    if (H5Fclose(f) < 0 && rc == 0) rc = dl_err(e, "%s: close failed", tmp);
+    if (h5u_close_file(f) < 0 && rc == 0) rc = dl_err(e, "%s: close failed%s", tmp, h5u_sys_reason(errno));
     if (rc == 0) rc = dl_commit_file(tmp, path, e);
     if (rc != 0) unlink(tmp);
     return rc;

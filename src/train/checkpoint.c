@@ -1,6 +1,7 @@
 /* checkpoint.c: per-symbol training state in one small HDF5 file, replaced atomically. */
 #include "train/checkpoint.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -48,10 +49,11 @@ int checkpoint_save(const char *path, const Model *m, const TrainState *st, cons
                     const char *config_json, DlErr *e) {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    errno = 0;
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) return dl_err(e, "%s: cannot create checkpoint", tmp);
+    if (f < 0) return dl_err(e, "%s: cannot create checkpoint%s", tmp, h5u_sys_reason(errno));
     int rc = write_state(f, m, st, r, config_json, e);
-    if (H5Fclose(f) < 0 && rc == 0) rc = dl_err(e, "%s: closing the checkpoint failed", tmp);
+    if (h5u_close_file(f) < 0 && rc == 0) rc = dl_err(e, "%s: closing the checkpoint failed%s", tmp, h5u_sys_reason(errno));
     if (rc == 0) rc = dl_commit_file(tmp, path, e);
     else {
         char msg[sizeof e->msg];

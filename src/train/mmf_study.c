@@ -319,7 +319,7 @@ static int write_results(const char *run_dir, const MmfSymbolResult *rs, int n, 
                   h5u_attr_write_i64(f, g, "features", r->n_feat, e) | h5u_attr_write_str(f, g, "adf_kept", r->kept, e);
         }
     }
-    if (H5Fclose(f) < 0) rc = -1;
+    if (h5u_close_file(f) < 0) rc = -1;
     if (rc) { unlink(tmp); return dl_err(e, "%s: writing the results failed", path); }
     return dl_commit_file(tmp, path, e);
 }

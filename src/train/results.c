@@ -235,13 +235,16 @@ static int any_failed(int mine, MPI_Comm comm) {
 
 /* collective creation of one dataset; early allocation (parallel HDF5's rule),
  * no fill except where asked: every byte is written before the file is renamed */
+static _Thread_local int g_wr_errno;
 static hid_t create_ds(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims, int fill_zero) {
     hid_t s = rank ? H5Screate_simple(rank, dims, NULL) : H5Screate(H5S_SCALAR);
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE), dcpl = H5Pcreate(H5P_DATASET_CREATE);
     H5Pset_create_intermediate_group(lcpl, 1);
     H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
     H5Pset_fill_time(dcpl, fill_zero ? H5D_FILL_TIME_ALLOC : H5D_FILL_TIME_NEVER);
+    errno = 0;
     hid_t d = H5Dcreate2(loc, name, type, s, lcpl, dcpl, H5P_DEFAULT);
+    if (d < 0 && !g_wr_errno) g_wr_errno = errno; /* early allocation: a full disk shows here */
     H5Pclose(dcpl);
     H5Pclose(lcpl);
     H5Sclose(s);
@@ -256,7 +259,7 @@ static void close_all(ResultsFile *rf) {
     if (rf->summary >= 0) H5Dclose(rf->summary);
     if (rf->schedule >= 0) H5Dclose(rf->schedule);
     rf->summary = rf->schedule = -1;
-    if (rf->file >= 0) H5Fclose(rf->file);
+    h5u_close_file(rf->file);
     rf->file = -1;
 }
 
@@ -342,7 +345,7 @@ int results_par_create(ResultsFile *rf, const char *path, MPI_Comm comm, const T
     rf->file = H5Fcreate(rf->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     H5Pclose(fapl);
     if (any_failed(rf->file < 0, comm)) {
-        if (rf->file >= 0) H5Fclose(rf->file);
+        h5u_close_file(rf->file);
         rf->file = -1;
         return dl_err(e, "%s: cannot create with MPI-IO (directory missing or not writable?)", rf->tmp);
     }
@@ -368,13 +371,22 @@ int results_par_create(ResultsFile *rf, const char *path, MPI_Comm comm, const T
         int rank;
         MPI_Comm_rank(comm, &rank);
         if (rank == 0) unlink(rf->tmp);
-        return dl_err(e, "%s: creating the results objects failed", rf->tmp);
+        const char *why = h5u_io_reason(g_wr_errno, rf->tmp);
+        g_wr_errno = 0;
+        return dl_err(e, "%s: creating the results objects failed%s", rf->tmp, why);
     }
     return 0;
 }
 
+/* g_wr_errno: errno of the first failed create/write (MPI-IO's drivers leave no system
+ * message in HDF5's error stack) */
 static int wr(hid_t d, hid_t mt, const void *buf) {
-    return d >= 0 && H5Dwrite(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0;
+    errno = 0;
+    if (d >= 0 && H5Dwrite(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+        if (!g_wr_errno) g_wr_errno = errno;
+        return 1;
+    }
+    return 0;
 }
 
 int results_par_write_symbol(ResultsFile *rf, int i, const SymbolResult *r, const TrainConfig *cfg, DlErr *e) {
@@ -441,7 +453,11 @@ int results_par_write_symbol(ResultsFile *rf, int i, const SymbolResult *r, cons
     }
     const int64_t one = 1;
     if (!bad) bad = wr(d[RD_COMPLETE], H5T_NATIVE_INT64, &one);   /* last: the completion mark */
-    if (bad && nt == r->n_test_rows && heads == rf->n_heads) dl_err(e, "%s: symbol %s: writing its results failed (disk full?)", rf->tmp, r->symbol);
+    if (bad && nt == r->n_test_rows && heads == rf->n_heads) {
+        const char *why = h5u_io_reason(g_wr_errno, rf->tmp);
+        g_wr_errno = 0;
+        dl_err(e, "%s: symbol %s: writing its results failed%s", rf->tmp, r->symbol, why[0] ? why : " (disk full?)");
+    }
     return bad ? -1 : 0;
 }
 
@@ -500,7 +516,7 @@ int results_par_finish(ResultsFile *rf, int ok, const TrainConfig *cfg, const Ru
         if (rf->summary >= 0) H5Dclose(rf->summary);
         if (rf->schedule >= 0) H5Dclose(rf->schedule);
         rf->summary = rf->schedule = -1;
-        if (H5Fclose(rf->file) < 0 && !bad) { bad = 1; dl_err(&e2, "closing failed"); }
+        if (h5u_close_file(rf->file) < 0 && !bad) { bad = 1; dl_err(&e2, "closing failed%s", h5u_io_reason(errno, rf->tmp)); }
         rf->file = -1;
     }
     int failed = any_failed(bad, rf->comm);

@@ -122,7 +122,29 @@ SymbolQueue squeue_create(MPI_Comm comm, int n) {
     MPI_Comm_rank(comm, &rank);
     MPI_Aint bytes = rank == 0 ? (MPI_Aint)sizeof(int64_t) : 0;
     void *base = NULL;
-    MPI_Win_allocate(bytes, sizeof(int64_t), MPI_INFO_NULL, comm, &base, &q.win);
+    /* Open MPI 4.1 has no one-sided component for ranks on different nodes joined by TCP
+     * only (osc/rdma wants RDMA-capable BTLs, osc/pt2pt MPI_THREAD_MULTIPLE): there the
+     * window cannot be made, and the queue becomes a static round robin. Results do not
+     * depend on which rank trains a symbol (tests/sh/test_multihost.sh). */
+    MPI_Errhandler eh;
+    MPI_Comm_get_errhandler(comm, &eh);
+    MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN);
+    int ok = MPI_Win_allocate(bytes, sizeof(int64_t), MPI_INFO_NULL, comm, &base, &q.win) == MPI_SUCCESS, all_ok = 0;
+    MPI_Comm_set_errhandler(comm, eh);
+    MPI_Errhandler_free(&eh);
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, comm);
+    if (!all_ok) {
+        DL_CHECK(!ok, "squeue_create: MPI_Win_allocate failed on some ranks only");
+        q.win = MPI_WIN_NULL;
+        q.is_static = 1;
+        q.rank = rank;
+        MPI_Comm_size(comm, &q.size);
+        q.static_next = rank;
+        if (rank == 0)
+            dl_log("note: no MPI one-sided support between these ranks (MPI_Win_allocate failed): "
+                   "symbols are dealt round robin instead of from a shared queue");
+        return q;
+    }
     if (rank == 0) {
         q.counter = base;
         *q.counter = 0;
@@ -135,6 +157,11 @@ SymbolQueue squeue_create(MPI_Comm comm, int n) {
 }
 
 int squeue_next(SymbolQueue *q) {
+    if (q->is_static) {
+        const int64_t got = q->static_next;
+        q->static_next += q->size;
+        return got < q->n ? (int)got : -1;
+    }
     const int64_t one = 1;
     int64_t got = -1;
     /* atomic on rank 0's counter; counts past n are harmless (everyone gets -1) */
@@ -144,6 +171,10 @@ int squeue_next(SymbolQueue *q) {
 }
 
 int64_t squeue_taken(SymbolQueue *q) {
+    if (q->is_static) { /* this rank's share handed out, scaled to all ranks (an estimate) */
+        const int64_t mine = (q->static_next - q->rank) / q->size;
+        return mine * q->size < q->n ? mine * q->size : q->n;
+    }
     int64_t got = 0;
     /* an atomic read of the counter: MPI_NO_OP leaves it as it is */
     MPI_Fetch_and_op(NULL, &got, MPI_INT64_T, 0, 0, MPI_NO_OP, q->win);
@@ -152,7 +183,7 @@ int64_t squeue_taken(SymbolQueue *q) {
 }
 
 void squeue_free(SymbolQueue *q) {
-    if (q->win == MPI_WIN_NULL) return;
+    if (q->is_static || q->win == MPI_WIN_NULL) return;
     MPI_Win_unlock_all(q->win);
     MPI_Win_free(&q->win); /* collective; also frees rank 0's counter */
     q->counter = NULL;

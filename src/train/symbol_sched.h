@@ -58,6 +58,11 @@ typedef struct {
     MPI_Win win;      /* one int64 counter, in rank 0's window */
     int64_t *counter; /* rank 0: the counter's memory; NULL elsewhere */
     int64_t n;        /* number of items */
+    /* static fallback where MPI has no one-sided support between the ranks (Open MPI 4.1
+     * over TCP between nodes: no osc component, MPI_Win_allocate fails): rank r takes
+     * r, r + size, r + 2 size, ... of the order */
+    int is_static, rank, size;
+    int64_t static_next;
 } SymbolQueue;
 
 /* collective over comm; n >= 0 (n = 0: every squeue_next returns -1) */

@@ -51,6 +51,10 @@ DL_HD float lstm_expf(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
+    /* x NaN (a diverging symbol) leaves n NaN: converting that to int, and shifting the
+     * negative result, is undefined (UBSan, test_mpi_isolation). NaN -> -126 here; every
+     * other n is already in [-126, 126], so no result changes, and p carries the NaN. */
+    n = n >= -126.0f ? n : -126.0f;
     v.i = ((int)n + 127) << 23; /* 2^n, n in [-126, 126] */
     return p * v.f;
 }

@@ -304,17 +304,15 @@ static double train_epoch(Model *m, Work *w, const SymbolData *d, const TrainCon
 }
 
 /* test predictions (bps) and metrics of r from model m (its weights as they are) */
-static void test_eval(SymbolResult *r, Model *m, Work *wp, const SymbolData *dp, const char *symbol, const TrainIO *io) {
-    Work w = *wp;
-    const SymbolData d = *dp;
+static void test_eval(SymbolResult *r, Model *m, Work *w, const SymbolData *d, const char *symbol, const TrainIO *io) {
     if (r->status == SYM_OK) {
-        const int ny = d.n_y;
-        float *pred = dl_malloc(sizeof(float) * (size_t)(d.n[SPLIT_TEST] + 1) * ny);
-        eval_split(m, &w, &d, SPLIT_TEST, d.y_fit, pred, io);
-        for (int64_t i = 0; i < d.n[SPLIT_TEST]; i++) {
-            int64_t row = d.idx[SPLIT_TEST][i] - r->test_row0;
-            r->test_pred[row] = (float)(pred[i * ny] * d.y_sd[0] + d.y_mu[0]);   /* back to bps */
-            if (ny > 1) r->test_pred2[row] = (float)(pred[i * ny + 1] * d.y_sd[1] + d.y_mu[1]);
+        const int ny = d->n_y;
+        float *pred = dl_malloc(sizeof(float) * (size_t)(d->n[SPLIT_TEST] + 1) * ny);
+        eval_split(m, w, d, SPLIT_TEST, d->y_fit, pred, io);
+        for (int64_t i = 0; i < d->n[SPLIT_TEST]; i++) {
+            int64_t row = d->idx[SPLIT_TEST][i] - r->test_row0;
+            r->test_pred[row] = (float)(pred[i * ny] * d->y_sd[0] + d->y_mu[0]);   /* back to bps */
+            if (ny > 1) r->test_pred2[row] = (float)(pred[i * ny + 1] * d->y_sd[1] + d->y_mu[1]);
         }
         free(pred);
     }

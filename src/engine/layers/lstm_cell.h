@@ -84,23 +84,31 @@ DL_HD float lstm_tanhf(float x) {
     return r.f;
 }
 
+/* The forward's pieces, each one expression, so that the CPU's split loops (lstm.c:
+ * the gates of a whole row first, then the cell, for more independent work in flight)
+ * and the per-unit form below (GPU) round alike. Gate k of unit j: z = g + b_ih + b_hh,
+ * sigmoid for k = 0, 1, 3 (i, f, o), tanh for k = 2 (g). */
+DL_HD float lstm_gate_z(const float *g, const float *b_ih, const float *b_hh, int e) { return g[e] + b_ih[e] + b_hh[e]; }
+DL_HD float lstm_cell_c(float i, float f, float gg, float c_prev) { return f * c_prev + i * gg; }
+DL_HD float lstm_cell_h(float o, float cn) { return o * lstm_tanhf(cn); }
+
 /* Forward of unit j (0 <= j < H) of one sample at one step.
  * g    (4H) in: x W_ih^T + h_{t-1} W_hh^T (no bias); out: activations i,f,g,o
  * c, h (H)  row of this sample and step; writes c[j], h[j]
  * b_ih, b_hh (4H); c_prev = c_{t-1}[j] (0 at t = 0) */
 DL_HD void lstm_cell_forward_elem(float *g, float *c, float *h, const float *b_ih,
                                   const float *b_hh, float c_prev, int j, int H) {
-    float i = lstm_sigmoid(g[j] + b_ih[j] + b_hh[j]);
-    float f = lstm_sigmoid(g[H + j] + b_ih[H + j] + b_hh[H + j]);
-    float gg = lstm_tanhf(g[2 * H + j] + b_ih[2 * H + j] + b_hh[2 * H + j]);
-    float o = lstm_sigmoid(g[3 * H + j] + b_ih[3 * H + j] + b_hh[3 * H + j]);
-    float cn = f * c_prev + i * gg;
+    float i = lstm_sigmoid(lstm_gate_z(g, b_ih, b_hh, j));
+    float f = lstm_sigmoid(lstm_gate_z(g, b_ih, b_hh, H + j));
+    float gg = lstm_tanhf(lstm_gate_z(g, b_ih, b_hh, 2 * H + j));
+    float o = lstm_sigmoid(lstm_gate_z(g, b_ih, b_hh, 3 * H + j));
+    float cn = lstm_cell_c(i, f, gg, c_prev);
     g[j] = i;
     g[H + j] = f;
     g[2 * H + j] = gg;
     g[3 * H + j] = o;
     c[j] = cn;
-    h[j] = o * lstm_tanhf(cn);
+    h[j] = lstm_cell_h(o, cn);
 }
 
 /* Backward of unit j of one sample at one step.

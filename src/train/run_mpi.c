@@ -29,7 +29,7 @@ typedef char SymName[64];
  * scalar fields mean anything there; pointers are cleared where known and are never
  * dereferenced or freed on rank 0 (the table and summary.csv read scalars only). */
 typedef struct {
-    int idx, rank;
+    int idx, rank, width;   /* width: ranks of the group that trained it (first: rank) */
     double start, seconds;   /* since the common start, by the owner's clock */
     SymbolResult r;
 } DoneRec;
@@ -160,7 +160,8 @@ typedef struct {
     SymbolQueue *q;
     const int64_t *windows;   /* (n) by symbol */
     const int *order;         /* (n) hand-out order */
-    int n, ranks, epochs;
+    int n, epochs;
+    double groups; /* the run's speed in units of rank 0's group's (sum of group speeds / group 0's) */
     double t0;
 } RunStatus;
 
@@ -177,26 +178,29 @@ static void run_status(void *ctx, double rate, char *buf, size_t n) {
         total += w;
         if (j < taken) handed += w;
     }
-    double done = (MPI_Wtime() - s->t0) * s->ranks * rate;
+    double done = (MPI_Wtime() - s->t0) * s->groups * rate;
     if (done > handed) done = handed;
     char eta[32];
-    progress_fmt_eta(eta, sizeof eta, rate > 0 ? (total - done) / (s->ranks * rate) : NAN);
+    progress_fmt_eta(eta, sizeof eta, rate > 0 ? (total - done) / (s->groups * rate) : NAN);
     snprintf(buf, n, " | run ~%.0f%% (%lld/%d symbols started), ETA <=%s", total > 0 ? 100.0 * done / total : 0.0,
              (long long)(taken < s->n ? taken : s->n), s->n, eta);
 }
 
 /* train what the queue hands this rank (or its group: the group's rank 0 draws for
  * it, every member trains, the group's rank 0 writes); *err / *stopped say why it
- * left early. dp: the rank's data-parallel group, NULL when it trains alone */
+ * left early. dp: the rank's data-parallel group, NULL when it trains alone; lcomm:
+ * the groups' rank 0s (the queue's ranks; MPI_COMM_NULL on the other members);
+ * groups: the run's speed in units of this group's (for rank 0's ETA) */
 static void work_loop(DoneRec *done, int *n_done, int *err, int *stopped, ResultsFile *rf, const TrainConfig *cfg,
                       const RunOptions *o, SymName *names, const int64_t *windows, const int *order, int n, double t0,
-                      MPI_Comm comm, DpGroup *dp, DlErr *e) {
+                      MPI_Comm comm, MPI_Comm lcomm, double groups, DpGroup *dp, DlErr *e) {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
     const int G = dp ? dp->size : 1, leader = !dp || dp->rank == 0;
-    SymbolQueue q = squeue_create(comm, n);
-    RunStatus rs = {&q, windows, order, n, size / G, cfg->epochs, t0};
+    SymbolQueue q = {0};
+    if (leader) q = squeue_create(lcomm, n);
+    RunStatus rs = {&q, windows, order, n, cfg->epochs, groups, t0};
     char path[4400], tag[32] = "";
     if (size > 1) snprintf(tag, sizeof tag, "[rank %d] ", rank);
     /* the in-epoch bar only for a person at a terminal: mpirun gives ranks a pty even into a file */
@@ -244,6 +248,7 @@ static void work_loop(DoneRec *done, int *n_done, int *err, int *stopped, Result
         DoneRec *d = &done[(*n_done)++];
         d->idx = i;
         d->rank = rank;
+        d->width = G;
         d->start = ts;
         d->seconds = MPI_Wtime() - t0 - ts;
         lite_copy(d, &r);
@@ -256,7 +261,7 @@ static void work_loop(DoneRec *done, int *n_done, int *err, int *stopped, Result
         fflush(stdout);
         symbol_result_free(&r);
     }
-    squeue_free(&q);
+    if (leader) squeue_free(&q);
 }
 
 /* the universal model (config key universal): every rank reads every symbol and the
@@ -306,6 +311,7 @@ static void universal_loop(DoneRec *done, int *n_done, int *err, int *stopped, R
             DoneRec *d = &done[(*n_done)++];
             d->idx = i;
             d->rank = 0;
+            d->width = size;   /* every rank trained the one model */
             d->start = ts;
             d->seconds = (MPI_Wtime() - t0 - ts) / n;   /* one training shared by all: an equal share each */
             lite_copy(d, &rs[i]);
@@ -360,44 +366,54 @@ static int report(const DoneRec *all, SymName *names, const int64_t *windows, co
     if (results_write_csv(path, rs, n, e)) return -1;
     results_print_table(stdout, rs, n);
     const char **nm = dl_calloc((size_t)n, sizeof(char *));
-    int *owner = dl_calloc((size_t)n, sizeof(int));
+    int *owner = dl_calloc((size_t)n, sizeof(int)), *width = dl_calloc((size_t)n, sizeof(int));
     double *start = dl_calloc((size_t)n, sizeof(double)), *secs = dl_calloc((size_t)n, sizeof(double));
     for (int i = 0; i < n; i++) {
         nm[i] = names[i];
         owner[i] = all[i].rank;
+        width[i] = all[i].width > 0 ? all[i].width : 1;
         start[i] = all[i].start;
         secs[i] = all[i].seconds;
     }
     printf("\n");
-    sched_print_report(stdout, nm, windows, order, owner, start, secs, n, size, wall);
+    sched_print_report(stdout, nm, windows, order, owner, width, start, secs, n, size, wall);
     printf("outputs: %s/results.h5, %s/summary.csv\n", o->run_dir, o->run_dir);
     fflush(stdout);
     free(nm);
     free(owner);
+    free(width);
     free(start);
     free(secs);
     return 0;
 }
 
-/* ranks_per_symbol 0: the group size G (dividing the ranks and dp_shards) whose simulated
- * makespan of the largest-first hand-out is shortest, a symbol's time on G ranks being
- * windows / (G * DP_EFF^log2 G); ties go to the smaller G. Only timing depends on G. */
+/* ranks_per_symbol 0: the groups (sizes dividing the ranks' count and dp_shards) whose
+ * simulated makespan of the largest-first hand-out is shortest (sched_plan_groups), a
+ * symbol's time on g ranks being windows / (g * DP_EFF^log2 g). Only timing depends on
+ * the plan: the results are dp_shards'. Returns the number of groups. */
 #define DP_EFF 0.85   /* efficiency per doubling of a group: conservative (docs/performance.md) */
-static int auto_group_size(const int64_t *windows, const int *order, int n, int size, int K, double *gain) {
-    double *cost = dl_calloc((size_t)n + 1, sizeof(double)), best = INFINITY, m1 = 0;
-    int bestG = 1;
-    for (int g = 1; g <= size; g++) {
-        if (size % g || K % g) continue;
-        const double speed = g * pow(DP_EFF, log2((double)g));
-        for (int i = 0; i < n; i++) cost[i] = (double)windows[i] / speed;
-        double mk = 0;
-        sched_simulate(cost, order, n, size / g, &mk, NULL);
-        if (g == 1) m1 = mk;
-        if (mk < best * (1 - 1e-9)) { best = mk; bestG = g; }
-    }
+static int auto_groups(const int64_t *windows, const int *order, int n, int size, int K, int *gsize, double *gain) {
+    double *cost = dl_calloc((size_t)n + 1, sizeof(double)), m1 = 0, best = 0;
+    for (int i = 0; i < n; i++) cost[i] = (double)windows[i];
+    sched_simulate(cost, order, n, size, &m1, NULL);
+    const int ng = sched_plan_groups(cost, order, n, size, K, DP_EFF, gsize, &best);
     *gain = best > 0 ? m1 / best : 1.0;
     free(cost);
-    return bestG;
+    return ng;
+}
+
+/* "2 group(s) of 4 + 8 group(s) of 1 rank(s)" */
+static void plan_text(char *buf, size_t cap, const int *gsize, int ng) {
+    size_t len = 0;
+    buf[0] = 0;
+    for (int k = 0; k < ng;) {
+        int j = k;
+        while (j < ng && gsize[j] == gsize[k]) j++;
+        len += (size_t)snprintf(buf + len, len < cap ? cap - len : 0, "%s%d group(s) of %d", k ? " + " : "", j - k,
+                                gsize[k]);
+        k = j;
+    }
+    snprintf(buf + len, len < cap ? cap - len : 0, " rank(s)");
 }
 
 int run_train_mpi(const TrainConfig *cfg, const RunOptions *o, MPI_Comm comm, DlErr *e) {
@@ -441,7 +457,18 @@ int run_train_mpi(const TrainConfig *cfg, const RunOptions *o, MPI_Comm comm, Dl
     sched_order(windows, nm, n, order);
     free(nm);
     double auto_gain = 0;
-    if (G == 0) G = auto_group_size(windows, order, n, size, cfg->dp_shards, &auto_gain);
+    /* the groups, biggest first, each over consecutive ranks; every rank computes the
+     * same plan from the same sizes */
+    int *gsize = dl_calloc((size_t)size, sizeof(int)), ng = 0;
+    if (cfg->universal) gsize[ng++] = size;   /* one group: every rank trains the one model */
+    else if (G == 0) ng = auto_groups(windows, order, n, size, cfg->dp_shards, gsize, &auto_gain);
+    else for (ng = 0; ng < size / G; ng++) gsize[ng] = G;
+    int my_group = 0, my_first = 0;
+    while (my_first + gsize[my_group] <= rank) my_first += gsize[my_group++];
+    double speed_sum = 0;
+    for (int k = 0; k < ng; k++) speed_sum += sched_group_speed(gsize[k], DP_EFF);
+    char plan[256];
+    plan_text(plan, sizeof plan, gsize, ng);
     RunInfo ri;
     run_info(&ri, comm);
     if (rank == 0) {
@@ -451,11 +478,11 @@ int run_train_mpi(const TrainConfig *cfg, const RunOptions *o, MPI_Comm comm, Dl
                o->cfg_path, cfg->model, model_count_params(probe), n, size, ri.hosts, cfg->horizon, cfg->seq_len,
                cfg->batch, cfg->epochs, (unsigned long long)cfg->seed, cfg->dataset, o->run_dir);
         if (cfg->ranks_per_symbol == 0 && !cfg->universal)
-            printf("  ranks_per_symbol 0 (auto): groups of %d rank(s), simulated makespan %.2fx shorter than one rank "
-                   "per symbol (at %.0f%% efficiency per doubling of a group)\n", G, auto_gain, 100 * DP_EFF);
-        if (cfg->dp_shards > 1)
-            printf("  data-parallel: %d group(s) of %d rank(s), each batch in %d shards of %d (the numbers depend on "
-                   "dp_shards only)\n", size / G, G, cfg->dp_shards, cfg->batch / cfg->dp_shards);
+            printf("  ranks_per_symbol 0 (auto): %s, simulated makespan %.2fx shorter than one rank per symbol (at "
+                   "%.0f%% efficiency per doubling of a group)\n", plan, auto_gain, 100 * DP_EFF);
+        if (cfg->dp_shards > 1 && !cfg->universal)
+            printf("  data-parallel: %s, each batch in %d shards of %d (the numbers depend on dp_shards only)\n", plan,
+                   cfg->dp_shards, cfg->batch / cfg->dp_shards);
         fflush(stdout);
         model_free(probe);
     }
@@ -477,17 +504,23 @@ int run_train_mpi(const TrainConfig *cfg, const RunOptions *o, MPI_Comm comm, Dl
     DoneRec *done = dl_calloc((size_t)n + 1, sizeof(DoneRec));
     int n_done = 0, err = 0, stopped = 0;
     DpGroup dpg = {MPI_COMM_NULL, 0, 1, cfg->dp_shards};
+    MPI_Comm lcomm = MPI_COMM_NULL;
     if (cfg->universal)
         universal_loop(done, &n_done, &err, &stopped, &rf, cfg, o, names, n, t0, comm, e);
     else if (cfg->dp_shards > 1) {
-        MPI_Comm_split(comm, rank / G, rank, &dpg.comm);
+        MPI_Comm_split(comm, my_group, rank, &dpg.comm);
         MPI_Comm_rank(dpg.comm, &dpg.rank);
         MPI_Comm_size(dpg.comm, &dpg.size);
     }
-    if (!cfg->universal)
-        work_loop(done, &n_done, &err, &stopped, &rf, cfg, o, names, windows, order, n, t0, comm,
-                  cfg->dp_shards > 1 ? &dpg : NULL, e);
+    if (!cfg->universal) {
+        const int leader = dpg.rank == 0;
+        MPI_Comm_split(comm, leader ? 0 : MPI_UNDEFINED, rank, &lcomm);
+        work_loop(done, &n_done, &err, &stopped, &rf, cfg, o, names, windows, order, n, t0, comm, lcomm,
+                  speed_sum / sched_group_speed(gsize[0], DP_EFF), cfg->dp_shards > 1 ? &dpg : NULL, e);
+    }
+    if (lcomm != MPI_COMM_NULL) MPI_Comm_free(&lcomm);
     if (dpg.comm != MPI_COMM_NULL) MPI_Comm_free(&dpg.comm);
+    free(gsize);
     const double wall = MPI_Wtime() - t0;
 
     /* agree on the outcome; the lowest failing rank's message goes to rank 0 */

@@ -1,6 +1,7 @@
 /* symbol_sched.c: largest-first dynamic symbol scheduling (see symbol_sched.h). */
 #include "train/symbol_sched.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,29 +39,75 @@ void sched_order(const int64_t *windows, const char *const *names, int n, int *o
     free(k);
 }
 
-int sched_simulate(const double *cost, const int *order, int n, int ranks, double *makespan, int *owner) {
-    if (n < 0 || ranks < 1) return -1;
-    double *free_at = dl_calloc((size_t)ranks, sizeof *free_at);
+int sched_simulate_groups(const double *cost, const double *speed, const int *order, int n, int groups,
+                          double *makespan, int *owner) {
+    if (n < 0 || groups < 1) return -1;
+    double *free_at = dl_calloc((size_t)groups, sizeof *free_at);
     unsigned char *seen = dl_calloc((size_t)(n > 0 ? n : 1), 1);
     int rc = 0;
     for (int j = 0; j < n; j++) {
         int s = order[j];
         if (s < 0 || s >= n || seen[s]) { rc = -1; break; }
         seen[s] = 1;
-        /* the rank that finishes first asks the queue first; lowest rank on a tie */
+        /* the group that finishes first asks the queue first; lowest index on a tie */
         int r = 0;
-        for (int q = 1; q < ranks; q++)
+        for (int q = 1; q < groups; q++)
             if (free_at[q] < free_at[r]) r = q;
-        free_at[r] += cost[s];
+        free_at[r] += speed ? cost[s] / speed[r] : cost[s];
         if (owner) owner[s] = r;
     }
     double m = 0;
-    for (int q = 0; q < ranks; q++)
+    for (int q = 0; q < groups; q++)
         if (free_at[q] > m) m = free_at[q];
     if (rc == 0) *makespan = m;
     free(free_at);
     free(seen);
     return rc;
+}
+
+int sched_simulate(const double *cost, const int *order, int n, int ranks, double *makespan, int *owner) {
+    return sched_simulate_groups(cost, NULL, order, n, ranks, makespan, owner);
+}
+
+double sched_group_speed(int g, double eff) { return g * pow(eff, log2((double)g)); }
+
+/* the plan of m groups of gb ranks then groups of gs: its simulated makespan */
+static double plan_eval(const double *cost, const int *order, int n, int ranks, int m, int gb, int gs, double eff,
+                        double *speed) {
+    const int ng = m + (ranks - m * gb) / gs;
+    for (int k = 0; k < ng; k++) speed[k] = sched_group_speed(k < m ? gb : gs, eff);
+    double mk = INFINITY;
+    sched_simulate_groups(cost, speed, order, n, ng, &mk, NULL);
+    return mk;
+}
+
+int sched_plan_groups(const double *cost, const int *order, int n, int ranks, int K, double eff, int *gsize,
+                      double *makespan) {
+    double *speed = dl_calloc((size_t)ranks, sizeof *speed), best = INFINITY;
+    int bm = 0, bgb = 1, bgs = 1;
+    /* uniform plans first (m = 0), small groups first: a tie keeps the simpler plan */
+    for (int gs = 1; gs <= ranks; gs++) {
+        if (ranks % gs || K % gs) continue;
+        const double mk = plan_eval(cost, order, n, ranks, 0, gs, gs, eff, speed);
+        if (mk < best * (1 - 1e-9)) { best = mk; bm = 0; bgb = bgs = gs; }
+    }
+    /* two tiers: m big groups of gb for the largest symbols, the rest in groups of gs */
+    for (int gb = 2; gb <= ranks; gb++) {
+        if (K % gb) continue;
+        for (int gs = 1; gs < gb; gs++) {
+            if (K % gs) continue;
+            for (int m = 1; m <= n && m * gb < ranks; m++) {
+                if ((ranks - m * gb) % gs) continue;
+                const double mk = plan_eval(cost, order, n, ranks, m, gb, gs, eff, speed);
+                if (mk < best * (1 - 1e-9)) { best = mk; bm = m; bgb = gb; bgs = gs; }
+            }
+        }
+    }
+    const int ng = bm + (ranks - bm * bgb) / bgs;
+    for (int k = 0; k < ng; k++) gsize[k] = k < bm ? bgb : bgs;
+    if (makespan) *makespan = best;
+    free(speed);
+    return ng;
 }
 
 double sched_lower_bound(const double *cost, int n, int ranks) {
@@ -73,27 +120,33 @@ double sched_lower_bound(const double *cost, int n, int ranks) {
     return mx > avg ? mx : avg;
 }
 
-void sched_rank_busy(double *busy, const int *owner, const double *seconds, int n, int ranks) {
+void sched_rank_busy(double *busy, const int *owner, const int *width, const double *seconds, int n, int ranks) {
     for (int r = 0; r < ranks; r++) busy[r] = 0;
     for (int i = 0; i < n; i++)
-        if (owner[i] >= 0 && owner[i] < ranks) busy[owner[i]] += seconds[i];
+        for (int r = owner[i]; owner[i] >= 0 && r < owner[i] + (width ? width[i] : 1) && r < ranks; r++)
+            busy[r] += seconds[i];
 }
 
 void sched_print_report(FILE *f, const char *const *names, const int64_t *windows, const int *order,
-                        const int *owner, const double *start, const double *seconds, int n, int ranks,
-                        double wall) {
+                        const int *owner, const int *width, const double *start, const double *seconds, int n,
+                        int ranks, double wall) {
     fprintf(f, "schedule (largest first, dynamic): %d symbols on %d rank(s)\n", n, ranks);
     fprintf(f, "  %4s  %-16s %5s %12s %10s %10s\n", "#", "symbol", "rank", "windows", "start_s", "seconds");
     for (int j = 0; j < n; j++) {
         int s = order[j];
         if (owner[s] < 0)
             fprintf(f, "  %4d  %-16s %5s %12lld %10s %10s\n", j, names[s], "-", (long long)windows[s], "-", "skipped");
-        else
+        else if (width && width[s] > 1) {   /* a data-parallel group: its first and last rank */
+            char rr[24];
+            snprintf(rr, sizeof rr, "%d-%d", owner[s], owner[s] + width[s] - 1);
+            fprintf(f, "  %4d  %-16s %5s %12lld %10.2f %10.2f\n", j, names[s], rr, (long long)windows[s], start[s],
+                    seconds[s]);
+        } else
             fprintf(f, "  %4d  %-16s %5d %12lld %10.2f %10.2f\n", j, names[s], owner[s], (long long)windows[s],
                     start[s], seconds[s]);
     }
     double *busy = dl_malloc((size_t)(ranks > 0 ? ranks : 1) * sizeof *busy);
-    sched_rank_busy(busy, owner, seconds, n, ranks);
+    sched_rank_busy(busy, owner, width, seconds, n, ranks);
     double tot = 0;
     fprintf(f, "per-rank time (wall %.2f s):\n  %5s %10s %10s %6s\n", wall, "rank", "busy_s", "idle_s", "busy%");
     for (int r = 0; r < ranks; r++) {
@@ -145,6 +198,8 @@ SymbolQueue squeue_create(MPI_Comm comm, int n) {
                    "symbols are dealt round robin instead of from a shared queue");
         return q;
     }
+    q.rank = rank;
+    MPI_Comm_size(comm, &q.size);
     if (rank == 0) {
         q.counter = base;
         *q.counter = 0;
@@ -157,6 +212,12 @@ SymbolQueue squeue_create(MPI_Comm comm, int n) {
 }
 
 int squeue_next(SymbolQueue *q) {
+    if (!q->is_static && !q->started) {
+        /* the first round is dealt by rank (rank r takes item r, as the simulation and
+         * the group plan assume: the largest symbol to rank 0, the biggest group) */
+        q->started = 1;
+        if (q->rank < q->n) return q->rank;
+    }
     if (q->is_static) {
         const int64_t got = q->static_next;
         q->static_next += q->size;
@@ -164,9 +225,11 @@ int squeue_next(SymbolQueue *q) {
     }
     const int64_t one = 1;
     int64_t got = -1;
-    /* atomic on rank 0's counter; counts past n are harmless (everyone gets -1) */
+    /* atomic on rank 0's counter (items after the first round); counts past n are
+     * harmless (everyone gets -1) */
     MPI_Fetch_and_op(&one, &got, MPI_INT64_T, 0, 0, MPI_SUM, q->win);
     MPI_Win_flush(0, q->win);
+    got += q->size;
     return got >= 0 && got < q->n ? (int)got : -1;
 }
 
@@ -179,7 +242,7 @@ int64_t squeue_taken(SymbolQueue *q) {
     /* an atomic read of the counter: MPI_NO_OP leaves it as it is */
     MPI_Fetch_and_op(NULL, &got, MPI_INT64_T, 0, 0, MPI_NO_OP, q->win);
     MPI_Win_flush(0, q->win);
-    return got;
+    return got + (q->size < q->n ? q->size : q->n); /* the first round counts as taken */
 }
 
 void squeue_free(SymbolQueue *q) {

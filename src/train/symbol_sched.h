@@ -35,19 +35,38 @@ void sched_order(const int64_t *windows, const char *const *names, int n, int *o
  * Returns 0, or -1 for bad arguments (n < 0, ranks < 1, order not a permutation). */
 int sched_simulate(const double *cost, const int *order, int n, int ranks, double *makespan, int *owner);
 
+/* The same with groups of ranks that train at different speeds: symbol s takes
+ * cost[s] / speed[g] on group g (speed NULL: all 1). */
+int sched_simulate_groups(const double *cost, const double *speed, const int *order, int n, int groups,
+                          double *makespan, int *owner);
+
+/* the speed of a data-parallel group of g ranks, one rank = 1, at efficiency eff per
+ * doubling: g * eff^log2(g) */
+double sched_group_speed(int g, double eff);
+
+/* Data-parallel groups for `ranks` ranks (ranks_per_symbol 0): gsize (ranks entries
+ * at most) gets the group sizes, biggest first, summing to ranks, each dividing K,
+ * either all equal or in two tiers (m groups of gb ranks for the largest symbols, the
+ * rest of gs < gb), whichever gives the shortest simulated makespan of the
+ * largest-first hand-out (the first round dealt by group: the largest symbol to group
+ * 0); ties keep the uniform plan with the smallest groups. Returns the number of
+ * groups; *makespan (may be NULL) its simulated makespan in units of cost. */
+int sched_plan_groups(const double *cost, const int *order, int n, int ranks, int K, double eff, int *gsize,
+                      double *makespan);
+
 /* max(max cost, sum cost / ranks): no schedule of whole symbols can beat it. */
 double sched_lower_bound(const double *cost, int n, int ranks);
 
 /* busy (ranks): summed seconds of the symbols each rank trained.
  * owner (n): rank per symbol (-1 = not trained, skipped); seconds (n). */
-void sched_rank_busy(double *busy, const int *owner, const double *seconds, int n, int ranks);
+void sched_rank_busy(double *busy, const int *owner, const int *width, const double *seconds, int n, int ranks);
 
 /* Prints the schedule (one line per symbol in hand-out order: rank, windows,
  * start, seconds) and each rank's busy/idle time against `wall` seconds.
  * names, windows, owner, start, seconds: (n), by symbol; order (n). */
 void sched_print_report(FILE *f, const char *const *names, const int64_t *windows, const int *order,
-                        const int *owner, const double *start, const double *seconds, int n, int ranks,
-                        double wall);
+                        const int *owner, const int *width, const double *start, const double *seconds, int n,
+                        int ranks, double wall);
 
 /* threads per rank: cores of the node shared by the ranks on it, at least 1 */
 int sched_threads_per_rank(int cores_on_node, int ranks_on_node);
@@ -63,11 +82,13 @@ typedef struct {
      * r, r + size, r + 2 size, ... of the order */
     int is_static, rank, size;
     int64_t static_next;
+    int started;      /* dynamic: the first round (rank r takes item r) is over */
 } SymbolQueue;
 
 /* collective over comm; n >= 0 (n = 0: every squeue_next returns -1) */
 SymbolQueue squeue_create(MPI_Comm comm, int n);
-/* next index into the order, or -1 when all are taken; any rank, any time */
+/* next index into the order, or -1 when all are taken; any rank, any time. Each
+ * rank's first call returns its rank (the first round is dealt, not raced for) */
 int squeue_next(SymbolQueue *q);
 /* how many indices have been handed out so far (may exceed n); any rank, any time */
 int64_t squeue_taken(SymbolQueue *q);

@@ -105,6 +105,42 @@ int main(int argc, char **argv) {
         }
     }
     free(cg);
+
+    /* what ranks_per_symbol 0 chooses (sched_plan_groups, the trainer's planner): equal
+     * groups or two tiers (big groups for the largest symbols), for K = 64 shards */
+    printf("\nranks_per_symbol 0 (auto) for dp_shards 64, efficiency %.2f per doubling:\n", dp_eff);
+    printf("| ranks | plan | makespan | vs G = 1 | best equal groups | bound (all ranks busy) |\n"
+           "|---:|---|---:|---:|---:|---:|\n");
+    int *gs = malloc(sizeof *gs * 4096);
+    for (int k = 0; k < nranks; k++) {
+        const int ranks = ranks_list[k];
+        double m1, mk, sum = 0, best_eq = INFINITY;
+        sched_simulate(cost, order, n, ranks, &m1, NULL);
+        const int ng = sched_plan_groups(cost, order, n, ranks, 64, dp_eff, gs, &mk);
+        for (int G = 1; G <= ranks && G <= 64; G *= 2) { /* the best plan of equal groups */
+            if (ranks % G) continue;
+            int eq[4096];
+            for (int q = 0; q < ranks / G; q++) eq[q] = G;
+            double sp[4096], e;
+            for (int q = 0; q < ranks / G; q++) sp[q] = sched_group_speed(eq[q], dp_eff);
+            sched_simulate_groups(cost, sp, order, n, ranks / G, &e, NULL);
+            if (e < best_eq) best_eq = e;
+        }
+        for (int i = 0; i < n; i++) sum += cost[i];
+        char plan[128];
+        int len = 0;
+        for (int q = 0; q < ng;) {
+            int j = q;
+            while (j < ng && gs[j] == gs[q]) j++;
+            len += snprintf(plan + len, sizeof plan - (size_t)len, "%s%d x %d", q ? " + " : "", j - q, gs[q]);
+            q = j;
+        }
+        /* no plan beats the total work spread over all ranks at the slowest (largest) group's efficiency... nor
+         * the largest symbol on all ranks: a simple bound with groups of at most 64 */
+        const double lb = fmax(sum / ranks, cost[order[0]] / sched_group_speed(ranks < 64 ? ranks : 64, dp_eff));
+        printf("| %d | %s | %.2f | %.2fx | %.2f | %.2f |\n", ranks, plan, mk, m1 / mk, best_eq, lb);
+    }
+    free(gs);
     free(w); free(cost); free(z); free(order); free(rnd);
     return 0;
 }

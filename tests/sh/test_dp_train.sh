@@ -35,8 +35,28 @@ echo "bit-identical: groups of 1, 2, 3, and 2 groups of 3"
 # ranks_per_symbol 0: one symbol on 2 ranks -> groups of 2 chosen from the sizes, the same bits
 "$MPIEXEC" -np 2 --oversubscribe "$BIN" train "$W/dp.json" --set run_name=auto --set ranks_per_symbol=0 --set symbols=SYN000USDT \
     > "$W/auto.log" 2>&1 || { show "$W/auto.log"; fail "ranks_per_symbol 0 failed"; }
-grep -q "ranks_per_symbol 0 (auto): groups of 2 rank(s)" "$W/auto.log" || { show "$W/auto.log"; fail "auto did not pick groups of 2 for 1 symbol on 2 ranks"; }
+grep -q "ranks_per_symbol 0 (auto): 1 group(s) of 2 rank(s)" "$W/auto.log" || { show "$W/auto.log"; fail "auto did not pick groups of 2 for 1 symbol on 2 ranks"; }
 CMP_SYMBOLS=SYN000USDT cmp_results "$W/out/g1/results.h5" "$W/out/auto/results.h5"
+# ranks_per_symbol 0 with one large symbol and two small ones on 3 ranks (dp_shards 2): the
+# large one gets a group of 2, the small ones 1 rank each; the same bits as 1 rank
+"$BIN" synth --symbols 1 --seconds 6000 --seed 4 --out "$W/big.h5" > "$W/synth_big.log" 2>&1 || { show "$W/synth_big.log"; fail "synth failed"; }
+cp "$W/syn.h5" "$W/het.h5"
+$PY - "$W/big.h5" "$W/het.h5" <<'PYEOF' || fail "could not build the 3-symbol dataset"
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as a, h5py.File(sys.argv[2], "a") as b:
+    a.copy(a["symbols/SYN000USDT"], b["symbols"], "SYN009USDT")
+    g = b["symbols/SYN009USDT"]
+    g.attrs["symbol"] = g.attrs["symbol"].replace("SYN000USDT", "SYN009USDT") if isinstance(g.attrs["symbol"], str) else b"SYN009USDT"
+PYEOF
+BATCH=48 MAXS=3000 mk_config het "$W/het.h5" 1 ', "dp_shards": 2, "eval_batch": 100'
+"$MPIEXEC" -np 1 "$BIN" train "$W/het.json" --set run_name=het1 > "$W/het1.log" 2>&1 || { show "$W/het1.log"; fail "1-rank reference failed"; }
+"$MPIEXEC" -np 3 --oversubscribe "$BIN" train "$W/het.json" --set run_name=het3 --set ranks_per_symbol=0 > "$W/het3.log" 2>&1 \
+    || { show "$W/het3.log"; fail "3 ranks, ranks_per_symbol 0 failed"; }
+grep -q "ranks_per_symbol 0 (auto): 1 group(s) of 2 + 1 group(s) of 1 rank(s)" "$W/het3.log" \
+    || { show "$W/het3.log"; fail "auto did not give the large symbol a group of 2 and the others 1 rank"; }
+grep -q "SYN009USDT: .*(ranks 0-1, data-parallel)" "$W/het3.log" || { show "$W/het3.log"; fail "the large symbol did not go to the group of 2"; }
+cmp_results "$W/out/het1/results.h5" "$W/out/het3/results.h5"
+echo "groups of 2 + 1 (chosen from the sizes): bit-identical to 1 rank"
 
 echo "== 3. kill-and-resume: stop after epoch 1 on groups of 2, resume on groups of 3"
 "$MPIEXEC" -np 2 --oversubscribe "$BIN" train "$W/dp.json" --set run_name=res --set ranks_per_symbol=2 --stop-after-epoch 1 \

@@ -3,6 +3,7 @@
  * Alone (ctest): pure checks + the queue on one rank.
  * Under mpirun (tests/sh/test_squeue_mpi.sh): the queue across ranks; rank 0
  * gathers every rank's draws and checks each index was handed out exactly once. */
+#include <math.h>
 #include <mpi.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -82,7 +83,7 @@ static void test_simulate_random(void) {
         if (sched_simulate(cost, order, n, ranks, &m, owner) != 0) { bad_bound++; continue; }
         double lb = sched_lower_bound(cost, n, ranks), ub = sum / ranks + mx * (1.0 - 1.0 / ranks);
         if (m < lb - 1e-9 || m > ub + 1e-9) bad_bound++;
-        sched_rank_busy(busy, owner, cost, n, ranks);
+        sched_rank_busy(busy, owner, NULL, cost, n, ranks);
         double mb = 0, tb = 0;
         for (int r = 0; r < ranks; r++) { tb += busy[r]; if (busy[r] > mb) mb = busy[r]; }
         if (mb != m || tb != sum) bad_busy++;
@@ -142,7 +143,7 @@ static void test_report_and_threads(void) {
     FILE *f = tmpfile();
     CHECK(f != NULL, "tmpfile");
     if (f) {
-        sched_print_report(f, names, w, order, owner, start, sec, 3, 2, 4.0);
+        sched_print_report(f, names, w, order, owner, NULL, start, sec, 3, 2, 4.0);
         rewind(f);
         size_t nr = fread(buf, 1, sizeof buf - 1, f);
         buf[nr] = 0;
@@ -157,6 +158,57 @@ static void test_report_and_threads(void) {
 }
 
 /* Every rank draws until -1; rank 0 checks each index 0..n-1 came out exactly once. */
+/* the data-parallel group plan (ranks_per_symbol 0) */
+static void test_plan_groups(void) {
+    int gs[64], o[8];
+    double mk;
+    /* one symbol 10x the others, 3 ranks, K = 2: the big one on a group of 2, the small
+     * ones one rank each (10/1.7 = 5.9 < 10 of one rank per symbol; 3 equal groups: 10) */
+    const double c1[3] = {10, 1, 1};
+    int o1[3] = {0, 1, 2};
+    int ng = sched_plan_groups(c1, o1, 3, 3, 2, 0.85, gs, &mk);
+    CHECK(ng == 2 && gs[0] == 2 && gs[1] == 1, "plan for {10,1,1} on 3 ranks: %d groups (%d, %d)", ng, gs[0], gs[1]);
+    CHECK(fabs(mk - 10 / sched_group_speed(2, 0.85)) < 1e-9, "plan makespan %g", mk);
+    /* equal symbols, as many as ranks: one rank each (groups only add communication) */
+    const double c2[4] = {3, 3, 3, 3};
+    int o2[4] = {0, 1, 2, 3};
+    ng = sched_plan_groups(c2, o2, 4, 4, 8, 0.85, gs, &mk);
+    CHECK(ng == 4 && gs[0] == 1 && mk == 3.0, "plan for 4 equal symbols on 4 ranks: %d groups of %d", ng, gs[0]);
+    /* K = 1: groups are impossible whatever the sizes */
+    ng = sched_plan_groups(c1, o1, 3, 3, 1, 0.85, gs, &mk);
+    CHECK(ng == 3 && gs[0] == 1 && gs[2] == 1, "K = 1: %d groups", ng);
+    /* a single symbol on 8 ranks, K = 8: everything on it */
+    const double c3[1] = {5};
+    int o3[1] = {0};
+    ng = sched_plan_groups(c3, o3, 1, 8, 8, 0.85, gs, &mk);
+    CHECK(ng == 1 && gs[0] == 8, "one symbol on 8 ranks: %d groups, first %d", ng, gs[0]);
+    /* random instances: sizes sum to the ranks, divide K, biggest first, and the plan is
+     * never worse than one rank per symbol nor than any plan of equal groups */
+    for (int t = 0; t < 200; t++) {
+        const int n = 1 + t % 8, ranks = 1 + (t * 7) % 16, K = (t % 3 == 0) ? 16 : (t % 3 == 1 ? 12 : 6);
+        double c[8], sp[64], e;
+        for (int i = 0; i < n; i++) c[i] = 1 + (double)((t * 31 + i * 17) % 23);
+        int64_t w[8];
+        for (int i = 0; i < n; i++) w[i] = (int64_t)(c[i] * 1000);
+        sched_order(w, NULL, n, o);
+        ng = sched_plan_groups(c, o, n, ranks, K, 0.85, gs, &mk);
+        int sum = 0;
+        for (int k = 0; k < ng; k++) {
+            CHECK(gs[k] >= 1 && K % gs[k] == 0 && (k == 0 || gs[k] <= gs[k - 1]), "instance %d: group %d of %d ranks", t,
+                  k, gs[k]);
+            sum += gs[k];
+        }
+        CHECK(sum == ranks, "instance %d: groups cover %d of %d ranks", t, sum, ranks);
+        for (int g = 1; g <= ranks; g++) {
+            if (ranks % g || K % g) continue;
+            for (int k = 0; k < ranks / g; k++) sp[k] = sched_group_speed(g, 0.85);
+            sched_simulate_groups(c, sp, o, n, ranks / g, &e, NULL);
+            CHECK(mk <= e * (1 + 1e-12), "instance %d: plan %g worse than equal groups of %d (%g)", t, mk, g, e);
+        }
+    }
+    printf("group plan: big groups for big symbols, never worse than equal groups: checked\n");
+}
+
 static void test_queue(MPI_Comm comm, int n) {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
@@ -169,6 +221,8 @@ static void test_queue(MPI_Comm comm, int n) {
         cnt++;
         for (int k = 0; k < 20000 * (rank + 1); k++) sink += k; /* ranks draw at different rates */
     }
+    /* the first round is dealt by rank: the largest symbol to rank 0 (the biggest group) */
+    CHECK(rank >= n || (cnt > 0 && mine[0] == rank), "rank %d's first draw %d, its rank expected", rank, cnt ? mine[0] : -1);
     int again = squeue_next(&q); /* an exhausted queue stays exhausted */
     squeue_free(&q);
     int *counts = rank == 0 ? malloc(sizeof(int) * (size_t)size) : NULL;
@@ -214,6 +268,7 @@ int main(int argc, char **argv) {
         test_simulate_random();
         test_realistic();
         test_report_and_threads();
+    test_plan_groups();
     }
     /* queue sizes: more items than ranks, fewer than ranks, none */
     test_queue(MPI_COMM_WORLD, 4 * size + 3);

@@ -14,7 +14,6 @@
 
 #include "../common/rng.h"
 #include "../common/util.h"
-#include "layers/elementwise.h"
 #include "model_impl.h"
 
 /* the gradient of local shard s for a parameter whose shard-0 gradient is g (in m->grads) */
@@ -115,21 +114,8 @@ void sh_bn_forward(const Model *m, float *y, float *mean, float *rstd, float *rm
     d.rows = (int)rows;
     for (int s = 0; s < sh->S; s++) m->be->batchnorm_shard_sums(sh->bn_mine + s * blk, x + s * rows * bd.x_ld, d, m->scratch);
     sh->comm.allgather(sh->comm.ctx, sh->bn_mine, sh->bn_all, (size_t)sh->S * blk * sizeof(double));
-    /* shard order: sums moved to shard 0's shift K0 (the global row 0's, as one process) */
-    const double n = (double)rows, N = n * K;
-    for (int c = 0; c < C; c++) {
-        const double K0 = sh->bn_all[c];
-        double S = 0.0, Q = 0.0;
-        for (int k = 0; k < K; k++) {
-            const double *p = sh->bn_all + k * blk;
-            const double dk = p[c] - K0, Sk = p[C + c], Qk = p[2 * C + c];
-            S += Sk + n * dk;
-            Q += Qk + 2.0 * dk * Sk + n * dk * dk;
-        }
-        float scale;
-        dl_bn_stats_finalize(&mean[c], &rstd[c], &scale, rm ? &rm[c] : NULL, rv ? &rv[c] : NULL, S, Q, K0, N,
-                             gamma[c], bd.eps, bd.momentum);
-    }
+    /* shard order (dl_bn_shard_stats), in the backend's memory */
+    m->be->batchnorm_shard_combine(mean, rstd, rm, rv, sh->bn_all, K, blk, gamma, d);
     m->be->batchnorm_apply(y, x, mean, rstd, gamma, beta, bd, m->scratch);
 }
 
@@ -143,8 +129,9 @@ void sh_bn_backward(const Model *m, float *dx, float *dgamma, float *dbeta, cons
         return;
     }
     const Shards *sh = &m->sh;
-    const int C = bd.C, K = sh->K;
+    const int K = sh->K;
     (void)shard_b(m, B);
+    DL_CHECK(bd.C <= sh->bn_cmax, "batchnorm: %d channels, shard buffers sized for %d", bd.C, sh->bn_cmax);
     const size_t rows = (size_t)bd.rows / sh->S, blk = 3 * (size_t)sh->bn_cmax;
     BNDims d = bd;
     d.rows = (int)rows;
@@ -153,23 +140,16 @@ void sh_bn_backward(const Model *m, float *dx, float *dgamma, float *dbeta, cons
                                         beta, mean, rstd, d, m->scratch);
     sh->comm.allgather(sh->comm.ctx, sh->bn_mine, sh->bn_all, (size_t)sh->S * blk * sizeof(double));
     const int owner = sh->first == 0;   /* this process holds global shard 0 (its local shard 0) */
-    for (int c = 0; c < C; c++) {
-        double A = 0.0, Bs = 0.0;
-        for (int k = 0; k < K; k++) {
-            A += sh->bn_all[k * blk + c];
-            Bs += sh->bn_all[k * blk + C + c];
-        }
-        float *kgw = sh->kgw;
-        dl_bn_bwd_finalize(&kgw[c], &kgw[C + c], &kgw[2 * C + c], owner && dgamma ? &dgamma[c] : NULL,
-                           owner && dbeta ? &dbeta[c] : NULL, A, Bs, (double)rows * K, gamma[c], rstd[c]);
-    }
+    m->be->batchnorm_shard_bwd_combine(sh->kgw, owner ? dgamma : NULL, owner ? dbeta : NULL, sh->bn_all, K, blk, gamma,
+                                       rstd, d);
     if (dx) m->be->batchnorm_bwd_apply(dx, dy, x, gamma, beta, mean, rstd, sh->kgw, bd, m->scratch);
 }
 
-/* ---- one process holding every shard ---- */
+/* ---- one process holding every shard (S == K): the gathers of the model's memory run
+ * in place (all == mine: nothing to do, also in device memory); the losses are host floats */
 static void local_allgather(void *ctx, const void *mine, void *all, size_t bytes) {
     (void)ctx;
     if (all != mine) memmove(all, mine, bytes);
 }
 
-ShardComm shard_comm_local(void) { return (ShardComm){local_allgather, NULL}; }
+ShardComm shard_comm_local(void) { return (ShardComm){local_allgather, NULL, NULL}; }

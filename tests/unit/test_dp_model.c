@@ -70,7 +70,7 @@ static uint64_t run(ModelKind kind, DpGroup *g, int K, float dropout, float *gra
 
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
-    DpGroup g = {MPI_COMM_WORLD, 0, 1, K_SHARDS};
+    DpGroup g = {MPI_COMM_WORLD, 0, 1, K_SHARDS, NULL};
     MPI_Comm_rank(MPI_COMM_WORLD, &g.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g.size);
     backend_cpu_set_threads(1);
@@ -85,7 +85,7 @@ int main(int argc, char **argv) {
         if (g.size != 1) continue;
         /* one process: sharded (K = 6) against plain (K = 1), no dropout */
         float *g1 = malloc(np * sizeof(float)), *g6 = malloc(np * sizeof(float)), l1[STEPS], l6[STEPS];
-        DpGroup one = {MPI_COMM_SELF, 0, 1, 1};
+        DpGroup one = {MPI_COMM_SELF, 0, 1, 1, NULL};
         run(kinds[k], &one, 1, 0.0f, g1, l1, &np);
         run(kinds[k], &one, K_SHARDS, 0.0f, g6, l6, &np);
         double num = 0, den = 0, worst = 0;

@@ -36,7 +36,7 @@ int main(int argc, char **argv) {
         return 77;
     }
     DL_CHECK(cudaSetDevice(rank % ndev) == cudaSuccess, "cudaSetDevice");
-    DpGroup g = {MPI_COMM_WORLD, rank, size, size};
+    DpGroup g = {MPI_COMM_WORLD, rank, size, size, NULL};
     DlErr e;
     DpNccl *n = dp_nccl_create(&g, &e);
     if (!n) { fprintf(stderr, "FAIL: %s\n", e.msg); MPI_Finalize(); return 1; }

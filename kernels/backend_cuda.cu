@@ -692,6 +692,7 @@ static const Backend cuda_backend = {
     /* .batchnorm_bwd_apply = */ batchnorm_bwd_apply_cuda,
     /* .batchnorm_shard_combine = */ batchnorm_shard_combine_cuda,
     /* .batchnorm_shard_bwd_combine = */ batchnorm_shard_bwd_combine_cuda,
+    /* .rows_independent = */ 0,
     /* .on_device = */ 1,
     /* .mem_alloc = */ mem_alloc_cuda,
     /* .mem_free = */ mem_free_cuda,

@@ -237,6 +237,12 @@ typedef struct Backend {
      * dbeta (C) += the global batch's when non-NULL. d.rows: the rows of one shard */
     void (*batchnorm_shard_bwd_combine)(float *kgw, float *dgamma, float *dbeta, const double *all, int K,
                                         size_t blk, const float *gamma, const float *rstd, BNDims d);
+    /* 1: a row's (a sample's) bits from conv2d_forward, linear_forward and the attention
+     * ops do not depend on how many rows the call has (the CPU kernels: each output
+     * element is one fixed FMA chain). 0: they may (cuDNN and cuBLAS choose algorithms per
+     * shape): a sharded model then calls them per shard (shard.c), so that its bits do
+     * not depend on how many shards a process holds */
+    int rows_independent;
     /* ---- memory: where the model's arenas live (model.c is the only caller) ----
      * on_device 0: host memory, copies are memcpy. 1: device memory: every pointer
      * given to the ops above is a device pointer, and the model keeps host mirrors

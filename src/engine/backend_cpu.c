@@ -82,6 +82,7 @@ static const Backend cpu = {
     /* .batchnorm_bwd_apply = */ batchnorm_bwd_apply_cpu,
     /* .batchnorm_shard_combine = */ batchnorm_shard_combine_cpu,
     /* .batchnorm_shard_bwd_combine = */ batchnorm_shard_bwd_combine_cpu,
+    /* .rows_independent = */ 1,
     /* .on_device = */ 0,
     /* .mem_alloc = */ mem_alloc_cpu,
     /* .mem_free = */ free,

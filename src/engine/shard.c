@@ -9,7 +9,8 @@
  * statistics are the global batch's: per-shard sums, gathered, combined in shard
  * order. Dropout draws each shard's mask from its own key (the global shard index).
  * Ops that treat rows independently (convolution forward, activations, pooling,
- * attention, linear forward) run once over the local batch. */
+ * attention, linear forward) run once over the local batch, or per shard on a backend
+ * whose libraries choose algorithms per shape (rows_independent 0: the GPU). */
 #include <string.h>
 
 #include "../common/rng.h"
@@ -144,6 +145,75 @@ void sh_bn_backward(const Model *m, float *dx, float *dgamma, float *dbeta, cons
                                        rstd, d);
     if (dx) m->be->batchnorm_bwd_apply(dx, dy, x, gamma, beta, mean, rstd, sh->kgw, bd, m->scratch);
 }
+
+/* ---- ops that treat rows independently --------------------------------------------
+ * On the CPU backend every output element is a fixed FMA chain (our kernels), so a
+ * sample's bits do not depend on how many samples a call has: these run once over the
+ * local batch. cuDNN and cuBLAS choose their algorithms per shape (batch included), so
+ * on such a backend (rows_independent 0) a training step calls them once per shard:
+ * the shapes, and so the bits, are then the same whichever process holds the shard.
+ * Eval forwards are not sharded (evaluate_dp gives whole batches to one rank). */
+static int per_shard(const Model *m, int training) { return m->sh.K > 1 && training && !m->be->rows_independent; }
+
+void sh_conv_forward(const Model *m, float *y, const float *x, const float *w, const float *b, ConvDims cd,
+                     int training) {
+    if (!per_shard(m, training)) { m->be->conv2d_forward(y, x, w, b, cd, m->scratch); return; }
+    const int bs = shard_b(m, cd.B);
+    const size_t in_rows = (size_t)bs * cd.H * cd.W, out_rows = (size_t)bs * conv_out_h(cd) * conv_out_w(cd);
+    ConvDims d = cd;
+    d.B = bs;
+    for (int s = 0; s < m->sh.S; s++)
+        m->be->conv2d_forward(y + s * out_rows * cd.out_ld, x + s * in_rows * cd.in_ld, w, b, d, m->scratch);
+}
+
+void sh_linear_forward(const Model *m, float *y, const float *x, const float *w, const float *b, LinearDims ld, int B,
+                       int training) {
+    if (!per_shard(m, training)) { m->be->linear_forward(y, x, w, b, ld, m->scratch); return; }
+    const int bs = shard_b(m, B);
+    DL_CHECK(ld.N % B == 0, "linear: %d rows are not a whole number per sample of %d", ld.N, B);
+    const size_t rows = (size_t)bs * (ld.N / B);
+    LinearDims d = ld;
+    d.N = (int)rows;
+    for (int s = 0; s < m->sh.S; s++)
+        m->be->linear_forward(y + s * rows * ld.y_ld, x + s * rows * ld.x_ld, w, b, d, m->scratch);
+}
+
+/* attention: sample b's blocks at b*Lq*q_ld (Q, dQ), b*Lk*k_ld (K, dK), b*Lk*v_ld (V, dV),
+ * b*Lq*o_ld (O, dO), b*Lq*Lk (S, P, dS, dP) */
+#define SH_ATTN_LOOP(call)                                    \
+    const int bs = shard_b(m, ad.B);                          \
+    AttnDims d = ad;                                          \
+    d.B = bs;                                                 \
+    const size_t nq = (size_t)bs * ad.Lq * ad.q_ld, nk = (size_t)bs * ad.Lk * ad.k_ld; \
+    const size_t nv = (size_t)bs * ad.Lk * ad.v_ld, no = (size_t)bs * ad.Lq * ad.o_ld; \
+    const size_t ns = (size_t)bs * ad.Lq * ad.Lk;             \
+    (void)nq, (void)nk, (void)nv, (void)no, (void)ns;         \
+    for (int s = 0; s < m->sh.S; s++) call
+
+void sh_attn_scores_forward(const Model *m, float *S, const float *Q, const float *K, AttnDims ad, int training) {
+    if (!per_shard(m, training)) { m->be->attn_scores_forward(S, Q, K, ad, m->scratch); return; }
+    SH_ATTN_LOOP(m->be->attn_scores_forward(S + s * ns, Q + s * nq, K + s * nk, d, m->scratch));
+}
+
+void sh_attn_apply_forward(const Model *m, float *O, const float *P, const float *V, AttnDims ad, int training) {
+    if (!per_shard(m, training)) { m->be->attn_apply_forward(O, P, V, ad, m->scratch); return; }
+    SH_ATTN_LOOP(m->be->attn_apply_forward(O + s * no, P + s * ns, V + s * nv, d, m->scratch));
+}
+
+void sh_attn_scores_backward(const Model *m, float *dQ, float *dK, const float *dS, const float *Q, const float *K,
+                             AttnDims ad) {
+    if (!per_shard(m, 1)) { m->be->attn_scores_backward(dQ, dK, dS, Q, K, ad, m->scratch); return; }
+    SH_ATTN_LOOP(m->be->attn_scores_backward(OFF(dQ, s * nq), OFF(dK, s * nk), dS + s * ns, Q + s * nq, K + s * nk, d,
+                                             m->scratch));
+}
+
+void sh_attn_apply_backward(const Model *m, float *dP, float *dV, const float *dO, const float *P, const float *V,
+                            AttnDims ad) {
+    if (!per_shard(m, 1)) { m->be->attn_apply_backward(dP, dV, dO, P, V, ad, m->scratch); return; }
+    SH_ATTN_LOOP(m->be->attn_apply_backward(OFF(dP, s * ns), OFF(dV, s * nv), dO + s * no, P + s * ns, V + s * nv, d,
+                                            m->scratch));
+}
+#undef SH_ATTN_LOOP
 
 /* ---- one process holding every shard (S == K): the gathers of the model's memory run
  * in place (all == mine: nothing to do, also in device memory); the losses are host floats */

@@ -104,7 +104,9 @@ static void *dpc_rank_main(void *arg) {
     ModelConfig cfg = mc_setup(j->name, &d);
     cfg.dropout = j->dropout;
     const int R = j->K / j->S, Bl = d.B / R;
-    Model *m = model_create(cfg, Bl, j->be);
+    /* max_batch: the global batch whatever S, as the trainer's is (the CUDA backend's
+     * convolution workspace budgets per shape come from the models' largest batch) */
+    Model *m = model_create(cfg, d.B, j->be);
     mc_inputs(&d, m);
     mc_init_weights(m, &d);
     const ShardComm comm = g ? (ShardComm){dpc_gather_dev, &j->me, dpc_gather_host} : shard_comm_local();
@@ -161,7 +163,12 @@ static void dpc_run(const char *name, const Backend *be, int K, int S, float dro
         dpc_rank_main(&jobs[0]);
     } else {
         pthread_t th[DPC_MAX_RANKS];
-        for (int r = 0; r < R; r++) CHECK(pthread_create(&th[r], NULL, dpc_rank_main, &jobs[r]) == 0, "pthread_create");
+        int bad = 0; /* counted after the joins: the ranks count their own checks */
+        for (int r = 0; r < R; r++) bad |= pthread_create(&th[r], NULL, dpc_rank_main, &jobs[r]) != 0;
+        if (bad) {
+            fprintf(stderr, "dpc_run: pthread_create failed\n");
+            exit(2);
+        }
         for (int r = 0; r < R; r++) pthread_join(th[r], NULL);
     }
     /* the global batch's outputs from every rank's rows; the rest is rank 0's */

@@ -6,6 +6,7 @@
  *   attention products  the LSTM cell is kernels/lstm.cu's
  *   BN, activations, dropout, Huber, sum of squares, scale, Adam, softmax, gate, copy:
  *                       the twins in elementwise.cu / attention.cu (DL_HD arithmetic)
+ *   sharded BN (data parallelism): batchnorm_shard.cu
  *   maxpool, bias, column sums, padding: small kernels below (their index maps are DL_HD
  *                       functions in engine/gpu_seq.h, run by the CPU test test_gpu_seq)
  *
@@ -106,6 +107,9 @@ static void mem_free_cuda(void *p) {
 }
 static void mem_zero_cuda(void *p, size_t bytes) {
     if (bytes) CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, 0));
+}
+static void mem_copy_cuda(void *dst, const void *src, size_t bytes) {
+    if (bytes && dst != src) CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, 0));
 }
 /* cudaMemcpy runs on the legacy default stream: after every op queued before it */
 static void copy_to_device_cuda(void *dst, const void *src, size_t bytes) {
@@ -645,21 +649,6 @@ void attn_apply_backward_cuda(float *dP, float *dV, const float *dO, const float
     gpu_attn_apply_backward(&g_prims, dP, dV, dO, P, V, d);
 }
 
-/* data parallelism's sharded BatchNorm (shard.c) runs on the CPU backend only:
- * model_set_shards refuses other backends, so these are never reached */
-static void shard_refuse(void) { DL_FATAL("data parallelism (dp_shards > 1) runs on the CPU backend, not on cuda"); }
-static void bn_shard_sums_cuda(double *s, const float *x, BNDims d, float *sc) { (void)s; (void)x; (void)d; (void)sc; shard_refuse(); }
-static void bn_apply_cuda(float *y, const float *x, const float *mean, const float *rstd, const float *g, const float *b,
-                          BNDims d, float *sc) { (void)y; (void)x; (void)mean; (void)rstd; (void)g; (void)b; (void)d; (void)sc; shard_refuse(); }
-static void bn_shard_bwd_sums_cuda(double *s, const float *dy, const float *x, const float *g, const float *b,
-                                   const float *mean, const float *rstd, BNDims d, float *sc) {
-    (void)s; (void)dy; (void)x; (void)g; (void)b; (void)mean; (void)rstd; (void)d; (void)sc; shard_refuse();
-}
-static void bn_bwd_apply_cuda(float *dx, const float *dy, const float *x, const float *g, const float *b, const float *mean,
-                              const float *rstd, const float *kgw, BNDims d, float *sc) {
-    (void)dx; (void)dy; (void)x; (void)g; (void)b; (void)mean; (void)rstd; (void)kgw; (void)d; (void)sc; shard_refuse();
-}
-
 static const Backend cuda_backend = {
     /* .name = */ "cuda",
     /* .conv2d_scratch_floats = */ conv2d_scratch_floats_cuda,
@@ -697,14 +686,18 @@ static const Backend cuda_backend = {
     /* .gate_mul_forward = */ gate_mul_forward_cuda,
     /* .gate_mul_backward = */ gate_mul_backward_cuda,
     /* .copy_rows = */ copy_rows_cuda,
-    /* .batchnorm_shard_sums = */ bn_shard_sums_cuda,
-    /* .batchnorm_apply = */ bn_apply_cuda,
-    /* .batchnorm_shard_bwd_sums = */ bn_shard_bwd_sums_cuda,
-    /* .batchnorm_bwd_apply = */ bn_bwd_apply_cuda,
+    /* .batchnorm_shard_sums = */ batchnorm_shard_sums_cuda,
+    /* .batchnorm_apply = */ batchnorm_apply_cuda,
+    /* .batchnorm_shard_bwd_sums = */ batchnorm_shard_bwd_sums_cuda,
+    /* .batchnorm_bwd_apply = */ batchnorm_bwd_apply_cuda,
+    /* .batchnorm_shard_combine = */ batchnorm_shard_combine_cuda,
+    /* .batchnorm_shard_bwd_combine = */ batchnorm_shard_bwd_combine_cuda,
+    /* .rows_independent = */ 0,
     /* .on_device = */ 1,
     /* .mem_alloc = */ mem_alloc_cuda,
     /* .mem_free = */ mem_free_cuda,
     /* .mem_zero = */ mem_zero_cuda,
+    /* .mem_copy = */ mem_copy_cuda,
     /* .copy_to_device = */ copy_to_device_cuda,
     /* .copy_to_host = */ copy_to_host_cuda,
     /* .upload_input = */ upload_input_cuda,

@@ -1,5 +1,5 @@
 /* ops_cuda.h: the CUDA twins' launchers (kernels/elementwise.cu, attention.cu,
- * lstm.cu). Same signatures as the CPU ops (layers/layers_cpu.h) with a _cuda
+ * lstm.cu, batchnorm_shard.cu). Same signatures as the CPU ops (layers/layers_cpu.h) with a _cuda
  * suffix; all pointers are device pointers; work runs on the legacy default stream. */
 #ifndef DL_OPS_CUDA_H
 #define DL_OPS_CUDA_H
@@ -33,6 +33,18 @@ void batchnorm_forward_cuda(float *y, float *mean, float *rstd, float *running_m
 void batchnorm_backward_cuda(float *dx, float *dgamma, float *dbeta, const float *dy, const float *y,
                              const float *x, const float *gamma, const float *beta, const float *mean,
                              const float *rstd, BNDims d, float *scratch);
+/* batchnorm_shard.cu: the sharded BatchNorm ops (data parallelism) */
+void batchnorm_shard_sums_cuda(double *sums, const float *x, BNDims d, float *scratch);
+void batchnorm_apply_cuda(float *y, const float *x, const float *mean, const float *rstd, const float *gamma,
+                          const float *beta, BNDims d, float *scratch);
+void batchnorm_shard_bwd_sums_cuda(double *sums, const float *dy, const float *x, const float *gamma,
+                                   const float *beta, const float *mean, const float *rstd, BNDims d, float *scratch);
+void batchnorm_bwd_apply_cuda(float *dx, const float *dy, const float *x, const float *gamma, const float *beta,
+                              const float *mean, const float *rstd, const float *kgw, BNDims d, float *scratch);
+void batchnorm_shard_combine_cuda(float *mean, float *rstd, float *rm, float *rv, const double *all, int K, size_t blk,
+                                  const float *gamma, BNDims d);
+void batchnorm_shard_bwd_combine_cuda(float *kgw, float *dgamma, float *dbeta, const double *all, int K, size_t blk,
+                                      const float *gamma, const float *rstd, BNDims d);
 void softmax_forward_cuda(float *P, const float *S, int rows, int n);
 void softmax_backward_cuda(float *dS, const float *dP, const float *P, int rows, int n);
 void gate_mul_forward_cuda(float *y, const float *g, const float *t, size_t n);

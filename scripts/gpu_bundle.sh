@@ -36,7 +36,7 @@ JOBS=${JOBS:-$(nproc)}
 echo "== building the CUDA tree (build-bundle) with $NVCC"
 cmake -S . -B build-bundle -DCMAKE_BUILD_TYPE=Release -DDEEPLOB_CUDA=ON -DCMAKE_CUDA_COMPILER="$NVCC" \
       "-DCMAKE_CUDA_ARCHITECTURES=80;90" -DDEEPLOB_PLPLOT=OFF -DDEEPLOB_XGBOOST=OFF >/dev/null
-cmake --build build-bundle -j"$JOBS" --target deeplob_mpi test_cuda_backend test_gpu_seq test_parity test_dp_nccl
+cmake --build build-bundle -j"$JOBS" --target deeplob_mpi test_cuda_backend test_gpu_seq test_parity test_dp_nccl test_dp_model
 
 rm -rf "$DEST"
 mkdir -p "$DEST"/{bin,lib,scripts,tests/fixtures,tests/bench,tests/ref}
@@ -51,7 +51,7 @@ MAN="$DEST/MANIFEST.txt"
   echo "files:"
 } > "$MAN"
 
-for b in deeplob_mpi test_cuda_backend test_gpu_seq test_parity test_dp_nccl; do cp build-bundle/$b "$DEST/bin/"; done
+for b in deeplob_mpi test_cuda_backend test_gpu_seq test_parity test_dp_nccl test_dp_model; do cp build-bundle/$b "$DEST/bin/"; done
 cp tests/fixtures/*_ref.h5 "$DEST/tests/fixtures/"
 cp tests/bench/bench_torch.py "$DEST/tests/bench/"
 cp tests/ref/models.py tests/ref/mmf_lstm_ref.py "$DEST/tests/ref/"

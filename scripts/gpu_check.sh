@@ -17,12 +17,18 @@
 #     eager mode, fp32), same models and batches
 #  5. ranks_per_gpu: mpirun -np 2 and 4 bench --device cuda on the one GPU (deeplob, B 256)
 #  6. one CPU rank (deeplob, B 256) for the GPU/CPU ratio
-#  7. the NCCL gather of data parallelism (test_dp_nccl): 2 ranks sharing the one GPU, NCCL
-#     against MPI byte for byte, in place and out of place
+#  7. data parallelism on the GPU (right after the tests, before the figures):
+#     a. test_dp_nccl: NCCL's all-gather against MPI's byte for byte (2 ranks; it skips
+#        where they share a GPU, which NCCL refuses: training then gathers over MPI)
+#     b. test_dp_model with DEEPLOB_DP_DEVICE=cuda on 1 and 2 ranks: 3 sharded steps
+#        (K = 6, dropout) of every DeepLOB model, the same digest for both
+#     c. deeplob_mpi train, device cuda, dp_shards 2, on 1 rank and on 2 ranks (a group
+#        of 2): the same summary.csv metrics (and results.h5 datasets when python3 has
+#        h5py)
 # and writes one results file, RESULTS_DIR/gpu_check.txt (plus the logs). Every step has
 # its own time limit; the whole check stays within 8 minutes (steps left when the time is
 # short are skipped and say so). Exit status: 0 when the tests passed (and the mutation
-# was caught), 1 otherwise.
+# was caught, and the data-parallel runs agreed), 1 otherwise.
 set -uo pipefail
 T_START=$SECONDS
 BUDGET=${GPU_CHECK_BUDGET_S:-460}
@@ -118,13 +124,91 @@ run() {
 # ---- 2. tests -----------------------------------------------------------------------------
 say ""
 say "== test_cuda_backend"
-run test_cuda_backend 200 "$BIN/test_cuda_backend"; rc_test=$?
+run test_cuda_backend 240 "$BIN/test_cuda_backend"; rc_test=$?
 grep -E "^test_cuda_backend|^  |on cuda|second run|^FAIL|^SKIP" "$RES/test_cuda_backend.log" | head -60 | tee -a "$REPORT"
 say "test_cuda_backend exit status $rc_test ($([ $rc_test -eq 0 ] && echo passed || ([ $rc_test -eq 77 ] && echo SKIPPED || echo FAILED)))"
 run test_cuda_backend_mutated 60 env DEEPLOB_CUDA_MUTATE=1 DEEPLOB_CUDA_TEST_OPS_ONLY=1 "$BIN/test_cuda_backend"; rc_mut=$?
 grep -E "^FAIL" "$RES/test_cuda_backend_mutated.log" | head -5 | tee -a "$REPORT"
 if [ $rc_mut -eq 1 ]; then say "mutation (bias-gradient kernel x1.001): caught, the test FAILED as it must"
 else say "mutation: NOT caught (exit status $rc_mut)"; fi
+
+# ---- 7. data parallelism on the GPU -------------------------------------------------------------
+say ""
+MPIRUN=$(command -v mpirun || true)
+NGPU=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
+rc_dp=0
+say "== data parallelism on the GPU (2 ranks; ${NGPU:-?} GPU(s): $([ "${NGPU:-0}" -ge 2 ] && echo "one each, NCCL" || echo "sharing one, MPI through host buffers"))"
+if [ -z "$MPIRUN" ]; then
+  say "no mpirun: skipped"
+else
+  if [ -x "$BIN/test_dp_nccl" ]; then
+    run test_dp_nccl 60 "$MPIRUN" -np 2 --bind-to none "$BIN/test_dp_nccl"; rc_nccl=$?
+    grep -E "^ok|^FAIL|^SKIP" "$RES/test_dp_nccl.log" | head -5 | tee -a "$REPORT"
+    say "test_dp_nccl exit status $rc_nccl ($([ $rc_nccl -eq 0 ] && echo passed || ([ $rc_nccl -eq 77 ] && echo SKIPPED || echo FAILED)))"
+    [ $rc_nccl -eq 0 ] || [ $rc_nccl -eq 77 ] || rc_dp=1
+  fi
+  if [ -x "$BIN/test_dp_model" ]; then
+    for np in 1 2; do
+      run "dp_model_np$np" 120 "$MPIRUN" -x DEEPLOB_DP_DEVICE=cuda -np $np --bind-to none "$BIN/test_dp_model"
+      grep "^dp " "$RES/dp_model_np$np.log" | sed 's/ G=[0-9]*//' > "$RES/dp_model_np$np.dig"
+    done
+    grep -hE "^gathers|K=6 vs K=1|^FAIL|^SKIP" "$RES/dp_model_np1.log" "$RES/dp_model_np2.log" | head -8 | tee -a "$REPORT"
+    if [ "$(wc -l < "$RES/dp_model_np1.dig")" -eq 3 ] && diff -q "$RES/dp_model_np1.dig" "$RES/dp_model_np2.dig" >/dev/null; then
+      say "test_dp_model on cuda: 3 sharded steps (K = 6) of every model: 1 rank and 2 ranks give the same digests"
+      sed 's/^/  /' "$RES/dp_model_np1.dig" | tee -a "$REPORT"
+    else
+      say "test_dp_model on cuda: the digests of 1 and 2 ranks DIFFER (or are missing): see dp_model_np*.log"
+      rc_dp=1
+    fi
+  fi
+  DPW="$RES/dp_train"
+  rm -rf "$DPW"; mkdir -p "$DPW"
+  run dp_synth 60 "$BIN/deeplob_mpi" synth --symbols 1 --seconds 2000 --seed 3 --out "$DPW/syn.h5"
+  cat > "$DPW/dp.json" <<JSON
+{"dataset": "$DPW/syn.h5", "symbols": "all", "model": "deeplob", "seq_len": 16, "batch": 48,
+ "epochs": 2, "patience": 5, "max_train_samples": 400, "seed": 5, "output_dir": "$DPW/out",
+ "run_name": "g1", "threads": 1, "dp_shards": 2, "eval_batch": 100, "device": "cuda"}
+JSON
+  run dp_train_g1 90 "$MPIRUN" -np 1 --bind-to none "$BIN/deeplob_mpi" train "$DPW/dp.json" --set run_name=g1 \
+      --set ranks_per_symbol=1; rc1=$?
+  run dp_train_g2 90 "$MPIRUN" -np 2 --bind-to none "$BIN/deeplob_mpi" train "$DPW/dp.json" --set run_name=g2 \
+      --set ranks_per_symbol=2; rc2=$?
+  grep -E "ops on the|data-parallel" "$RES/dp_train_g2.log" | head -6 | sed 's/^/  /' | tee -a "$REPORT"
+  # summary.csv without wall_s and samples_per_s (columns 19, 20)
+  s1=$(cut -d, -f1-18,21- "$DPW/out/g1/summary.csv" 2>/dev/null); s2=$(cut -d, -f1-18,21- "$DPW/out/g2/summary.csv" 2>/dev/null)
+  if [ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] && [ -n "$s1" ] && [ "$s1" = "$s2" ]; then
+    say "train on cuda, dp_shards 2: 1 rank and a group of 2 ranks give the same summary.csv metrics:"
+    echo "$s1" | sed 's/^/  /' | tee -a "$REPORT"
+  else
+    say "train on cuda, dp_shards 2: exit $rc1 (1 rank), $rc2 (2 ranks); summary.csv metrics $([ -n "$s1" ] && [ "$s1" = "$s2" ] && echo equal || echo DIFFER or missing)"
+    rc_dp=1
+  fi
+  if [ -n "$PY" ] && "$PY" -c "import h5py, numpy" 2>/dev/null && [ -f "$DPW/out/g1/results.h5" ] && [ -f "$DPW/out/g2/results.h5" ]; then
+    "$PY" - "$DPW/out/g1/results.h5" "$DPW/out/g2/results.h5" <<'EOF' 2>&1 | tee -a "$REPORT" || rc_dp=1
+import sys, h5py, numpy as np
+TIMING = {"wall_s", "train_seconds", "samples_per_s", "seconds", "resumed_from"}
+def load(path):
+    out = {}
+    with h5py.File(path, "r") as f:
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset) and name != "schedule":
+                v = obj[()]
+                if getattr(v, "dtype", None) is not None and v.dtype.names:
+                    for k in v.dtype.names:
+                        if k not in TIMING: out[name + "." + k] = np.asarray(v[k])
+                else:
+                    out[name] = np.asarray(v)
+        f.visititems(visit)
+    return out
+a, b = load(sys.argv[1]), load(sys.argv[2])
+diff = sorted(k for k in a if k not in b or a[k].tobytes() != b[k].tobytes())
+print("results.h5, 1 rank vs a group of 2: %d datasets, %d differ %s" % (len(a), len(diff), diff[:5]))
+sys.exit(1 if diff or set(a) != set(b) else 0)
+EOF
+  else
+    say "results.h5 not compared (python3 without h5py)"
+  fi
+fi
 
 # ---- 3./4. benchmarks -------------------------------------------------------------------------
 say ""
@@ -158,7 +242,6 @@ done
 # ---- 5. several ranks on the one GPU ------------------------------------------------------------
 say ""
 say "== ranks_per_gpu (deeplob, B 256, aggregate training samples/s over the ranks on one GPU)"
-MPIRUN=$(command -v mpirun || true)
 if [ -n "$MPIRUN" ]; then
   for N in 2 4; do
     run "mpi_rpg$N" 100 "$MPIRUN" -np "$N" --bind-to none "$BIN/deeplob_mpi" bench --model deeplob --batch 256 \
@@ -170,21 +253,10 @@ else
   say "no mpirun: skipped"
 fi
 
-# ---- 7. data parallelism: the NCCL gather, 2 ranks on the one GPU ---------------------------------
-say ""
-say "== test_dp_nccl (2 ranks, one GPU: NCCL all-gather vs MPI's)"
-if [ -n "$MPIRUN" ] && [ -x "$BIN/test_dp_nccl" ]; then
-  run test_dp_nccl 60 "$MPIRUN" -np 2 --bind-to none "$BIN/test_dp_nccl"; rc_nccl=$?
-  grep -E "^ok|^FAIL|^SKIP" "$RES/test_dp_nccl.log" | head -5 | tee -a "$REPORT"
-  say "test_dp_nccl exit status $rc_nccl ($([ $rc_nccl -eq 0 ] && echo passed || ([ $rc_nccl -eq 77 ] && echo SKIPPED || echo FAILED)))"
-else
-  say "test_dp_nccl: no mpirun or no binary: skipped"
-fi
-
 # ---- 6. one CPU rank ----------------------------------------------------------------------------
 run bench_cpu_deeplob_256 60 "$BIN/deeplob_mpi" bench --model deeplob --batch 256 --device cpu --steps 3 --warmup 1 --json
 say "one CPU rank ($NCPU threads), deeplob B 256: $(grep '^{' "$RES/bench_cpu_deeplob_256.log" | tail -1)"
 
 say ""
 say "gpu_check: done in $((SECONDS - T_START)) s; results in $RES"
-[ $rc_test -eq 0 ] && [ $rc_mut -eq 1 ]
+[ $rc_test -eq 0 ] && [ $rc_mut -eq 1 ] && [ $rc_dp -eq 0 ]

@@ -31,13 +31,15 @@ plain() {
     echo "== CUDA build (compile + link; no GPU needed) with $NVCC"
     cmake -S . -B build-cuda -DCMAKE_BUILD_TYPE=Release -DDEEPLOB_CUDA=ON -DCMAKE_CUDA_COMPILER="$NVCC" \
           "-DCMAKE_CUDA_ARCHITECTURES=80;90"
-    cmake --build build-cuda -j"$JOBS" --target deeplob_mpi test_cuda_backend test_dp_nccl
+    cmake --build build-cuda -j"$JOBS" --target deeplob_mpi test_cuda_backend test_dp_nccl test_dp_model
     build-cuda/deeplob_mpi info --model deeplob | tail -2
     # the GPU tests: run where a GPU is usable, else say why and exit 77 (skipped)
     rc=0; build-cuda/test_cuda_backend | tail -3 || rc=$?
     [ "$rc" -eq 0 ] || [ "$rc" -eq 77 ] || { echo "test_cuda_backend failed ($rc)"; exit "$rc"; }
     rc=0; build-cuda/test_dp_nccl | tail -3 || rc=$?
     [ "$rc" -eq 0 ] || [ "$rc" -eq 77 ] || { echo "test_dp_nccl failed ($rc)"; exit "$rc"; }
+    rc=0; DEEPLOB_DP_DEVICE=cuda build-cuda/test_dp_model | tail -3 || rc=$?
+    [ "$rc" -eq 0 ] || [ "$rc" -eq 77 ] || { echo "test_dp_model on cuda failed ($rc)"; exit "$rc"; }
   else
     echo "== no nvcc: CUDA build skipped"
   fi

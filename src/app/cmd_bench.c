@@ -145,12 +145,12 @@ static int bench_dp(ModelConfig cfg, int B, int K, int steps, int warmup, int th
         MPI_Comm_split(MPI_COMM_WORLD, rank < n ? 0 : MPI_UNDEFINED, rank, &sub);
         double res[2] = {0, 0};
         if (rank < n) {
-            TimedComm tc = {{sub, rank, n, K}, {0}, 0};
+            TimedComm tc = {{sub, rank, n, K, NULL}, {0}, 0};
             tc.inner = n == 1 ? shard_comm_local() : dp_comm_mpi(&tc.g);
             const int Bl = B / n, S = K / n;
             Model *m = model_create(cfg, Bl, backend_cpu());
             model_init_params(m, 1234);
-            model_set_shards(m, K, S, rank * S, (ShardComm){timed_allgather, &tc});
+            model_set_shards(m, K, S, rank * S, (ShardComm){timed_allgather, &tc, NULL});
             size_t nx = (size_t)Bl * cfg.seq_len * cfg.n_features, ny = (size_t)Bl * m->n_out;
             float *x = dl_malloc(nx * sizeof(float)), *y = dl_malloc(ny * sizeof(float));
             uint64_t key = dl_key(42, (uint64_t)rank);

@@ -118,14 +118,8 @@ int cmd_train(int argc, char **argv) {
     char dev[400];
     DlDevice want = DL_DEVICE_AUTO;
     dl_device_parse(cfg.device, &want);
-    if (cfg.dp_shards > 1) { /* data parallelism (sharded BatchNorm, host gathers) runs on the CPU backend */
-        if (want == DL_DEVICE_CUDA) {
-            dl_err(&e, "config: key 'device': cuda with dp_shards %d: data-parallel training runs on the CPU backend "
-                       "(set device cpu or auto, or dp_shards 1)", cfg.dp_shards);
-            goto fail;
-        }
-        want = DL_DEVICE_CPU;
-    }
+    /* data parallelism (dp_shards > 1) runs on either backend: a group's ranks must agree
+     * (dp_group_open says so when device auto finds GPUs on some ranks only) */
     const Backend *be = dl_backend_select(want, local_rank, cfg.ranks_per_gpu, dev, sizeof dev);
     int ok = be != NULL, all_ok = 0;
     MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);

@@ -212,10 +212,12 @@ typedef struct Backend {
     void (*copy_rows)(float *y, const float *x, int rows, int C, int ld_y, int ld_x, int accumulate);
 
     /* ---- sharded BatchNorm (data parallelism, shard.c): the training statistics of a
-     * global batch cut into shards, maybe over ranks. Per shard: sums; the caller
-     * combines every shard's sums in shard order and finalises (dl_bn_stats_finalize,
-     * dl_bn_bwd_finalize); then one apply over all local rows. Scratch as batchnorm's.
-     * sums (3, C): shift (the shard's row 0), S, Q: shifted sums as batchnorm_forward's */
+     * global batch cut into shards, maybe over ranks. Per shard: sums (in the backend's
+     * memory); the caller gathers every shard's sums and the combine op adds them in
+     * shard order and finalises (layers/elementwise.h dl_bn_shard_stats, dl_bn_shard_bwd:
+     * one function for both backends); then one apply over all local rows. Scratch as
+     * batchnorm's. sums (3, C): shift (the shard's row 0), S, Q: shifted sums as
+     * batchnorm_forward's */
     void (*batchnorm_shard_sums)(double *sums, const float *x, BNDims d, float *scratch);
     /* y = act((x - mean)*gamma*rstd + beta), given mean and rstd (C); y may not alias x */
     void (*batchnorm_apply)(float *y, const float *x, const float *mean, const float *rstd, const float *gamma,
@@ -227,6 +229,20 @@ typedef struct Backend {
     /* dx (+)= per d.accumulate_dx, from kgw (3, C): k, gm, w of dl_bn_bwd_finalize */
     void (*batchnorm_bwd_apply)(float *dx, const float *dy, const float *x, const float *gamma, const float *beta,
                                 const float *mean, const float *rstd, const float *kgw, BNDims d, float *scratch);
+    /* all: the K shards' forward sums, blocks of blk doubles (shard order) -> mean, rstd (C);
+     * running stats rm, rv (C) updated when non-NULL. d.rows: the rows of ONE shard */
+    void (*batchnorm_shard_combine)(float *mean, float *rstd, float *rm, float *rv, const double *all, int K,
+                                    size_t blk, const float *gamma, BNDims d);
+    /* all: the K shards' backward sums ((2, C) in blocks of blk) -> kgw (3, C); dgamma,
+     * dbeta (C) += the global batch's when non-NULL. d.rows: the rows of one shard */
+    void (*batchnorm_shard_bwd_combine)(float *kgw, float *dgamma, float *dbeta, const double *all, int K,
+                                        size_t blk, const float *gamma, const float *rstd, BNDims d);
+    /* 1: a row's (a sample's) bits from conv2d_forward, linear_forward and the attention
+     * ops do not depend on how many rows the call has (the CPU kernels: each output
+     * element is one fixed FMA chain). 0: they may (cuDNN and cuBLAS choose algorithms per
+     * shape): a sharded model then calls them per shard (shard.c), so that its bits do
+     * not depend on how many shards a process holds */
+    int rows_independent;
     /* ---- memory: where the model's arenas live (model.c is the only caller) ----
      * on_device 0: host memory, copies are memcpy. 1: device memory: every pointer
      * given to the ops above is a device pointer, and the model keeps host mirrors
@@ -235,6 +251,8 @@ typedef struct Backend {
     void *(*mem_alloc)(size_t bytes);        /* 64-byte aligned at least; fatal on failure */
     void (*mem_free)(void *p);
     void (*mem_zero)(void *p, size_t bytes); /* queued in order with the ops */
+    /* dst = src within the backend's memory (device to device), queued in order with the ops */
+    void (*mem_copy)(void *dst, const void *src, size_t bytes);
     /* host -> device (host <- device): returns when src may be reused (dst is complete) */
     void (*copy_to_device)(void *dst, const void *src, size_t bytes);
     void (*copy_to_host)(void *dst, const void *src, size_t bytes);

@@ -64,7 +64,7 @@ void convbn_forward(const Model *m, ConvBN *s, const float *x, int B, int traini
     const Backend *be = m->be;
     ConvDims cd = s->cd;
     cd.B = B;
-    be->conv2d_forward(s->y, x, s->w, s->b, cd, m->scratch);
+    sh_conv_forward(m, s->y, x, s->w, s->b, cd, training);
     int rows = B * s->Ho * s->Wo;
     if (s->has_bn) {
         BNDims bd = s->bd;
@@ -351,11 +351,10 @@ void head_decl(Layout *L, Head *h, const char *fc1, const char *bn, const char *
 
 void head_forward(const Model *m, Head *h, const float *x, int x_ld, float *out, int out_ld, int B,
                   int training, uint64_t key) {
-    const Backend *be = m->be;
     LinearDims d1 = h->fc1.d;
     d1.N = B;
     d1.x_ld = x_ld;
-    be->linear_forward(h->y1, x, h->fc1.w, h->fc1.b, d1, m->scratch);
+    sh_linear_forward(m, h->y1, x, h->fc1.w, h->fc1.b, d1, B, training);
     BNDims bd = h->bd;
     bd.rows = B;
     sh_bn_forward(m, h->a1, h->mean, h->rstd, h->rmean, h->rvar, h->y1, h->gamma, h->beta, bd, training, B);
@@ -368,7 +367,7 @@ void head_forward(const Model *m, Head *h, const float *x, int x_ld, float *out,
     LinearDims d2 = h->fc2.d;
     d2.N = B;
     d2.y_ld = out_ld;
-    be->linear_forward(out, a, h->fc2.w, h->fc2.b, d2, m->scratch);
+    sh_linear_forward(m, out, a, h->fc2.w, h->fc2.b, d2, B, training);
 }
 
 void head_backward(const Model *m, Head *h, const float *x, int x_ld, const float *dout, int dout_ld,

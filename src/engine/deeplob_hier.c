@@ -126,20 +126,20 @@ static void hier_forward(Model *m, const float *x, int B, int training, uint64_t
                  layer_key(key, KEY_HEAD_SHORT));
 
     /* cross-attention: queries from the front end, keys/values from the short TCN */
-    be->linear_forward(d->Q, shared, d->q_proj.w, d->q_proj.b, ldims(&d->q_proj, R, 0), m->scratch);
-    be->linear_forward(d->K, shrt, d->k_proj.w, d->k_proj.b, ldims(&d->k_proj, R, 0), m->scratch);
-    be->linear_forward(d->V, shrt, d->v_proj.w, d->v_proj.b, ldims(&d->v_proj, R, 0), m->scratch);
+    sh_linear_forward(m, d->Q, shared, d->q_proj.w, d->q_proj.b, ldims(&d->q_proj, R, 0), B, training);
+    sh_linear_forward(m, d->K, shrt, d->k_proj.w, d->k_proj.b, ldims(&d->k_proj, R, 0), B, training);
+    sh_linear_forward(m, d->V, shrt, d->v_proj.w, d->v_proj.b, ldims(&d->v_proj, R, 0), B, training);
     AttnDims ad = d->ad;
     ad.B = B;
-    be->attn_scores_forward(d->P, d->Q, d->K, ad, m->scratch);
+    sh_attn_scores_forward(m, d->P, d->Q, d->K, ad, training);
     be->softmax_forward(d->P, d->P, R, Tp);
-    be->attn_apply_forward(d->A, d->P, d->V, ad, m->scratch);
+    sh_attn_apply_forward(m, d->A, d->P, d->V, ad, training);
 
     /* gated fusion on c = [shared, attended] (B,Tp,320) */
     be->copy_rows(d->cat, shared, R, 256, C_CAT, 256, 0);
-    be->linear_forward(d->cat + 256, d->A, d->o_proj.w, d->o_proj.b, ldims(&d->o_proj, R, 0), m->scratch);
-    be->linear_forward(d->G, d->cat, d->gate.w, d->gate.b, ldims(&d->gate, R, 0), m->scratch);
-    be->linear_forward(d->Tr, d->cat, d->transform.w, d->transform.b, ldims(&d->transform, R, 0), m->scratch);
+    sh_linear_forward(m, d->cat + 256, d->A, d->o_proj.w, d->o_proj.b, ldims(&d->o_proj, R, 0), B, training);
+    sh_linear_forward(m, d->G, d->cat, d->gate.w, d->gate.b, ldims(&d->gate, R, 0), B, training);
+    sh_linear_forward(m, d->Tr, d->cat, d->transform.w, d->transform.b, ldims(&d->transform, R, 0), B, training);
     be->gate_mul_forward(d->fused, d->G, d->Tr, (size_t)R * D_FUSE);
 
     tcn_forward(m, &d->tcn_l, d->fused, B, training, layer_key(key, KEY_TCN_LONG));
@@ -147,7 +147,7 @@ static void hier_forward(Model *m, const float *x, int B, int training, uint64_t
     head_forward(m, &d->head_l, lng + (size_t)(Tp - 1) * 64, Tp * 64, d->base60, 1, B, training,
                  layer_key(key, KEY_HEAD_LONG));
     /* pred_60s = residual_proj(pred_10s) + base60 */
-    be->linear_forward(m->out + 1, m->out, d->res_proj.w, d->res_proj.b, ldims(&d->res_proj, B, 0), m->scratch);
+    sh_linear_forward(m, m->out + 1, m->out, d->res_proj.w, d->res_proj.b, ldims(&d->res_proj, B, 0), B, training);
     be->copy_rows(m->out + 1, d->base60, B, 1, 2, 1, 1);
 }
 
@@ -182,9 +182,9 @@ static void hier_backward(Model *m, const float *x, int B) {
     AttnDims ad = d->ad;
     ad.B = B;
     ad.accumulate_din = 0;
-    be->attn_apply_backward(d->g_P, d->g_V, d->g_A, d->P, d->V, ad, m->scratch);
+    sh_attn_apply_backward(m, d->g_P, d->g_V, d->g_A, d->P, d->V, ad);
     be->softmax_backward(d->g_P, d->g_P, d->P, R, Tp);
-    be->attn_scores_backward(d->g_Q, d->g_K, d->g_P, d->Q, d->K, ad, m->scratch);
+    sh_attn_scores_backward(m, d->g_Q, d->g_K, d->g_P, d->Q, d->K, ad);
     sh_linear_backward(m, d->g_short, d->v_proj.gw, d->v_proj.gb, d->g_V, shrt, d->v_proj.w, ldims(&d->v_proj, R, 0), B);
     sh_linear_backward(m, d->g_short, d->k_proj.gw, d->k_proj.gb, d->g_K, shrt, d->k_proj.w, ldims(&d->k_proj, R, 1), B);
 

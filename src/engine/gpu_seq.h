@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "layers/elementwise.h"
 #include "layers/hd.h"
 #include "layers/lstm_cell.h"
 
@@ -64,6 +65,39 @@ static inline size_t dl_colsum_scratch_floats(int rows, int C) {
 DL_HD void dl_colsum_chunk_rows(int ch, int rows, int *r0, int *r1) {
     *r0 = ch * DL_CHUNK_ROWS;
     *r1 = *r0 + DL_CHUNK_ROWS < rows ? *r0 + DL_CHUNK_ROWS : rows;
+}
+
+/* ---- sharded BatchNorm (data parallelism; kernels/batchnorm_shard.cu) --------------
+ * A shard's sums in the column-sum geometry above: lane ty of chunk ch adds the rows
+ * r0+ty, r0+ty+TY, ... of channel c in row order (one lane = one thread); the TY lanes
+ * are added in lane order (lane 0 first), the chunks in chunk order from 0.0. Doubles,
+ * fixed order: the bits depend on the shard's rows and C only, never on which rank or
+ * how many shards a process holds. test_gpu_seq runs these lanes in that order. */
+/* forward: S, Q of t = x - x[row 0] (the shard's shift) over the lane's rows */
+DL_HD void dl_bn_lane_stats(double *S, double *Q, const float *x, int x_ld, int c, int r0, int r1, int ty) {
+    const double K = (double)x[c];
+    double s = 0.0, q = 0.0;
+    for (int r = r0 + ty; r < r1; r += DL_COLSUM_TY) {
+        const double t = (double)x[(size_t)r * x_ld + c] - K;
+        s += t;
+        q += t * t;
+    }
+    *S = s;
+    *Q = q;
+}
+/* backward: A = sum dz, B = sum dz*(x - mean) over the lane's rows (dz: dl_bn_dz_x,
+ * the mask recomputed from x; scale = gamma*rstd) */
+DL_HD void dl_bn_lane_bwd(double *A, double *B, const float *dy, int y_ld, const float *x, int x_ld, int c, int r0,
+                          int r1, int ty, float mean, float scale, float beta, float slope) {
+    double a = 0.0, b = 0.0;
+    for (int r = r0 + ty; r < r1; r += DL_COLSUM_TY) {
+        const float xv = x[(size_t)r * x_ld + c];
+        const double dz = (double)dl_bn_dz_x(dy[(size_t)r * y_ld + c], xv, mean, scale, beta, slope);
+        a += dz;
+        b += dz * ((double)xv - (double)mean);
+    }
+    *A = a;
+    *B = b;
 }
 
 /* ---- element maps of the helper kernels (DL_HD: the CPU test runs them) ----------- */

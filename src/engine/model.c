@@ -190,6 +190,16 @@ Model *model_create(ModelConfig cfg, int max_batch, const Backend *be) {
     return m;
 }
 
+/* the shard arenas (model_set_shards) */
+static void shards_free(Model *m) {
+    Shards *sh = &m->sh;
+    const Backend *be = m->be;
+    if (sh->bn_all != sh->bn_mine) be->mem_free(sh->bn_all);
+    be->mem_free(sh->grads_extra); be->mem_free(sh->gather); be->mem_free(sh->bn_mine); be->mem_free(sh->kgw);
+    sh->grads_extra = sh->gather = sh->kgw = NULL;
+    sh->bn_mine = sh->bn_all = NULL;
+}
+
 void model_free(Model *m) {
     if (!m) return;
     const Backend *be = m->be;
@@ -201,8 +211,8 @@ void model_free(Model *m) {
         free(m->host_out); free(m->host_dout);
         for (int k = 0; k < 2; k++) { be->mem_free(m->x_stage[k]); be->mem_free(m->y_stage[k]); }
     }
+    shards_free(m);
     free(m->counters); free(m->entries); free(m->impl);
-    free(m->sh.grads_extra); free(m->sh.gather); free(m->sh.bn_mine); free(m->sh.bn_all); free(m->sh.kgw);
     free(m);
 }
 
@@ -321,7 +331,9 @@ float model_loss(Model *m, const float *y, int B) {
     for (int s = 0; s < S; s++)
         for (int h = 0; h < n; h++)
             sh->loss_mine[s * n + h] = head_loss(m, y, s * b, b, h, m->cfg.head_w[h] / (float)sh->K);
-    sh->comm.allgather(sh->comm.ctx, sh->loss_mine, sh->loss_all, sizeof(float) * (size_t)S * n);
+    /* the losses are host floats (huber_loss returns them): the comm's host gather */
+    (sh->comm.allgather_host ? sh->comm.allgather_host : sh->comm.allgather)(sh->comm.ctx, sh->loss_mine, sh->loss_all,
+                                                                              sizeof(float) * (size_t)S * n);
     float loss = 0.0f;
     for (int h = 0; h < n; h++) {
         float lh = 0.0f;
@@ -335,22 +347,22 @@ float model_loss(Model *m, const float *y, int B) {
 
 void model_zero_grad(Model *m) {
     m->be->mem_zero(m->grads, m->n_params * sizeof(float));
-    if (m->sh.S > 1) memset(m->sh.grads_extra, 0, (size_t)(m->sh.S - 1) * m->n_params * sizeof(float));
+    if (m->sh.S > 1) m->be->mem_zero(m->sh.grads_extra, (size_t)(m->sh.S - 1) * m->n_params * sizeof(float));
 }
 
-/* the K shards' gradients summed in shard order into m->grads, on every rank */
+/* the K shards' gradients summed in shard order into m->grads, on every rank: per
+ * element ((g0 + g1) + g2) + ... in float (accumulate is y[i] += a[i] on every backend),
+ * so the bits depend on K only. The arenas are the backend's memory (device memory on a GPU) */
 static void reduce_shard_grads(Model *m) {
     Shards *sh = &m->sh;
+    const Backend *be = m->be;
     const size_t n = m->n_params;
     float *mine = sh->gather + (size_t)sh->first * n;   /* this rank's slot: the gather runs in place */
-    memcpy(mine, m->grads, n * sizeof(float));
-    if (sh->S > 1) memcpy(mine + n, sh->grads_extra, (size_t)(sh->S - 1) * n * sizeof(float));
+    be->mem_copy(mine, m->grads, n * sizeof(float));
+    if (sh->S > 1) be->mem_copy(mine + n, sh->grads_extra, (size_t)(sh->S - 1) * n * sizeof(float));
     sh->comm.allgather(sh->comm.ctx, mine, sh->gather, (size_t)sh->S * n * sizeof(float));
-    memcpy(m->grads, sh->gather, n * sizeof(float));
-    for (int k = 1; k < sh->K; k++) {
-        const float *g = sh->gather + (size_t)k * n;
-        for (size_t i = 0; i < n; i++) m->grads[i] += g[i];
-    }
+    be->mem_copy(m->grads, sh->gather, n * sizeof(float));
+    for (int k = 1; k < sh->K; k++) be->accumulate(m->grads, sh->gather + (size_t)k * n, n);
 }
 
 void model_backward(Model *m, const float *x, int B) {
@@ -363,12 +375,13 @@ void model_backward(Model *m, const float *x, int B) {
 
 void model_set_shards(Model *m, int K, int S, int first, ShardComm comm) {
     DL_CHECK(m->cfg.kind != MODEL_MMF_LSTM, "data parallelism: the MMF LSTM is not sharded");
-    DL_CHECK(!strcmp(m->be->name, "cpu") || !strcmp(m->be->name, "profiled"),
-             "data parallelism runs on the CPU backend (this model: %s)", m->be->name);
     DL_CHECK(K >= 1 && K <= 1024 && S >= 1 && S <= 64 && K % S == 0 && first >= 0 && first + S <= K && first % S == 0,
              "bad shards: K=%d S=%d first=%d", K, S, first);
+    DL_CHECK(comm.allgather != shard_comm_local().allgather || S == K,
+             "data parallelism: the local gather needs all %d shards in this process (S = %d)", K, S);
+    const Backend *be = m->be;
     Shards *sh = &m->sh;
-    free(sh->grads_extra); free(sh->gather); free(sh->bn_mine); free(sh->bn_all); free(sh->kgw);
+    shards_free(m);
     memset(sh, 0, sizeof *sh);
     sh->K = K;
     sh->S = S;
@@ -381,11 +394,13 @@ void model_set_shards(Model *m, int K, int S, int first, ShardComm comm) {
         if (dot && !strcmp(dot, ".running_mean") && (int)m->entries[k].numel > cmax) cmax = (int)m->entries[k].numel;
     }
     sh->bn_cmax = cmax;
-    sh->grads_extra = S > 1 ? dl_aligned_alloc((size_t)(S - 1) * m->n_params * sizeof(float)) : NULL;
-    sh->gather = dl_aligned_alloc((size_t)K * m->n_params * sizeof(float));
-    sh->bn_mine = dl_malloc(sizeof(double) * 3 * (size_t)cmax * S);
-    sh->bn_all = dl_malloc(sizeof(double) * 3 * (size_t)cmax * K);
-    sh->kgw = dl_malloc(sizeof(float) * 3 * (size_t)cmax);
+    /* the backend's memory, as the model's arenas (no allocation inside a step) */
+    sh->grads_extra = S > 1 ? be->mem_alloc((size_t)(S - 1) * m->n_params * sizeof(float)) : NULL;
+    sh->gather = be->mem_alloc((size_t)K * m->n_params * sizeof(float));
+    sh->bn_mine = be->mem_alloc(sizeof(double) * 3 * (size_t)cmax * S);
+    /* one process holding every shard: its sums are all the sums (the gather is a no-op) */
+    sh->bn_all = S == K ? sh->bn_mine : be->mem_alloc(sizeof(double) * 3 * (size_t)cmax * K);
+    sh->kgw = be->mem_alloc(sizeof(float) * 3 * (size_t)cmax);
     model_zero_grad(m);
 }
 

@@ -80,17 +80,24 @@ typedef struct {
  * over ranks. K = 1: no sharding, the plain path. */
 typedef struct {
     /* all (the group's ranks' `bytes` each, in rank order = shard order) <- mine
-     * (this rank's S shards' blocks, `bytes` in all); the same bytes on every rank */
+     * (this rank's S shards' blocks, `bytes` in all); the same bytes on every rank.
+     * mine and all are the model's memory: device memory under a device backend
+     * (gradients, BatchNorm sums) */
     void (*allgather)(void *ctx, const void *mine, void *all, size_t bytes);
     void *ctx;
+    /* the same for host memory (the shards' losses); NULL: allgather (a CPU backend's
+     * memory is host memory) */
+    void (*allgather_host)(void *ctx, const void *mine, void *all, size_t bytes);
 } ShardComm;
 
+/* the shard arenas are the backend's memory (mem_alloc: device memory under a device
+ * backend), as the model's; the losses are host floats */
 typedef struct {
     int K, S, first;
     ShardComm comm;
     float *grads_extra;      /* (S-1, n_params): gradients of local shards 1..S-1 */
     float *gather;           /* (K, n_params) */
-    double *bn_mine, *bn_all;/* (S, 3, bn_cmax), (K, 3, bn_cmax) */
+    double *bn_mine, *bn_all;/* (S, 3, bn_cmax), (K, 3, bn_cmax); the same buffer when S == K */
     float *kgw;              /* (3, bn_cmax) */
     int bn_cmax;
     float loss_mine[2 * 64], loss_all[2 * 1024]; /* per shard and head */
@@ -159,7 +166,9 @@ ParamEntry *model_find(Model *m, const char *name);
  * model_backward leaves the global batch's gradient (the K shards' gradients summed
  * in shard order) in m->grads on every rank; everything after (clipping, Adam) is
  * the same on every rank. comm gathers over the ranks of the group (shard_comm_local
- * when one process holds all K). Deeplob, deeplob_tcn and deeplob_hier; CPU backend. */
+ * when one process holds all K: then S == K). Deeplob, deeplob_tcn and deeplob_hier, on
+ * any backend (the gathers of a device backend's memory are the comm's business:
+ * train/dp.c). */
 void model_set_shards(Model *m, int K, int S, int first, ShardComm comm);
 /* one process holding every shard */
 ShardComm shard_comm_local(void);

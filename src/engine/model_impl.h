@@ -182,6 +182,19 @@ void sh_bn_forward(const Model *m, float *y, float *mean, float *rstd, float *rm
 void sh_bn_backward(const Model *m, float *dx, float *dgamma, float *dbeta, const float *dy, const float *y,
                     const float *x, const float *gamma, const float *beta, const float *mean, const float *rstd,
                     BNDims bd, int B);
+/* ops that treat rows (samples) independently: once over the local batch when the
+ * backend's per-row bits do not depend on a call's size (be->rows_independent), else per
+ * shard in training (B: samples of the local batch) */
+void sh_conv_forward(const Model *m, float *y, const float *x, const float *w, const float *b, ConvDims cd,
+                     int training);
+void sh_linear_forward(const Model *m, float *y, const float *x, const float *w, const float *b, LinearDims ld, int B,
+                       int training);
+void sh_attn_scores_forward(const Model *m, float *S, const float *Q, const float *K, AttnDims ad, int training);
+void sh_attn_apply_forward(const Model *m, float *O, const float *P, const float *V, AttnDims ad, int training);
+void sh_attn_scores_backward(const Model *m, float *dQ, float *dK, const float *dS, const float *Q, const float *K,
+                             AttnDims ad);
+void sh_attn_apply_backward(const Model *m, float *dP, float *dV, const float *dO, const float *P, const float *V,
+                            AttnDims ad);
 
 /* dropout key of one layer inside a step */
 static inline uint64_t layer_key(uint64_t key, int layer) { return dl_key(key, (uint64_t)layer); }

@@ -9,12 +9,12 @@
  * statistics are the global batch's: per-shard sums, gathered, combined in shard
  * order. Dropout draws each shard's mask from its own key (the global shard index).
  * Ops that treat rows independently (convolution forward, activations, pooling,
- * attention, linear forward) run once over the local batch. */
+ * attention, linear forward) run once over the local batch, or per shard on a backend
+ * whose libraries choose algorithms per shape (rows_independent 0: the GPU). */
 #include <string.h>
 
 #include "../common/rng.h"
 #include "../common/util.h"
-#include "layers/elementwise.h"
 #include "model_impl.h"
 
 /* the gradient of local shard s for a parameter whose shard-0 gradient is g (in m->grads) */
@@ -115,21 +115,8 @@ void sh_bn_forward(const Model *m, float *y, float *mean, float *rstd, float *rm
     d.rows = (int)rows;
     for (int s = 0; s < sh->S; s++) m->be->batchnorm_shard_sums(sh->bn_mine + s * blk, x + s * rows * bd.x_ld, d, m->scratch);
     sh->comm.allgather(sh->comm.ctx, sh->bn_mine, sh->bn_all, (size_t)sh->S * blk * sizeof(double));
-    /* shard order: sums moved to shard 0's shift K0 (the global row 0's, as one process) */
-    const double n = (double)rows, N = n * K;
-    for (int c = 0; c < C; c++) {
-        const double K0 = sh->bn_all[c];
-        double S = 0.0, Q = 0.0;
-        for (int k = 0; k < K; k++) {
-            const double *p = sh->bn_all + k * blk;
-            const double dk = p[c] - K0, Sk = p[C + c], Qk = p[2 * C + c];
-            S += Sk + n * dk;
-            Q += Qk + 2.0 * dk * Sk + n * dk * dk;
-        }
-        float scale;
-        dl_bn_stats_finalize(&mean[c], &rstd[c], &scale, rm ? &rm[c] : NULL, rv ? &rv[c] : NULL, S, Q, K0, N,
-                             gamma[c], bd.eps, bd.momentum);
-    }
+    /* shard order (dl_bn_shard_stats), in the backend's memory */
+    m->be->batchnorm_shard_combine(mean, rstd, rm, rv, sh->bn_all, K, blk, gamma, d);
     m->be->batchnorm_apply(y, x, mean, rstd, gamma, beta, bd, m->scratch);
 }
 
@@ -143,8 +130,9 @@ void sh_bn_backward(const Model *m, float *dx, float *dgamma, float *dbeta, cons
         return;
     }
     const Shards *sh = &m->sh;
-    const int C = bd.C, K = sh->K;
+    const int K = sh->K;
     (void)shard_b(m, B);
+    DL_CHECK(bd.C <= sh->bn_cmax, "batchnorm: %d channels, shard buffers sized for %d", bd.C, sh->bn_cmax);
     const size_t rows = (size_t)bd.rows / sh->S, blk = 3 * (size_t)sh->bn_cmax;
     BNDims d = bd;
     d.rows = (int)rows;
@@ -153,23 +141,85 @@ void sh_bn_backward(const Model *m, float *dx, float *dgamma, float *dbeta, cons
                                         beta, mean, rstd, d, m->scratch);
     sh->comm.allgather(sh->comm.ctx, sh->bn_mine, sh->bn_all, (size_t)sh->S * blk * sizeof(double));
     const int owner = sh->first == 0;   /* this process holds global shard 0 (its local shard 0) */
-    for (int c = 0; c < C; c++) {
-        double A = 0.0, Bs = 0.0;
-        for (int k = 0; k < K; k++) {
-            A += sh->bn_all[k * blk + c];
-            Bs += sh->bn_all[k * blk + C + c];
-        }
-        float *kgw = sh->kgw;
-        dl_bn_bwd_finalize(&kgw[c], &kgw[C + c], &kgw[2 * C + c], owner && dgamma ? &dgamma[c] : NULL,
-                           owner && dbeta ? &dbeta[c] : NULL, A, Bs, (double)rows * K, gamma[c], rstd[c]);
-    }
+    m->be->batchnorm_shard_bwd_combine(sh->kgw, owner ? dgamma : NULL, owner ? dbeta : NULL, sh->bn_all, K, blk, gamma,
+                                       rstd, d);
     if (dx) m->be->batchnorm_bwd_apply(dx, dy, x, gamma, beta, mean, rstd, sh->kgw, bd, m->scratch);
 }
 
-/* ---- one process holding every shard ---- */
+/* ---- ops that treat rows independently --------------------------------------------
+ * On the CPU backend every output element is a fixed FMA chain (our kernels), so a
+ * sample's bits do not depend on how many samples a call has: these run once over the
+ * local batch. cuDNN and cuBLAS choose their algorithms per shape (batch included), so
+ * on such a backend (rows_independent 0) a training step calls them once per shard:
+ * the shapes, and so the bits, are then the same whichever process holds the shard.
+ * Eval forwards are not sharded (evaluate_dp gives whole batches to one rank). */
+static int per_shard(const Model *m, int training) { return m->sh.K > 1 && training && !m->be->rows_independent; }
+
+void sh_conv_forward(const Model *m, float *y, const float *x, const float *w, const float *b, ConvDims cd,
+                     int training) {
+    if (!per_shard(m, training)) { m->be->conv2d_forward(y, x, w, b, cd, m->scratch); return; }
+    const int bs = shard_b(m, cd.B);
+    const size_t in_rows = (size_t)bs * cd.H * cd.W, out_rows = (size_t)bs * conv_out_h(cd) * conv_out_w(cd);
+    ConvDims d = cd;
+    d.B = bs;
+    for (int s = 0; s < m->sh.S; s++)
+        m->be->conv2d_forward(y + s * out_rows * cd.out_ld, x + s * in_rows * cd.in_ld, w, b, d, m->scratch);
+}
+
+void sh_linear_forward(const Model *m, float *y, const float *x, const float *w, const float *b, LinearDims ld, int B,
+                       int training) {
+    if (!per_shard(m, training)) { m->be->linear_forward(y, x, w, b, ld, m->scratch); return; }
+    const int bs = shard_b(m, B);
+    DL_CHECK(ld.N % B == 0, "linear: %d rows are not a whole number per sample of %d", ld.N, B);
+    const size_t rows = (size_t)bs * (ld.N / B);
+    LinearDims d = ld;
+    d.N = (int)rows;
+    for (int s = 0; s < m->sh.S; s++)
+        m->be->linear_forward(y + s * rows * ld.y_ld, x + s * rows * ld.x_ld, w, b, d, m->scratch);
+}
+
+/* attention: sample b's blocks at b*Lq*q_ld (Q, dQ), b*Lk*k_ld (K, dK), b*Lk*v_ld (V, dV),
+ * b*Lq*o_ld (O, dO), b*Lq*Lk (S, P, dS, dP) */
+#define SH_ATTN_LOOP(call)                                    \
+    const int bs = shard_b(m, ad.B);                          \
+    AttnDims d = ad;                                          \
+    d.B = bs;                                                 \
+    const size_t nq = (size_t)bs * ad.Lq * ad.q_ld, nk = (size_t)bs * ad.Lk * ad.k_ld; \
+    const size_t nv = (size_t)bs * ad.Lk * ad.v_ld, no = (size_t)bs * ad.Lq * ad.o_ld; \
+    const size_t ns = (size_t)bs * ad.Lq * ad.Lk;             \
+    (void)nq, (void)nk, (void)nv, (void)no, (void)ns;         \
+    for (int s = 0; s < m->sh.S; s++) call
+
+void sh_attn_scores_forward(const Model *m, float *S, const float *Q, const float *K, AttnDims ad, int training) {
+    if (!per_shard(m, training)) { m->be->attn_scores_forward(S, Q, K, ad, m->scratch); return; }
+    SH_ATTN_LOOP(m->be->attn_scores_forward(S + s * ns, Q + s * nq, K + s * nk, d, m->scratch));
+}
+
+void sh_attn_apply_forward(const Model *m, float *O, const float *P, const float *V, AttnDims ad, int training) {
+    if (!per_shard(m, training)) { m->be->attn_apply_forward(O, P, V, ad, m->scratch); return; }
+    SH_ATTN_LOOP(m->be->attn_apply_forward(O + s * no, P + s * ns, V + s * nv, d, m->scratch));
+}
+
+void sh_attn_scores_backward(const Model *m, float *dQ, float *dK, const float *dS, const float *Q, const float *K,
+                             AttnDims ad) {
+    if (!per_shard(m, 1)) { m->be->attn_scores_backward(dQ, dK, dS, Q, K, ad, m->scratch); return; }
+    SH_ATTN_LOOP(m->be->attn_scores_backward(OFF(dQ, s * nq), OFF(dK, s * nk), dS + s * ns, Q + s * nq, K + s * nk, d,
+                                             m->scratch));
+}
+
+void sh_attn_apply_backward(const Model *m, float *dP, float *dV, const float *dO, const float *P, const float *V,
+                            AttnDims ad) {
+    if (!per_shard(m, 1)) { m->be->attn_apply_backward(dP, dV, dO, P, V, ad, m->scratch); return; }
+    SH_ATTN_LOOP(m->be->attn_apply_backward(OFF(dP, s * ns), OFF(dV, s * nv), dO + s * no, P + s * ns, V + s * nv, d,
+                                            m->scratch));
+}
+#undef SH_ATTN_LOOP
+
+/* ---- one process holding every shard (S == K): the gathers of the model's memory run
+ * in place (all == mine: nothing to do, also in device memory); the losses are host floats */
 static void local_allgather(void *ctx, const void *mine, void *all, size_t bytes) {
     (void)ctx;
     if (all != mine) memmove(all, mine, bytes);
 }
 
-ShardComm shard_comm_local(void) { return (ShardComm){local_allgather, NULL}; }
+ShardComm shard_comm_local(void) { return (ShardComm){local_allgather, NULL, NULL}; }

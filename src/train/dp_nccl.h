@@ -16,8 +16,17 @@ int dp_nccl_available(void);
  * NULL and e filled on failure (on every rank: the verdict is agreed over g->comm) */
 DpNccl *dp_nccl_create(const DpGroup *g, DlErr *e);
 void dp_nccl_free(DpNccl *n);
-/* the engine's gather over NCCL: ncclAllGather on the communicator's stream, then a
- * stream sync; in place when mine is this rank's slot of all (NCCL's in-place rule) */
+/* 1 when every rank of g has a GPU of its own (PCI bus id and host differ), which NCCL
+ * requires (since 2.5 it refuses two ranks of a communicator on one device); else 0
+ * with why (n bytes) naming two ranks that share one. Collective over g->comm; the
+ * ranks' GPUs must be bound. 0 in a build without CUDA. */
+int dp_nccl_gpus_distinct(const DpGroup *g, char *why, size_t n);
+/* all (device, size blocks of bytes) <- mine (device): ncclAllGather on the communicator's
+ * stream, ordered after the work queued on the legacy default stream before the call,
+ * and that stream's later work waits for it (events; the host does not wait). In place
+ * when mine is this rank's slot of all (NCCL's in-place rule) */
+void dp_nccl_allgather(DpNccl *n, const void *mine, void *all, size_t bytes);
+/* the engine's gather over NCCL (dp_nccl_allgather; device memory only) */
 ShardComm dp_comm_nccl(DpNccl *n);
 
 #endif

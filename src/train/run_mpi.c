@@ -271,7 +271,7 @@ static void universal_loop(DoneRec *done, int *n_done, int *err, int *stopped, R
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
-    DpGroup g = {comm, rank, size, cfg->dp_shards};
+    DpGroup g = {comm, rank, size, cfg->dp_shards, NULL};
     LobSymbol *syms = dl_calloc((size_t)n, sizeof(LobSymbol));
     int *held = dl_calloc((size_t)n, sizeof(int)), bad = 0, nread = 0;
     for (int i = 0; i < n && !bad; i++, nread++) bad = lobds_read_symbol(cfg->dataset, H5P_DEFAULT, names[i], &syms[i], e) != 0;
@@ -284,10 +284,14 @@ static void universal_loop(DoneRec *done, int *n_done, int *err, int *stopped, R
             if (!strcmp(names[i], t)) held[i] = found = 1;
         if (!found) bad = dl_err(e, "config: key 'holdout_symbols': '%s' is not among the run's symbols", t) != 0;
     }
+    char how[320] = "";
     if (dp_any(&g, bad)) {
         if (!bad) dl_err(e, "universal model: another rank could not read the dataset");
         *err = 1;
+    } else if (dp_group_open(&g, trainer_backend(), how, sizeof how, e) != 0) {
+        *err = 1;   /* agreed by every rank (the group is the run) */
     } else {
+        if (rank == 0 && trainer_backend()->on_device) printf("  data-parallel gathers: %s\n", how);
         char path[4400];
         snprintf(path, sizeof path, "%s/checkpoints/universal.h5", o->run_dir);
         int nu = 0, nh = 0;
@@ -327,6 +331,7 @@ static void universal_loop(DoneRec *done, int *n_done, int *err, int *stopped, R
             for (int i = 0; i < n; i++) symbol_result_free(&rs[i]);
         free(rs);
     }
+    dp_group_close(&g);
     for (int i = 0; i < nread; i++) lobds_symbol_free(&syms[i]);
     free(syms);
     free(held);
@@ -503,7 +508,7 @@ int run_train_mpi(const TrainConfig *cfg, const RunOptions *o, MPI_Comm comm, Dl
     const double t0 = MPI_Wtime();
     DoneRec *done = dl_calloc((size_t)n + 1, sizeof(DoneRec));
     int n_done = 0, err = 0, stopped = 0;
-    DpGroup dpg = {MPI_COMM_NULL, 0, 1, cfg->dp_shards};
+    DpGroup dpg = {MPI_COMM_NULL, 0, 1, cfg->dp_shards, NULL};
     MPI_Comm lcomm = MPI_COMM_NULL;
     if (cfg->universal)
         universal_loop(done, &n_done, &err, &stopped, &rf, cfg, o, names, n, t0, comm, e);
@@ -513,10 +518,28 @@ int run_train_mpi(const TrainConfig *cfg, const RunOptions *o, MPI_Comm comm, Dl
         MPI_Comm_size(dpg.comm, &dpg.size);
     }
     if (!cfg->universal) {
+        /* the groups' gathers (NCCL or MPI on GPU ranks), agreed over the run: the queue
+         * is collective over the groups' rank 0s, so either every group trains or none does */
+        int bad = 0, any = 0;
+        if (cfg->dp_shards > 1) {
+            char how[320];
+            bad = dp_group_open(&dpg, trainer_backend(), how, sizeof how, e) != 0;
+            if (!bad && rank == 0 && trainer_backend()->on_device) {
+                printf("  data-parallel gathers (the group of rank 0): %s\n", how);
+                fflush(stdout);
+            }
+        }
+        MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, comm);
         const int leader = dpg.rank == 0;
         MPI_Comm_split(comm, leader ? 0 : MPI_UNDEFINED, rank, &lcomm);
-        work_loop(done, &n_done, &err, &stopped, &rf, cfg, o, names, windows, order, n, t0, comm, lcomm,
-                  speed_sum / sched_group_speed(gsize[0], DP_EFF), cfg->dp_shards > 1 ? &dpg : NULL, e);
+        if (any) {
+            if (!bad) dl_err(e, "data parallelism: another group could not set up its gathers");
+            err = 1;
+        } else {
+            work_loop(done, &n_done, &err, &stopped, &rf, cfg, o, names, windows, order, n, t0, comm, lcomm,
+                      speed_sum / sched_group_speed(gsize[0], DP_EFF), cfg->dp_shards > 1 ? &dpg : NULL, e);
+        }
+        dp_group_close(&dpg);
     }
     if (lcomm != MPI_COMM_NULL) MPI_Comm_free(&lcomm);
     if (dpg.comm != MPI_COMM_NULL) MPI_Comm_free(&dpg.comm);

@@ -189,6 +189,48 @@ static void mc_init_weights(Model *m, McData *d) {
     }
 }
 
+/* every gradient (so.grads vs the CPU's sc.grads, test_parity's rules when there is a
+ * fixture) and every BN buffer of a model laid out as m; returns the worst gradient error */
+static double mc_check_grads_buffers(const char *name, const McData *d, const Model *mc, const McState *so,
+                                     const McState *sc) {
+    char label[160];
+    double gmax = 0, worst_g = 0;
+    for (size_t i = 0; i < mc->n_params; i++) gmax = fmax(gmax, fabs(sc->grads[i]));
+    for (int k = 0; k < mc->n_entries; k++) {
+        const ParamEntry *p = &mc->entries[k];
+        if (p->kind == PT_COUNTER) continue;
+        double err;
+        if (p->trainable) {
+            double tol = 5e-5, floor_ = 1e-3 * gmax;
+            snprintf(label, sizeof label, "grad %s", p->name);
+            if (d->have_fixture) { /* test_parity's rules */
+                char rp[200];
+                snprintf(rp, sizeof rp, "train/grad/%s", p->name);
+                double rmax = mc_ref_max(d->f, rp), wmax = mc_bias_partner_max(d->f, p->name);
+                if (wmax > 0 && rmax <= 1e-5 * wmax) {
+                    /* a bias in front of a BatchNorm: true gradient 0, both sides rounding noise */
+                    size_t off = (size_t)(p->grad - mc->grads);
+                    double mine = 0;
+                    for (size_t i = 0; i < p->numel; i++) mine = fmax(mine, fabs(so->grads[off + i]));
+                    CHECK(mine <= 1e-5 * wmax, "%s: grad %s should be ~0 (BN follows): max %.3g vs weight grad %.3g",
+                          name, p->name, mine, wmax);
+                    continue;
+                }
+                floor_ = 1e-8;
+                tol = fmax(5e-5, 10 * mc_noise(d->f, rp) / fmax(rmax, 1e-8));
+            }
+            err = mc_entry_err(p, mc, so->grads, sc->grads, 1, floor_);
+            mc_check(name, label, err, tol);
+            if (err > worst_g) worst_g = err;
+        } else {
+            err = mc_entry_err(p, mc, so->buffers, sc->buffers, 0, 1e-6);
+            snprintf(label, sizeof label, "buffer %s", p->name);
+            mc_check(name, label, err, 2e-5);
+        }
+    }
+    return worst_g;
+}
+
 /* The comparison; returns the number of failed checks it added. With repeat: the
  * other backend run twice from the same state gives the same bits (determinism). */
 static int mc_compare(const char *name, const Backend *other, int repeat) {
@@ -227,40 +269,7 @@ static int mc_compare(const char *name, const Backend *other, int repeat) {
         if (pass == 0) {
             mc_check(name, "train out", gc_rel_err(so.out, sc.out, (size_t)B * no, 1e-3), 2e-5);
             mc_check(name, "train loss", fabs((double)lo - lc) / fmax(fabs((double)lc), 1e-6), 2e-5);
-            double gmax = 0;
-            for (size_t i = 0; i < mc->n_params; i++) gmax = fmax(gmax, fabs(sc.grads[i]));
-            for (int k = 0; k < mc->n_entries; k++) {
-                const ParamEntry *p = &mc->entries[k];
-                if (p->kind == PT_COUNTER) continue;
-                double err;
-                if (p->trainable) {
-                    double tol = 5e-5, floor_ = 1e-3 * gmax;
-                    snprintf(label, sizeof label, "grad %s", p->name);
-                    if (d.have_fixture) { /* test_parity's rules */
-                        char rp[200];
-                        snprintf(rp, sizeof rp, "train/grad/%s", p->name);
-                        double rmax = mc_ref_max(d.f, rp), wmax = mc_bias_partner_max(d.f, p->name);
-                        if (wmax > 0 && rmax <= 1e-5 * wmax) {
-                            /* a bias in front of a BatchNorm: true gradient 0, both sides rounding noise */
-                            size_t off = (size_t)(p->grad - mc->grads);
-                            double mine = 0;
-                            for (size_t i = 0; i < p->numel; i++) mine = fmax(mine, fabs(so.grads[off + i]));
-                            CHECK(mine <= 1e-5 * wmax, "%s: grad %s should be ~0 (BN follows): max %.3g vs weight grad %.3g",
-                                  name, p->name, mine, wmax);
-                            continue;
-                        }
-                        floor_ = 1e-8;
-                        tol = fmax(5e-5, 10 * mc_noise(d.f, rp) / fmax(rmax, 1e-8));
-                    }
-                    err = mc_entry_err(p, mc, so.grads, sc.grads, 1, floor_);
-                    mc_check(name, label, err, tol);
-                    if (err > worst_g) worst_g = err;
-                } else {
-                    err = mc_entry_err(p, mc, so.buffers, sc.buffers, 0, 1e-6);
-                    snprintf(label, sizeof label, "buffer %s", p->name);
-                    mc_check(name, label, err, 2e-5);
-                }
-            }
+            worst_g = mc_check_grads_buffers(name, &d, mc, &so, &sc);
         }
         double nc = 0, nn = 0;
         for (int s = 0; s < 5; s++) {

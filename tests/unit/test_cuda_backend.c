@@ -6,7 +6,10 @@
  *     masks) must give the same bits, products and reductions agree to ~1e-5;
  *  2. every model: outputs, loss, every gradient, BN buffers and 5 Adam steps against
  *     the CPU backend within test_parity's tolerances (model_compare.h), and a second
- *     identical GPU run gives the same bits.
+ *     identical GPU run gives the same bits;
+ *  3. data parallelism (dp_compare.h): the sharded BatchNorm ops against the CPU's, then
+ *     a sharded step of K = 4 of the three DeepLOB models against the CPU backend, and 1
+ *     rank of 4 shards against 2 ranks (threads sharing the GPU) of 2: the same bits.
  * Where no GPU is usable (a CPU-only build, no driver, no device) it prints why and
  * exits 77, which ctest reports as skipped (SKIP_RETURN_CODE). All device memory is
  * reached through the Backend's memory slots, so this file is plain C.
@@ -24,6 +27,7 @@
 #include "engine/device.h"
 #include "engine/layers/layers_cpu.h"
 #include "gradcheck.h"
+#include "dp_compare.h"
 #include "model_compare.h"
 
 static const Backend *G; /* the CUDA backend */
@@ -166,6 +170,102 @@ static void test_bn(void) {
             Buf *all[] = {&x, &y, &g, &be, &mean, &rstd, &rm, &rv, &dy, &dx, &dg, &db};
             for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) buf_free(all[i]);
         }
+}
+
+/* ---- sharded BatchNorm (data parallelism; kernels/batchnorm_shard.cu) ------------------- */
+static double *dbl_dev(const double *h, size_t n) {
+    double *d = (double *)G->mem_alloc((n + 1) * sizeof(double));
+    G->copy_to_device(d, h, n * sizeof(double));
+    return d;
+}
+static double dbl_err(const double *dev, const double *h, size_t n) {
+    double *got = (double *)malloc((n + 1) * sizeof(double)), md = 0, mb = 1e-300;
+    G->copy_to_host(got, dev, n * sizeof(double));
+    for (size_t i = 0; i < n; i++) {
+        md = fmax(md, fabs(got[i] - h[i]));
+        mb = fmax(mb, fabs(h[i]));
+    }
+    free(got);
+    return md / mb;
+}
+/* K shards of rows rows each: every op on the same inputs as the CPU op (the combines and
+ * applies get the CPU's sums and statistics, so each op is checked on its own) */
+static void bn_shard_case(int K, int rows, int C, int x_ld, int y_ld, float slope, int acc) {
+    BNDims da = {.rows = K * rows, .C = C, .x_ld = x_ld, .y_ld = y_ld, .eps = 1e-5f, .momentum = 0.1f, .slope = slope,
+                 .accumulate_dx = acc};
+    BNDims ds = da;
+    ds.rows = rows;
+    const size_t nx = (size_t)da.rows * x_ld, ny = (size_t)da.rows * y_ld, blk = 3 * (size_t)C + 3, na = (size_t)K * blk;
+    Buf x = buf_rand(nx, 91, 1), dy = buf_rand(ny, 92, 1), g = buf_rand(C, 93, 0.2f), be = buf_rand(C, 94, 0.5f);
+    for (size_t i = 0; i < nx; i++) x.h[i] += 2.0f;
+    for (int c = 0; c < C; c++) g.h[c] += 1.0f;
+    G->copy_to_device(x.d, x.h, nx * sizeof(float));
+    G->copy_to_device(g.d, g.h, C * sizeof(float));
+    Buf mean = buf_zero(C), rstd = buf_zero(C), rm = buf_rand(C, 95, 0.1f), rv = buf_rand(C, 96, 0.1f);
+    for (int c = 0; c < C; c++) rv.h[c] = 1.0f + fabsf(rv.h[c]);
+    G->copy_to_device(rv.d, rv.h, C * sizeof(float));
+    Buf y = buf_rand(ny, 97, 1), dx = buf_rand(nx, 98, 1), dg = buf_rand(C, 99, 1), db = buf_rand(C, 100, 1);
+    Buf kgw = buf_zero(3 * (size_t)C);
+    float *hs = hscratch(batchnorm_scratch_floats_cpu(da)), *ds_ = dscratch(G->batchnorm_scratch_floats(da));
+    double *all = (double *)calloc(na + 1, sizeof(double)), *all_d = dbl_dev(all, na);
+    char lab[160];
+    snprintf(lab, sizeof lab, "sharded bn K=%d rows=%d C=%d slope %g", K, rows, C, (double)slope);
+    for (int k = 0; k < K; k++) {
+        batchnorm_shard_sums_cpu(all + k * blk, x.h + (size_t)k * rows * x_ld, ds, hs);
+        G->batchnorm_shard_sums(all_d + k * blk, x.d + (size_t)k * rows * x_ld, ds, ds_);
+    }
+    double e = 0;
+    for (int k = 0; k < K; k++) e = fmax(e, dbl_err(all_d + k * blk, all + k * blk, 3 * (size_t)C));
+    CHECK(e <= 1e-10, "%s: shard sums rel err %.3g", lab, e);
+    G->copy_to_device(all_d, all, na * sizeof(double));
+    batchnorm_shard_combine_cpu(mean.h, rstd.h, rm.h, rv.h, all, K, blk, g.h, ds);
+    G->batchnorm_shard_combine(mean.d, rstd.d, rm.d, rv.d, all_d, K, blk, g.d, ds);
+    cmp("sharded bn mean", &mean, 1e-6);
+    cmp("sharded bn rstd", &rstd, 1e-6);
+    cmp("sharded bn running_mean", &rm, 1e-6);
+    cmp("sharded bn running_var", &rv, 1e-6);
+    G->copy_to_device(mean.d, mean.h, C * sizeof(float));
+    G->copy_to_device(rstd.d, rstd.h, C * sizeof(float));
+    batchnorm_apply_cpu(y.h, x.h, mean.h, rstd.h, g.h, be.h, da, hs);
+    G->batchnorm_apply(y.d, x.d, mean.d, rstd.d, g.d, be.d, da, ds_);
+    cmp(lab, &y, 1e-5);
+    for (int k = 0; k < K; k++) {
+        const size_t oy = (size_t)k * rows * y_ld, ox = (size_t)k * rows * x_ld;
+        batchnorm_shard_bwd_sums_cpu(all + k * blk, dy.h + oy, x.h + ox, g.h, be.h, mean.h, rstd.h, ds, hs);
+        G->batchnorm_shard_bwd_sums(all_d + k * blk, dy.d + oy, x.d + ox, g.d, be.d, mean.d, rstd.d, ds, ds_);
+    }
+    e = 0;
+    for (int k = 0; k < K; k++) e = fmax(e, dbl_err(all_d + k * blk, all + k * blk, 2 * (size_t)C));
+    CHECK(e <= 1e-10, "%s: shard backward sums rel err %.3g", lab, e);
+    G->copy_to_device(all_d, all, na * sizeof(double));
+    batchnorm_shard_bwd_combine_cpu(kgw.h, dg.h, db.h, all, K, blk, g.h, rstd.h, ds);
+    G->batchnorm_shard_bwd_combine(kgw.d, dg.d, db.d, all_d, K, blk, g.d, rstd.d, ds);
+    cmp("sharded bn kgw", &kgw, 1e-6);
+    cmp("sharded bn dgamma", &dg, 1e-6);
+    cmp("sharded bn dbeta", &db, 1e-6);
+    G->copy_to_device(kgw.d, kgw.h, 3 * (size_t)C * sizeof(float));
+    batchnorm_bwd_apply_cpu(dx.h, dy.h, x.h, g.h, be.h, mean.h, rstd.h, kgw.h, da, hs);
+    G->batchnorm_bwd_apply(dx.d, dy.d, x.d, g.d, be.d, mean.d, rstd.d, kgw.d, da, ds_);
+    cmp("sharded bn dx", &dx, 1e-5);
+    /* mem_copy: device to device, the same bits */
+    Buf cp = buf_zero(nx);
+    G->mem_copy(cp.d, x.d, nx * sizeof(float));
+    memcpy(cp.h, x.h, nx * sizeof(float));
+    cmp("mem_copy", &cp, 0);
+    buf_free(&cp);
+    free(hs);
+    free(all);
+    G->mem_free(ds_);
+    G->mem_free(all_d);
+    Buf *bufs[] = {&x, &dy, &g, &be, &mean, &rstd, &rm, &rv, &y, &dx, &dg, &db, &kgw};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) buf_free(bufs[i]);
+}
+
+static void test_bn_shard(void) {
+    bn_shard_case(4, 7, 5, 9, 6, 0.01f, 0);
+    bn_shard_case(4, 8 * 100 * 20, 32, 32, 32, 0.01f, 1);     /* conv1 layers of deeplob, B = 32 in 4 shards */
+    bn_shard_case(2, 1, 64, 64, 64, 1.0f, 0);                  /* one row per shard (a head's BN, b = 1) */
+    bn_shard_case(3, DL_CHUNK_ROWS + 37, 33, 40, 35, 0.01f, 1); /* several chunks, C not a multiple of 32 */
 }
 
 static void test_leaky_pool(void) {
@@ -411,7 +511,8 @@ int main(void) {
     printf("  element-wise, reductions, Adam, copies: %d failures so far\n", gc_failures);
     test_leaky_pool();
     test_bn();
-    printf("  LeakyReLU, max-pool, BatchNorm: %d failures so far\n", gc_failures);
+    test_bn_shard();
+    printf("  LeakyReLU, max-pool, BatchNorm, sharded BatchNorm: %d failures so far\n", gc_failures);
     test_conv();
     printf("  convolutions (cuDNN): %d failures so far\n", gc_failures);
     test_linear();
@@ -422,6 +523,9 @@ int main(void) {
     if (getenv("DEEPLOB_CUDA_TEST_OPS_ONLY")) return gc_summary("test_cuda_backend (ops only)");
     const char *models[] = {"deeplob", "deeplob_tcn", "deeplob_hier", "mmf_lstm"};
     for (int k = 0; k < 4; k++) mc_compare(models[k], G, 1);
+    dl_device_sync();
+    /* data parallelism: K = 4 shards vs the CPU backend, and 1 rank of 4 vs 2 ranks (threads) of 2 bit for bit */
+    for (int k = 0; k < 3; k++) dp_compare(models[k], G, 4, 2);
     dl_device_sync();
     return gc_summary("test_cuda_backend");
 }

@@ -6,7 +6,10 @@
  * computes the global batch's step. Also the 1-rank sharded digest is printed.
  * Under mpirun -np G (tests/sh/test_dp_shards.sh, G = 1, 2, 3): each rank computes
  * K/G of the K = 6 shards; rank 0 prints a digest of parameters, gradients, BN
- * buffers and losses after 3 steps with dropout, which must be the same for every G. */
+ * buffers and losses after 3 steps with dropout, which must be the same for every G.
+ * DEEPLOB_DP_DEVICE=cuda: the same on the CUDA backend (each rank binds GPU local rank mod
+ * GPUs; the group's gathers as training sets them up, dp_group_open); scripts/gpu_check.sh
+ * compares the digests of 1 and 2 ranks. Without a usable GPU it says so and exits 77. */
 #include <math.h>
 #include <mpi.h>
 #include <stdlib.h>
@@ -14,9 +17,13 @@
 
 #include "common/rng.h"
 #include "common/util.h"
+#include "engine/device.h"
 #include "engine/model.h"
 #include "gradcheck.h"
 #include "train/dp.h"
+#include "train/symbol_sched.h"
+
+static const Backend *g_be; /* the CPU backend, or CUDA (DEEPLOB_DP_DEVICE=cuda) */
 
 #define K_SHARDS 6
 #define B_SHARD 3
@@ -36,7 +43,7 @@ static uint64_t run(ModelKind kind, DpGroup *g, int K, float dropout, float *gra
     ModelConfig cfg = model_default_config(kind);
     cfg.dropout = dropout;
     const int S = K / g->size, Bl = S * (BGLOB / K);
-    Model *m = model_create(cfg, Bl, backend_cpu());
+    Model *m = model_create(cfg, Bl, g_be);
     model_init_params(m, 99);
     DpGroup gg = *g;
     gg.K = K;
@@ -52,15 +59,20 @@ static uint64_t run(ModelKind kind, DpGroup *g, int K, float dropout, float *gra
         loss_out[s] = model_loss(m, y + r0 * fy, Bl);
         model_zero_grad(m);
         model_backward(m, x + r0 * fx, Bl);
-        if (s == 0 && grads_out) memcpy(grads_out, m->grads, m->n_params * sizeof(float));
+        if (s == 0 && grads_out) m->be->copy_to_host(grads_out, m->grads, m->n_params * sizeof(float));
         model_clip_grad(m, 1.0f);
         model_adam_step(m, 1e-3f);
         h = fnv(h, &loss_out[s], sizeof(float));
     }
-    h = fnv(h, m->params, m->n_params * sizeof(float));
-    h = fnv(h, m->grads, m->n_params * sizeof(float));
-    h = fnv(h, m->buffers, m->n_buffers * sizeof(float));
+    /* through the host mirrors (the arenas themselves on the CPU) */
+    float *grads = malloc(m->n_params * sizeof(float) + 1);
+    model_sync_host(m);
+    m->be->copy_to_host(grads, m->grads, m->n_params * sizeof(float));
+    h = fnv(h, m->host_params, m->n_params * sizeof(float));
+    h = fnv(h, grads, m->n_params * sizeof(float));
+    h = fnv(h, m->host_buffers, m->n_buffers * sizeof(float));
     h = fnv(h, m->counters, (size_t)m->n_counters * sizeof(int64_t));
+    free(grads);
     *np_out = m->n_params;
     free(x);
     free(y);
@@ -70,10 +82,34 @@ static uint64_t run(ModelKind kind, DpGroup *g, int K, float dropout, float *gra
 
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
-    DpGroup g = {MPI_COMM_WORLD, 0, 1, K_SHARDS};
+    DpGroup g = {MPI_COMM_WORLD, 0, 1, K_SHARDS, NULL};
     MPI_Comm_rank(MPI_COMM_WORLD, &g.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g.size);
     backend_cpu_set_threads(1);
+    g_be = backend_cpu();
+    const char *dev = getenv("DEEPLOB_DP_DEVICE");
+    if (dev && !strcmp(dev, "cuda")) {
+        int lr = 0, ls = 1;
+        sched_node_layout(MPI_COMM_WORLD, &lr, &ls);
+        char desc[400];
+        g_be = dl_backend_select(DL_DEVICE_CUDA, lr, 1, desc, sizeof desc);
+        int ok = g_be != NULL, all = 0;
+        MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+        if (!all) {
+            if (g.rank == 0) printf("SKIP: test_dp_model on cuda: %s\n", ok ? "another rank has no usable GPU" : desc);
+            MPI_Finalize();
+            return 77;
+        }
+        printf("[rank %d] %s\n", g.rank, desc);
+    }
+    char how[320];
+    DlErr e;
+    if (dp_group_open(&g, g_be, how, sizeof how, &e) != 0) {
+        if (g.rank == 0) fprintf(stderr, "FAIL: %s\n", e.msg);
+        MPI_Finalize();
+        return 1;
+    }
+    if (g.rank == 0 && g_be->on_device) printf("gathers: %s\n", how);
     const ModelKind kinds[3] = {MODEL_DEEPLOB, MODEL_DEEPLOB_TCN, MODEL_DEEPLOB_HIER};
     for (int k = 0; k < 3; k++) {
         float loss[STEPS];
@@ -85,7 +121,7 @@ int main(int argc, char **argv) {
         if (g.size != 1) continue;
         /* one process: sharded (K = 6) against plain (K = 1), no dropout */
         float *g1 = malloc(np * sizeof(float)), *g6 = malloc(np * sizeof(float)), l1[STEPS], l6[STEPS];
-        DpGroup one = {MPI_COMM_SELF, 0, 1, 1};
+        DpGroup one = {MPI_COMM_SELF, 0, 1, 1, NULL};
         run(kinds[k], &one, 1, 0.0f, g1, l1, &np);
         run(kinds[k], &one, K_SHARDS, 0.0f, g6, l6, &np);
         double num = 0, den = 0, worst = 0;
@@ -106,6 +142,7 @@ int main(int argc, char **argv) {
         free(g1);
         free(g6);
     }
+    dp_group_close(&g);
     int rc = g.rank == 0 ? gc_summary("test_dp_model") : 0;
     MPI_Finalize();
     return rc;

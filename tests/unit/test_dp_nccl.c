@@ -2,8 +2,10 @@
  * on the same data: every rank puts a rank-dependent pattern in its slot on its GPU,
  * gathers in place and out of place with NCCL, and the result must equal the MPI
  * gather of the same host data byte for byte. Skipped (exit 77) in a build without
- * CUDA or on a machine without a usable GPU. scripts/gpu_check.sh runs it on 2 ranks
- * sharing one GPU (mpirun -np 2), the layout of ranks_per_gpu 2. */
+ * CUDA or on a machine without a usable GPU, and where ranks share a GPU: NCCL (2.5 and
+ * later) refuses two ranks of one communicator on one device, and training then gathers
+ * through host memory with MPI instead (train/dp.c). scripts/gpu_check.sh runs it on 2
+ * ranks, each on its own GPU when the machine has two. */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +38,13 @@ int main(int argc, char **argv) {
         return 77;
     }
     DL_CHECK(cudaSetDevice(rank % ndev) == cudaSuccess, "cudaSetDevice");
-    DpGroup g = {MPI_COMM_WORLD, rank, size, size};
+    DpGroup g = {MPI_COMM_WORLD, rank, size, size, NULL};
+    char why[256] = "";
+    if (!dp_nccl_gpus_distinct(&g, why, sizeof why)) {   /* agreed: every rank saw the same records */
+        if (rank == 0) printf("SKIP: test_dp_nccl: %s (NCCL needs one GPU per rank; %d GPU(s) here)\n", why, ndev);
+        MPI_Finalize();
+        return 77;
+    }
     DlErr e;
     DpNccl *n = dp_nccl_create(&g, &e);
     if (!n) { fprintf(stderr, "FAIL: %s\n", e.msg); MPI_Finalize(); return 1; }

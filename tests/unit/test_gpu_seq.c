@@ -16,7 +16,13 @@
  *  4. every model on an "emulated GPU" backend (the CPU table with those sequences in
  *     its conv, linear, LSTM, attention and pool slots, scratch sized by the GPU
  *     plans) against the CPU backend: outputs, loss, gradients, 5 Adam steps
- *     (model_compare.h, test_parity's tolerances).
+ *     (model_compare.h, test_parity's tolerances);
+ *  5. data parallelism: the sharded BatchNorm ops in the CUDA kernels' order
+ *     (kernels/batchnorm_shard.cu: the gpu_seq.h lanes, the DL_HD combine and element
+ *     functions) against the CPU's shard ops and against one BatchNorm over all the
+ *     shards' rows; then the three DeepLOB models' sharded steps (K = 4) on the emulated
+ *     backend against the CPU backend, and on 1 rank of 4 shards against 2 ranks
+ *     (threads) of 2: the same bits (dp_compare.h).
  * What this cannot check is the primitives' CUDA code itself: test_cuda_backend. */
 #include <cblas.h>
 #include <math.h>
@@ -29,6 +35,7 @@
 #include "engine/gpu_seq.h"
 #include "engine/layers/layers_cpu.h"
 #include "gradcheck.h"
+#include "dp_compare.h"
 #include "model_compare.h"
 
 /* ================================ CPU primitives ==================================== */
@@ -590,6 +597,171 @@ static void e_aa_b(float *dP, float *dV, const float *dO, const float *P, const 
     gpu_attn_apply_backward(&CP, dP, dV, dO, P, V, d);
 }
 
+/* ================================ 5. sharded BatchNorm in the kernels' order =========== */
+/* the chunks' partials in chunk order from 0.0 (shard_chunks_kernel); shift: forward */
+static void e_bn_chunks(double *sums, const double *part, const float *shift, int nch, int C) {
+    for (int c = 0; c < C; c++) {
+        double u = 0.0, v = 0.0;
+        for (int ch = 0; ch < nch; ch++) {
+            u += part[(size_t)ch * 2 * C + c];
+            v += part[(size_t)ch * 2 * C + C + c];
+        }
+        double *o = sums;
+        if (shift) {
+            sums[c] = (double)shift[c];
+            o = sums + C;
+        }
+        o[c] = u;
+        o[C + c] = v;
+    }
+}
+/* a chunk's TY lanes added in lane order (the partial kernels' thread y == 0) */
+static double e_lanes(const double *lane) {
+    double s = lane[0];
+    for (int k = 1; k < DL_COLSUM_TY; k++) s += lane[k];
+    return s;
+}
+static void e_bn_shard_sums(double *sums, const float *x, BNDims d, float *scratch) {
+    const int C = d.C, nch = dl_colsum_chunks(d.rows);
+    double *part = (double *)scratch;
+    for (int ch = 0; ch < nch; ch++)
+        for (int c = 0; c < C; c++) {
+            int r0, r1;
+            dl_colsum_chunk_rows(ch, d.rows, &r0, &r1);
+            double S[DL_COLSUM_TY], Q[DL_COLSUM_TY];
+            for (int ty = 0; ty < DL_COLSUM_TY; ty++) dl_bn_lane_stats(&S[ty], &Q[ty], x, d.x_ld, c, r0, r1, ty);
+            part[(size_t)ch * 2 * C + c] = e_lanes(S);
+            part[(size_t)ch * 2 * C + C + c] = e_lanes(Q);
+        }
+    e_bn_chunks(sums, part, x, nch, C);
+}
+static void e_bn_shard_bwd_sums(double *sums, const float *dy, const float *x, const float *gamma, const float *beta,
+                                const float *mean, const float *rstd, BNDims d, float *scratch) {
+    const int C = d.C, nch = dl_colsum_chunks(d.rows);
+    double *part = (double *)scratch;
+    for (int ch = 0; ch < nch; ch++)
+        for (int c = 0; c < C; c++) {
+            int r0, r1;
+            dl_colsum_chunk_rows(ch, d.rows, &r0, &r1);
+            double A[DL_COLSUM_TY], Bs[DL_COLSUM_TY];
+            for (int ty = 0; ty < DL_COLSUM_TY; ty++)
+                dl_bn_lane_bwd(&A[ty], &Bs[ty], dy, d.y_ld, x, d.x_ld, c, r0, r1, ty, mean[c], gamma[c] * rstd[c],
+                               beta ? beta[c] : 0.0f, d.slope);
+            part[(size_t)ch * 2 * C + c] = e_lanes(A);
+            part[(size_t)ch * 2 * C + C + c] = e_lanes(Bs);
+        }
+    e_bn_chunks(sums, part, NULL, nch, C);
+}
+/* the element kernels: one output element per index */
+static void e_bn_apply(float *y, const float *x, const float *mean, const float *rstd, const float *gamma,
+                       const float *beta, BNDims d, float *scratch) {
+    (void)scratch;
+    for (size_t i = 0; i < (size_t)d.rows * d.C; i++) {
+        size_t r;
+        int c;
+        dl_rc(i, d.C, &r, &c);
+        y[r * d.y_ld + c] = dl_bn_fwd_elem(x[r * d.x_ld + c], mean[c], gamma[c] * rstd[c], beta[c], d.slope);
+    }
+}
+static void e_bn_bwd_apply(float *dx, const float *dy, const float *x, const float *gamma, const float *beta,
+                           const float *mean, const float *rstd, const float *kgw, BNDims d, float *scratch) {
+    (void)scratch;
+    for (size_t i = 0; i < (size_t)d.rows * d.C; i++) {
+        size_t r;
+        int c;
+        dl_rc(i, d.C, &r, &c);
+        const size_t ix = r * d.x_ld + c;
+        const float dz = dl_bn_dz_x(dy[r * d.y_ld + c], x[ix], mean[c], gamma[c] * rstd[c], beta ? beta[c] : 0.0f,
+                                    d.slope);
+        const float g = dl_bn_bwd_elem(dz, x[ix], mean[c], kgw[c], kgw[d.C + c], kgw[2 * d.C + c]);
+        dx[ix] = d.accumulate_dx ? dx[ix] + g : g;
+    }
+}
+
+static double d_rel_err(const double *a, const double *b, size_t n) {
+    double md = 0, mb = 1e-300;
+    for (size_t i = 0; i < n; i++) {
+        md = fmax(md, fabs(a[i] - b[i]));
+        mb = fmax(mb, fabs(b[i]));
+    }
+    return md / mb;
+}
+
+/* K shards of `rows` rows: sums per shard (emulated vs the CPU op), the combine, the
+ * applies; both against one batchnorm_forward/backward_cpu over all K*rows rows */
+static void bn_shard_case(int K, int rows, int C, int x_ld, int y_ld, float slope, int acc) {
+    const int N = K * rows;
+    const BNDims dall = {.rows = N, .C = C, .x_ld = x_ld, .y_ld = y_ld, .eps = 1e-5f, .momentum = 0.1f, .slope = slope,
+                         .accumulate_dx = acc};
+    BNDims ds = dall;
+    ds.rows = rows;
+    const size_t nx = (size_t)N * x_ld, ny = (size_t)N * y_ld, blk = 3 * (size_t)C + 5; /* a wider slot, as bn_cmax */
+    float *x = frand(nx, 81, 1.0f), *dy = frand(ny, 82, 1.0f), *g = frand(C, 83, 0.5f), *be = frand(C, 84, 0.5f);
+    for (size_t i = 0; i < nx; i++) x[i] += 3.0f;                         /* |mean| > std: the shift matters */
+    for (int c = 0; c < C; c++) g[c] += 1.0f;
+    float *rm0 = frand(C, 85, 0.1f), *rv0 = frand(C, 86, 0.1f);
+    for (int c = 0; c < C; c++) rv0[c] = 1.0f + fabsf(rv0[c]);
+    float *y0 = frand(ny, 87, 1.0f), *dx0 = frand(nx, 88, 1.0f), *dg0 = frand(C, 89, 1.0f), *db0 = frand(C, 90, 1.0f);
+    float *mean0 = frand(C, 0, 0.0f), *rstd0 = frand(C, 0, 0.0f), *rm = fdup(rm0, C), *rv = fdup(rv0, C);
+    float *sc = (float *)calloc(batchnorm_scratch_floats_cpu(dall) + 64, sizeof(float));
+    /* the reference: one BatchNorm over every row */
+    float *yr = fdup(y0, ny), *dxr = fdup(dx0, nx), *dgr = fdup(dg0, C), *dbr = fdup(db0, C);
+    float *rmr = fdup(rm0, C), *rvr = fdup(rv0, C), *meanr = fdup(mean0, C), *rstdr = fdup(rstd0, C);
+    batchnorm_forward_cpu(yr, meanr, rstdr, rmr, rvr, x, g, be, dall, 1, sc);
+    batchnorm_backward_cpu(dxr, dgr, dbr, dy, yr, x, g, be, meanr, rstdr, dall, sc);
+    const Backend *cpu = backend_cpu();
+    for (int emu = 0; emu <= 1; emu++) {
+        double *all = (double *)calloc((size_t)K * blk, sizeof(double)), *ref = (double *)calloc((size_t)K * blk, sizeof(double));
+        float *y = fdup(y0, ny), *dx = fdup(dx0, nx), *dg = fdup(dg0, C), *db = fdup(db0, C), *kgw = frand(3 * C, 0, 0.0f);
+        float *mean = fdup(mean0, C), *rstd = fdup(rstd0, C);
+        memcpy(rm, rm0, C * sizeof(float));
+        memcpy(rv, rv0, C * sizeof(float));
+        for (int k = 0; k < K; k++) {
+            const float *xs = x + (size_t)k * rows * x_ld;
+            if (emu) e_bn_shard_sums(all + k * blk, xs, ds, sc);
+            else batchnorm_shard_sums_cpu(all + k * blk, xs, ds, sc);
+            batchnorm_shard_sums_cpu(ref + k * blk, xs, ds, sc);
+            CHECK(d_rel_err(all + k * blk, ref + k * blk, 3 * (size_t)C) <= 1e-12, "shard sums K=%d rows=%d C=%d shard %d",
+                  K, rows, C, k);
+        }
+        cpu->batchnorm_shard_combine(mean, rstd, rm, rv, all, K, blk, g, ds);
+        if (emu) e_bn_apply(y, x, mean, rstd, g, be, dall, sc);
+        else batchnorm_apply_cpu(y, x, mean, rstd, g, be, dall, sc);
+        char lab[128];
+        snprintf(lab, sizeof lab, "sharded BN%s K=%d rows=%d C=%d slope %g", emu ? " (kernels' order)" : "", K, rows, C,
+                 (double)slope);
+        near(lab, mean, meanr, C, 1e-6);
+        near(lab, rstd, rstdr, C, 1e-5);
+        near(lab, rm, rmr, C, 1e-6);
+        near(lab, rv, rvr, C, 1e-5);
+        near(lab, y, yr, ny, 1e-5);
+        for (int k = 0; k < K; k++) {
+            const size_t oy = (size_t)k * rows * y_ld, ox = (size_t)k * rows * x_ld;
+            if (emu) e_bn_shard_bwd_sums(all + k * blk, dy + oy, x + ox, g, be, mean, rstd, ds, sc);
+            else batchnorm_shard_bwd_sums_cpu(all + k * blk, dy + oy, x + ox, g, be, mean, rstd, ds, sc);
+            batchnorm_shard_bwd_sums_cpu(ref + k * blk, dy + oy, x + ox, g, be, mean, rstd, ds, sc);
+            CHECK(d_rel_err(all + k * blk, ref + k * blk, 2 * (size_t)C) <= 1e-12, "shard bwd sums K=%d rows=%d shard %d",
+                  K, rows, k);
+        }
+        cpu->batchnorm_shard_bwd_combine(kgw, dg, db, all, K, blk, g, rstd, ds);
+        if (emu) e_bn_bwd_apply(dx, dy, x, g, be, mean, rstd, kgw, dall, sc);
+        else batchnorm_bwd_apply_cpu(dx, dy, x, g, be, mean, rstd, kgw, dall, sc);
+        near(lab, dx, dxr, nx, 2e-5);
+        near(lab, dg, dgr, C, 2e-5);
+        near(lab, db, dbr, C, 2e-5);
+        free(all); free(ref); free(y); free(dx); free(dg); free(db); free(kgw); free(mean); free(rstd);
+    }
+    float *p[] = {x, dy, g, be, rm0, rv0, y0, dx0, dg0, db0, mean0, rstd0, rm, rv, sc, yr, dxr, dgr, dbr, rmr, rvr, meanr, rstdr};
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) free(p[i]);
+}
+
+static void test_bn_shard(void) {
+    bn_shard_case(4, 7, 5, 9, 6, 0.01f, 0);
+    bn_shard_case(3, 40, 64, 64, 64, 1.0f, 1);
+    bn_shard_case(2, 1, 3, 3, 3, 0.01f, 1);                      /* one row per shard */
+    bn_shard_case(2, DL_CHUNK_ROWS + 37, 33, 40, 35, 0.01f, 0);   /* several chunks, C not a multiple of 32 */
+}
+
 int main(void) {
     backend_cpu_set_threads(2);
     DP = CP;
@@ -602,7 +774,9 @@ int main(void) {
     test_linear();
     test_lstm();
     test_attn();
-    printf("test_gpu_seq: index arithmetic, pool maps and op sequences: %d failures so far\n", gc_failures);
+    test_bn_shard();
+    printf("test_gpu_seq: index arithmetic, pool maps, op sequences, sharded BatchNorm: %d failures so far\n",
+           gc_failures);
 
     Backend emu = *backend_cpu();
     emu.name = "emulated-gpu";
@@ -623,7 +797,13 @@ int main(void) {
     emu.attn_scores_backward = e_as_b;
     emu.attn_apply_forward = e_aa_f;
     emu.attn_apply_backward = e_aa_b;
+    emu.rows_independent = 0; /* its GEMMs are OpenBLAS's, whose bits may depend on the rows, as cuBLAS's */
+    emu.batchnorm_shard_sums = e_bn_shard_sums;   /* the combines are the CPU's: the same DL_HD code as the kernels' */
+    emu.batchnorm_apply = e_bn_apply;
+    emu.batchnorm_shard_bwd_sums = e_bn_shard_bwd_sums;
+    emu.batchnorm_bwd_apply = e_bn_bwd_apply;
     const char *models[] = {"deeplob", "deeplob_tcn", "deeplob_hier", "mmf_lstm"};
     for (int k = 0; k < 4; k++) mc_compare(models[k], &emu, 0); /* determinism: a GPU question (test_cuda_backend) */
+    for (int k = 0; k < 3; k++) dp_compare(models[k], &emu, 4, 2); /* data parallelism (the MMF LSTM is not sharded) */
     return gc_summary("test_gpu_seq");
 }

@@ -166,13 +166,6 @@ void batchnorm_forward_cpu(float *y, float *mean, float *rstd, float *running_me
     bn_apply(y, x, mean, scale, beta, d);
 }
 
-/* dL/dz of one element: the LeakyReLU mask is the sign of the pre-activation z,
- * recomputed from x exactly as the forward computed it (dl_bn_fwd_elem, the same
- * scale = gamma*rstd), so y > 0 iff z > 0 holds bit for bit and y is never read */
-static inline float bn_dz(float dy, float x, float mean, float scale, float beta, float slope) {
-    return slope == 1.0f ? dy : dl_leaky_grad(dy, dl_bn_fwd_elem(x, mean, scale, beta, 1.0f), slope);
-}
-
 /* partial sums of dz and dz*(x-mean) over rows [r0,r1) */
 static inline void bn_bwd_sums(double *restrict A, double *restrict Bs, const float *dy, const float *x,
                                const float *mean, const float *scale, const float *beta, int r0, int r1, BNDims d,
@@ -183,7 +176,7 @@ static inline void bn_bwd_sums(double *restrict A, double *restrict Bs, const fl
         const float *restrict dyr = dy + (size_t)r * d.y_ld;
         const float *restrict xr = x + (size_t)r * d.x_ld;
         for (int c = 0; c < C; c++) {
-            double dz = (double)bn_dz(dyr[c], xr[c], mean[c], scale[c], beta[c], slope);
+            double dz = (double)dl_bn_dz_x(dyr[c], xr[c], mean[c], scale[c], beta[c], slope);
             A[c] += dz;
             Bs[c] += dz * ((double)xr[c] - (double)mean[c]);
         }
@@ -202,12 +195,12 @@ static inline void bn_bwd_apply(float *dx, const float *dy, const float *x, cons
         float *restrict dxr = dx + (size_t)r * d.x_ld;
         if (d.accumulate_dx) {
             for (int c = 0; c < C; c++)
-                dxr[c] += dl_bn_bwd_elem(bn_dz(dyr[c], xr[c], mean[c], scale[c], beta[c], slope), xr[c], mean[c],
+                dxr[c] += dl_bn_bwd_elem(dl_bn_dz_x(dyr[c], xr[c], mean[c], scale[c], beta[c], slope), xr[c], mean[c],
                                          k[c], gm[c], w[c]);
         } else {
             float *restrict o = nt ? buf : dxr;
             for (int c = 0; c < C; c++)
-                o[c] = dl_bn_bwd_elem(bn_dz(dyr[c], xr[c], mean[c], scale[c], beta[c], slope), xr[c], mean[c],
+                o[c] = dl_bn_bwd_elem(dl_bn_dz_x(dyr[c], xr[c], mean[c], scale[c], beta[c], slope), xr[c], mean[c],
                                       k[c], gm[c], w[c]);
             if (nt) stream_row(dxr, buf, C);
         }
@@ -323,4 +316,24 @@ void batchnorm_bwd_apply_cpu(float *dx, const float *dy, const float *x, const f
     float *scale = scratch;
     for (int c = 0; c < d.C; c++) scale[c] = gamma[c] * rstd[c];
     bn_bwd_apply_all(dx, dy, x, mean, scale, beta, kgw, kgw + d.C, kgw + 2 * d.C, d);
+}
+
+/* the K shards' forward sums (all: K blocks of blk doubles, each (3, C) as
+ * batchnorm_shard_sums_cpu's) combined in shard order: mean, rstd (C); running stats
+ * updated when non-NULL; d.rows: the rows of one shard */
+void batchnorm_shard_combine_cpu(float *mean, float *rstd, float *rm, float *rv, const double *all, int K, size_t blk,
+                                 const float *gamma, BNDims d) {
+    for (int c = 0; c < d.C; c++)
+        dl_bn_shard_stats(&mean[c], &rstd[c], rm ? &rm[c] : NULL, rv ? &rv[c] : NULL, all, K, blk, d.C, c,
+                          (double)d.rows, gamma[c], d.eps, d.momentum);
+}
+
+/* the K shards' backward sums ((2, C) blocks of blk doubles) combined in shard order:
+ * kgw (3, C) for batchnorm_bwd_apply; dgamma/dbeta (C) += the global batch's (may be NULL) */
+void batchnorm_shard_bwd_combine_cpu(float *kgw, float *dgamma, float *dbeta, const double *all, int K, size_t blk,
+                                     const float *gamma, const float *rstd, BNDims d) {
+    const int C = d.C;
+    for (int c = 0; c < C; c++)
+        dl_bn_shard_bwd(&kgw[c], &kgw[C + c], &kgw[2 * C + c], dgamma ? &dgamma[c] : NULL, dbeta ? &dbeta[c] : NULL,
+                        all, K, blk, C, c, (double)d.rows, gamma[c], rstd[c]);
 }

@@ -86,6 +86,13 @@ DL_HD float dl_bn_bwd_elem(float dz, float x, float mean, float k, float gm, flo
     return (dz - gm - (x - mean) * k) * w;
 }
 
+/* dL/dz from dL/dy with the LeakyReLU mask recomputed from x exactly as the forward
+ * computed z (dl_bn_fwd_elem with the same scale = gamma*rstd), so y > 0 iff z > 0 holds
+ * bit for bit and y is never read (the CPU BN backward, the sharded BN ops on both sides) */
+DL_HD float dl_bn_dz_x(float dy, float x, float mean, float scale, float beta, float slope) {
+    return slope == 1.0f ? dy : dl_leaky_grad(dy, dl_bn_fwd_elem(x, mean, scale, beta, 1.0f), slope);
+}
+
 /* Per-channel statistics from shifted sums over n rows (training):
  * S = sum(x - K), Q = sum((x - K)^2) in double, K = a shift (the first row's
  * value; it guards against cancellation when |mean| >> std).
@@ -124,6 +131,36 @@ DL_HD void dl_bn_bwd_finalize(float *k, float *gm, float *w, float *dgamma, floa
     *gm = (float)(sdz / n);
     *w = gamma * rstd;
 }
+/* ---- sharded BatchNorm (data parallelism, engine/shard.c): the K shards' sums of
+ * channel c combined in shard order, then finalised as above. all: K blocks of blk
+ * doubles; forward block (3, C): shift (the shard's row 0), S, Q (shifted sums, as
+ * batchnorm_shard_sums); backward block (2, C): sum dz, sum dz*(x - mean). n: rows of
+ * one shard. One function for the CPU loop and the CUDA kernel (per channel), so the
+ * combine's arithmetic is the same code on both sides. */
+DL_HD void dl_bn_shard_stats(float *mean, float *rstd, float *rm, float *rv, const double *all, int K, size_t blk,
+                             int C, int c, double n, float gamma, float eps, float momentum) {
+    const double K0 = all[c]; /* sums moved to shard 0's shift (the global row 0's, as one process) */
+    double S = 0.0, Q = 0.0;
+    for (int k = 0; k < K; k++) {
+        const double *p = all + k * blk;
+        const double dk = p[c] - K0, Sk = p[C + c], Qk = p[2 * C + c];
+        S += Sk + n * dk;
+        Q += Qk + 2.0 * dk * Sk + n * dk * dk;
+    }
+    float scale;
+    dl_bn_stats_finalize(mean, rstd, &scale, rm, rv, S, Q, K0, n * K, gamma, eps, momentum);
+}
+/* k, gm, w (kgw's three rows at c); dgamma/dbeta += the global batch's (NULL: not here) */
+DL_HD void dl_bn_shard_bwd(float *k, float *gm, float *w, float *dgamma, float *dbeta, const double *all, int K,
+                           size_t blk, int C, int c, double n, float gamma, float rstd) {
+    double A = 0.0, Bs = 0.0;
+    for (int s = 0; s < K; s++) {
+        A += all[s * blk + c];
+        Bs += all[s * blk + C + c];
+    }
+    dl_bn_bwd_finalize(k, gm, w, dgamma, dbeta, A, Bs, n * K, gamma, rstd);
+}
+
 /* scratch for both BN passes (CPU and CUDA): (nchunks, 2, C) double partials,
  * then 4 per-channel float arrays (C each) */
 static inline size_t dl_bn_scratch_floats(int rows, int C) {

@@ -30,6 +30,10 @@ void batchnorm_shard_bwd_sums_cpu(double *sums, const float *dy, const float *x,
                                   float *scratch);
 void batchnorm_bwd_apply_cpu(float *dx, const float *dy, const float *x, const float *gamma, const float *beta,
                              const float *mean, const float *rstd, const float *kgw, BNDims d, float *scratch);
+void batchnorm_shard_combine_cpu(float *mean, float *rstd, float *rm, float *rv, const double *all, int K, size_t blk,
+                                 const float *gamma, BNDims d);
+void batchnorm_shard_bwd_combine_cpu(float *kgw, float *dgamma, float *dbeta, const double *all, int K, size_t blk,
+                                     const float *gamma, const float *rstd, BNDims d);
 /* activation.c: LeakyReLU, dropout, add */
 void leaky_forward_cpu(float *y, const float *x, int rows, int C, int x_ld, int y_ld, float slope);
 void leaky_backward_cpu(float *dx, const float *dy, const float *y, int rows, int C, int ld_dx, int ld_dy,

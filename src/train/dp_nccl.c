@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#ifdef DL_HAVE_CUDA
+#if defined(DL_HAVE_CUDA) && defined(DL_HAVE_NCCL)
 #include <cuda_runtime.h>
 #include <nccl.h>
 
@@ -106,28 +106,28 @@ static void nccl_allgather(void *ctx, const void *mine, void *all, size_t bytes)
 
 ShardComm dp_comm_nccl(DpNccl *n) { return (ShardComm){nccl_allgather, n, NULL}; }
 
-#else /* CPU-only build */
+#else /* a build without CUDA, or CUDA without NCCL */
 
 struct DpNccl { int unused; };
 int dp_nccl_available(void) { return 0; }
 int dp_nccl_gpus_distinct(const DpGroup *g, char *why, size_t n) {
     (void)g;
-    snprintf(why, n, "a build without CUDA");
+    snprintf(why, n, "a build without NCCL");
     return 0;
 }
 void dp_nccl_allgather(DpNccl *n, const void *mine, void *all, size_t bytes) {
     (void)n, (void)mine, (void)all, (void)bytes;
-    DL_FATAL("NCCL: this build has no CUDA");
+    DL_FATAL("NCCL: this build has no NCCL");
 }
 DpNccl *dp_nccl_create(const DpGroup *g, DlErr *e) {
     (void)g;
-    dl_err(e, "NCCL: this build has no CUDA (configure with -DDEEPLOB_CUDA=ON)");
+    dl_err(e, "NCCL: this build has no NCCL (configure with -DDEEPLOB_CUDA=ON where libnccl is installed)");
     return NULL;
 }
 void dp_nccl_free(DpNccl *n) { free(n); }
 ShardComm dp_comm_nccl(DpNccl *n) {
     (void)n;
-    DL_FATAL("NCCL: this build has no CUDA");
+    DL_FATAL("NCCL: this build has no NCCL");
     return (ShardComm){0, 0, 0};
 }
 #endif

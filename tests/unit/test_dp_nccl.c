@@ -22,9 +22,9 @@ int main(int argc, char **argv) {
     int rank, size, rc = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-#ifndef DL_HAVE_CUDA
+#if !defined(DL_HAVE_CUDA) || !defined(DL_HAVE_NCCL)
     (void)rc;
-    if (rank == 0) printf("SKIP: test_dp_nccl: this build has no CUDA (NCCL path not compiled)\n");
+    if (rank == 0) printf("SKIP: test_dp_nccl: this build has no CUDA or no NCCL (NCCL path not compiled)\n");
     MPI_Finalize();
     return 77;
 #else

@@ -30,6 +30,17 @@ static int shard_b(const Model *m, int B) {
 
 #define OFF(p, n) ((p) ? (p) + (n) : (p))
 
+/* a linear op's dims for one shard of a local batch of B samples (ld.N rows, the same
+ * number per sample); *rows: the shard's rows */
+static LinearDims shard_linear(const Model *m, LinearDims ld, int B, size_t *rows) {
+    const int b = shard_b(m, B);
+    DL_CHECK(ld.N % B == 0, "linear: %d rows are not a whole number per sample of %d", ld.N, B);
+    *rows = (size_t)b * (ld.N / B);
+    LinearDims d = ld;
+    d.N = (int)*rows;
+    return d;
+}
+
 void sh_conv_backward(const Model *m, float *dx, float *gw, float *gb, const float *dy, const float *x,
                       const float *w, ConvDims cd) {
     if (m->sh.K == 1) { m->be->conv2d_backward(dx, gw, gb, dy, x, w, cd, m->scratch); return; }
@@ -45,11 +56,8 @@ void sh_conv_backward(const Model *m, float *dx, float *gw, float *gb, const flo
 void sh_linear_backward(const Model *m, float *dx, float *gw, float *gb, const float *dy, const float *x,
                         const float *w, LinearDims ld, int B) {
     if (m->sh.K == 1) { m->be->linear_backward(dx, gw, gb, dy, x, w, ld, m->scratch); return; }
-    const int b = shard_b(m, B);
-    DL_CHECK(ld.N % B == 0, "linear: %d rows are not a whole number per sample of %d", ld.N, B);
-    const size_t rows = (size_t)b * (ld.N / B);
-    LinearDims d = ld;
-    d.N = (int)rows;
+    size_t rows;
+    const LinearDims d = shard_linear(m, ld, B, &rows);
     for (int s = 0; s < m->sh.S; s++)
         m->be->linear_backward(OFF(dx, s * rows * ld.x_ld), shard_grad(m, gw, s), shard_grad(m, gb, s),
                                dy + s * rows * ld.y_ld, x + s * rows * ld.x_ld, w, d, m->scratch);
@@ -169,11 +177,8 @@ void sh_conv_forward(const Model *m, float *y, const float *x, const float *w, c
 void sh_linear_forward(const Model *m, float *y, const float *x, const float *w, const float *b, LinearDims ld, int B,
                        int training) {
     if (!per_shard(m, training)) { m->be->linear_forward(y, x, w, b, ld, m->scratch); return; }
-    const int bs = shard_b(m, B);
-    DL_CHECK(ld.N % B == 0, "linear: %d rows are not a whole number per sample of %d", ld.N, B);
-    const size_t rows = (size_t)bs * (ld.N / B);
-    LinearDims d = ld;
-    d.N = (int)rows;
+    size_t rows;
+    const LinearDims d = shard_linear(m, ld, B, &rows);
     for (int s = 0; s < m->sh.S; s++)
         m->be->linear_forward(y + s * rows * ld.y_ld, x + s * rows * ld.x_ld, w, b, d, m->scratch);
 }

@@ -3,6 +3,9 @@
 #include "data/mmf_bars.h"
 
 #include <errno.h>
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,14 +114,29 @@ static int read_lines(MmfBarBuilder *b, const char *path, LineFn fn, DlErr *e) {
 /* split [s,end) at commas into at most max fields; returns the field count */
 static int split_csv(const char *s, const char *end, const char **f, const char **fe, int max) {
     int n = 0;
-    for (;;) { /* a byte loop: fields are ~8 bytes, too short for memchr's setup to pay */
-        const char *c = s;
-        while (c < end && *c != ',') c++;
-        if (n < max) { f[n] = s; fe[n] = c; }
-        n++;
-        if (c == end) return n;
-        s = c + 1;
+    const char *p = s;
+#ifdef __AVX2__
+    /* a book row is ~800 bytes and 104 fields: find its commas 32 bytes at a time (one
+     * compare and a bit mask), not byte by byte; the tail goes through the loop below */
+    const __m256i comma = _mm256_set1_epi8(',');
+    for (; end - p >= 32; p += 32) {
+        unsigned mask = (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)p), comma));
+        for (; mask; mask &= mask - 1) {
+            const char *c = p + __builtin_ctz(mask);
+            if (n < max) { f[n] = s; fe[n] = c; }
+            n++;
+            s = c + 1;
+        }
     }
+#endif
+    for (; p < end; p++)
+        if (*p == ',') {
+            if (n < max) { f[n] = s; fe[n] = p; }
+            n++;
+            s = p + 1;
+        }
+    if (n < max) { f[n] = s; fe[n] = end; }
+    return n + 1;
 }
 
 /* ---- bars from the book ------------------------------------------------------------------- */

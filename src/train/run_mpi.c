@@ -407,20 +407,6 @@ static int auto_groups(const int64_t *windows, const int *order, int n, int size
     return ng;
 }
 
-/* "2 group(s) of 4 + 8 group(s) of 1 rank(s)" */
-static void plan_text(char *buf, size_t cap, const int *gsize, int ng) {
-    size_t len = 0;
-    buf[0] = 0;
-    for (int k = 0; k < ng;) {
-        int j = k;
-        while (j < ng && gsize[j] == gsize[k]) j++;
-        len += (size_t)snprintf(buf + len, len < cap ? cap - len : 0, "%s%d group(s) of %d", k ? " + " : "", j - k,
-                                gsize[k]);
-        k = j;
-    }
-    snprintf(buf + len, len < cap ? cap - len : 0, " rank(s)");
-}
-
 int run_train_mpi(const TrainConfig *cfg, const RunOptions *o, MPI_Comm comm, DlErr *e) {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
@@ -473,7 +459,7 @@ int run_train_mpi(const TrainConfig *cfg, const RunOptions *o, MPI_Comm comm, Dl
     double speed_sum = 0;
     for (int k = 0; k < ng; k++) speed_sum += sched_group_speed(gsize[k], DP_EFF);
     char plan[256];
-    plan_text(plan, sizeof plan, gsize, ng);
+    sched_plan_text(plan, sizeof plan, gsize, ng);
     RunInfo ri;
     run_info(&ri, comm);
     if (rank == 0) {

@@ -110,6 +110,19 @@ int sched_plan_groups(const double *cost, const int *order, int n, int ranks, in
     return ng;
 }
 
+void sched_plan_text(char *buf, size_t cap, const int *gsize, int ng) {
+    size_t len = 0;
+    buf[0] = 0;
+    for (int k = 0; k < ng;) {
+        int j = k;
+        while (j < ng && gsize[j] == gsize[k]) j++;
+        len += (size_t)snprintf(buf + len, len < cap ? cap - len : 0, "%s%d group(s) of %d", k ? " + " : "", j - k,
+                                gsize[k]);
+        k = j;
+    }
+    snprintf(buf + len, len < cap ? cap - len : 0, " rank(s)");
+}
+
 double sched_lower_bound(const double *cost, int n, int ranks) {
     double sum = 0, mx = 0;
     for (int i = 0; i < n; i++) {

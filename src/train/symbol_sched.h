@@ -54,6 +54,9 @@ double sched_group_speed(int g, double eff);
 int sched_plan_groups(const double *cost, const int *order, int n, int ranks, int K, double eff, int *gsize,
                       double *makespan);
 
+/* the plan of sched_plan_groups in words: "2 group(s) of 4 + 8 group(s) of 1 rank(s)" */
+void sched_plan_text(char *buf, size_t cap, const int *gsize, int ng);
+
 /* max(max cost, sum cost / ranks): no schedule of whole symbols can beat it. */
 double sched_lower_bound(const double *cost, int n, int ranks);
 

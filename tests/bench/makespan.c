@@ -89,17 +89,19 @@ int main(int argc, char **argv) {
     /* data-parallel groups of G ranks per symbol */
     printf("\ndata-parallel groups (ranks_per_symbol G), efficiency %.2f per doubling of G:\n", dp_eff);
     printf("| ranks | G | groups | makespan | vs G = 1 | bound for G |\n|---:|---:|---:|---:|---:|---:|\n");
-    double *cg = malloc(sizeof *cg * (size_t)n);
+    double *cg = malloc(sizeof *cg * (size_t)n), *best_eq = malloc(sizeof *best_eq * (size_t)nranks);
     for (int k = 0; k < nranks; k++) {
         const int ranks = ranks_list[k];
         double m1 = 0;
+        best_eq[k] = INFINITY;
         for (int G = 1; G <= ranks && G <= 64; G *= 2) {
             if (ranks % G) continue;
-            const double speed = G * pow(dp_eff, log2((double)G));
+            const double speed = sched_group_speed(G, dp_eff);
             for (int i = 0; i < n; i++) cg[i] = cost[i] / speed;
             double mk;
             sched_simulate(cg, order, n, ranks / G, &mk, NULL);
             if (G == 1) m1 = mk;
+            if (mk < best_eq[k]) best_eq[k] = mk;
             printf("| %d | %d | %d | %.2f | %.2fx | %.2f |\n", ranks, G, ranks / G, mk, m1 / mk,
                    sched_lower_bound(cg, n, ranks / G));
         }
@@ -114,33 +116,18 @@ int main(int argc, char **argv) {
     int *gs = malloc(sizeof *gs * 4096);
     for (int k = 0; k < nranks; k++) {
         const int ranks = ranks_list[k];
-        double m1, mk, sum = 0, best_eq = INFINITY;
+        double m1, mk;
         sched_simulate(cost, order, n, ranks, &m1, NULL);
         const int ng = sched_plan_groups(cost, order, n, ranks, 64, dp_eff, gs, &mk);
-        for (int G = 1; G <= ranks && G <= 64; G *= 2) { /* the best plan of equal groups */
-            if (ranks % G) continue;
-            int eq[4096];
-            for (int q = 0; q < ranks / G; q++) eq[q] = G;
-            double sp[4096], e;
-            for (int q = 0; q < ranks / G; q++) sp[q] = sched_group_speed(eq[q], dp_eff);
-            sched_simulate_groups(cost, sp, order, n, ranks / G, &e, NULL);
-            if (e < best_eq) best_eq = e;
-        }
-        for (int i = 0; i < n; i++) sum += cost[i];
-        char plan[128];
-        int len = 0;
-        for (int q = 0; q < ng;) {
-            int j = q;
-            while (j < ng && gs[j] == gs[q]) j++;
-            len += snprintf(plan + len, sizeof plan - (size_t)len, "%s%d x %d", q ? " + " : "", j - q, gs[q]);
-            q = j;
-        }
-        /* no plan beats the total work spread over all ranks at the slowest (largest) group's efficiency... nor
-         * the largest symbol on all ranks: a simple bound with groups of at most 64 */
+        char plan[256];
+        sched_plan_text(plan, sizeof plan, gs, ng);
+        /* no plan beats all ranks busy to the end (total / ranks), nor the largest symbol
+         * alone on the biggest group allowed (min(ranks, 64) ranks) */
         const double lb = fmax(sum / ranks, cost[order[0]] / sched_group_speed(ranks < 64 ? ranks : 64, dp_eff));
-        printf("| %d | %s | %.2f | %.2fx | %.2f | %.2f |\n", ranks, plan, mk, m1 / mk, best_eq, lb);
+        printf("| %d | %s | %.2f | %.2fx | %.2f | %.2f |\n", ranks, plan, mk, m1 / mk, best_eq[k], lb);
     }
     free(gs);
+    free(best_eq);
     free(w); free(cost); free(z); free(order); free(rnd);
     return 0;
 }

@@ -30,6 +30,16 @@ static int shard_b(const Model *m, int B) {
 
 #define OFF(p, n) ((p) ? (p) + (n) : (p))
 
+/* a convolution's dims for one shard of its B samples; *in_rows, *out_rows: the shard's
+ * input and output rows */
+static ConvDims shard_conv(const Model *m, ConvDims cd, size_t *in_rows, size_t *out_rows) {
+    ConvDims d = cd;
+    d.B = shard_b(m, cd.B);
+    *in_rows = (size_t)d.B * cd.H * cd.W;
+    *out_rows = (size_t)d.B * conv_out_h(cd) * conv_out_w(cd);
+    return d;
+}
+
 /* a linear op's dims for one shard of a local batch of B samples (ld.N rows, the same
  * number per sample); *rows: the shard's rows */
 static LinearDims shard_linear(const Model *m, LinearDims ld, int B, size_t *rows) {
@@ -44,10 +54,8 @@ static LinearDims shard_linear(const Model *m, LinearDims ld, int B, size_t *row
 void sh_conv_backward(const Model *m, float *dx, float *gw, float *gb, const float *dy, const float *x,
                       const float *w, ConvDims cd) {
     if (m->sh.K == 1) { m->be->conv2d_backward(dx, gw, gb, dy, x, w, cd, m->scratch); return; }
-    const int b = shard_b(m, cd.B);
-    const size_t in_rows = (size_t)b * cd.H * cd.W, out_rows = (size_t)b * conv_out_h(cd) * conv_out_w(cd);
-    ConvDims d = cd;
-    d.B = b;
+    size_t in_rows, out_rows;
+    const ConvDims d = shard_conv(m, cd, &in_rows, &out_rows);
     for (int s = 0; s < m->sh.S; s++)
         m->be->conv2d_backward(OFF(dx, s * in_rows * cd.in_ld), shard_grad(m, gw, s), shard_grad(m, gb, s),
                                dy + s * out_rows * cd.out_ld, x + s * in_rows * cd.in_ld, w, d, m->scratch);
@@ -106,6 +114,19 @@ void sh_dropout_forward(const Model *m, float *y, uint8_t *mask, const float *x,
         m->be->dropout_forward(y + s * ns, mask + s * ns, x + s * ns, ns, p, dl_key(key, (uint64_t)(m->sh.first + s)));
 }
 
+/* a BatchNorm's dims for one shard (bd.rows: rows of the local batch of B samples);
+ * *rows: the shard's rows; *blk: doubles per shard's block of sums ((3, C) in a slot of
+ * 3*bn_cmax) */
+static BNDims shard_bn(const Model *m, BNDims bd, int B, size_t *rows, size_t *blk) {
+    (void)shard_b(m, B); /* B splits into the local shards */
+    DL_CHECK(bd.C <= m->sh.bn_cmax, "batchnorm: %d channels, shard buffers sized for %d", bd.C, m->sh.bn_cmax);
+    *rows = (size_t)bd.rows / m->sh.S;
+    *blk = 3 * (size_t)m->sh.bn_cmax;
+    BNDims d = bd;
+    d.rows = (int)*rows;
+    return d;
+}
+
 /* bd.rows: rows of the local batch of B samples */
 void sh_bn_forward(const Model *m, float *y, float *mean, float *rstd, float *rm, float *rv, const float *x,
                    const float *gamma, const float *beta, BNDims bd, int training, int B) {
@@ -114,13 +135,9 @@ void sh_bn_forward(const Model *m, float *y, float *mean, float *rstd, float *rm
         return;
     }
     const Shards *sh = &m->sh;
-    const int C = bd.C, b = shard_b(m, B), K = sh->K;
-    DL_CHECK(C <= sh->bn_cmax, "batchnorm: %d channels, shard buffers sized for %d", C, sh->bn_cmax);
-    /* a shard's block: (3, C) of its sums, in a slot of 3*bn_cmax */
-    const size_t rows = (size_t)bd.rows / sh->S, blk = 3 * (size_t)sh->bn_cmax;
-    (void)b;
-    BNDims d = bd;
-    d.rows = (int)rows;
+    const int K = sh->K;
+    size_t rows, blk;
+    const BNDims d = shard_bn(m, bd, B, &rows, &blk);
     for (int s = 0; s < sh->S; s++) m->be->batchnorm_shard_sums(sh->bn_mine + s * blk, x + s * rows * bd.x_ld, d, m->scratch);
     sh->comm.allgather(sh->comm.ctx, sh->bn_mine, sh->bn_all, (size_t)sh->S * blk * sizeof(double));
     /* shard order (dl_bn_shard_stats), in the backend's memory */
@@ -139,11 +156,8 @@ void sh_bn_backward(const Model *m, float *dx, float *dgamma, float *dbeta, cons
     }
     const Shards *sh = &m->sh;
     const int K = sh->K;
-    (void)shard_b(m, B);
-    DL_CHECK(bd.C <= sh->bn_cmax, "batchnorm: %d channels, shard buffers sized for %d", bd.C, sh->bn_cmax);
-    const size_t rows = (size_t)bd.rows / sh->S, blk = 3 * (size_t)sh->bn_cmax;
-    BNDims d = bd;
-    d.rows = (int)rows;
+    size_t rows, blk;
+    const BNDims d = shard_bn(m, bd, B, &rows, &blk);
     for (int s = 0; s < sh->S; s++)
         m->be->batchnorm_shard_bwd_sums(sh->bn_mine + s * blk, dy + s * rows * bd.y_ld, x + s * rows * bd.x_ld, gamma,
                                         beta, mean, rstd, d, m->scratch);
@@ -166,10 +180,8 @@ static int per_shard(const Model *m, int training) { return m->sh.K > 1 && train
 void sh_conv_forward(const Model *m, float *y, const float *x, const float *w, const float *b, ConvDims cd,
                      int training) {
     if (!per_shard(m, training)) { m->be->conv2d_forward(y, x, w, b, cd, m->scratch); return; }
-    const int bs = shard_b(m, cd.B);
-    const size_t in_rows = (size_t)bs * cd.H * cd.W, out_rows = (size_t)bs * conv_out_h(cd) * conv_out_w(cd);
-    ConvDims d = cd;
-    d.B = bs;
+    size_t in_rows, out_rows;
+    const ConvDims d = shard_conv(m, cd, &in_rows, &out_rows);
     for (int s = 0; s < m->sh.S; s++)
         m->be->conv2d_forward(y + s * out_rows * cd.out_ld, x + s * in_rows * cd.in_ld, w, b, d, m->scratch);
 }
@@ -183,42 +195,57 @@ void sh_linear_forward(const Model *m, float *y, const float *x, const float *w,
         m->be->linear_forward(y + s * rows * ld.y_ld, x + s * rows * ld.x_ld, w, b, d, m->scratch);
 }
 
-/* attention: sample b's blocks at b*Lq*q_ld (Q, dQ), b*Lk*k_ld (K, dK), b*Lk*v_ld (V, dV),
- * b*Lq*o_ld (O, dO), b*Lq*Lk (S, P, dS, dP) */
-#define SH_ATTN_LOOP(call)                                    \
-    const int bs = shard_b(m, ad.B);                          \
-    AttnDims d = ad;                                          \
-    d.B = bs;                                                 \
-    const size_t nq = (size_t)bs * ad.Lq * ad.q_ld, nk = (size_t)bs * ad.Lk * ad.k_ld; \
-    const size_t nv = (size_t)bs * ad.Lk * ad.v_ld, no = (size_t)bs * ad.Lq * ad.o_ld; \
-    const size_t ns = (size_t)bs * ad.Lq * ad.Lk;             \
-    (void)nq, (void)nk, (void)nv, (void)no, (void)ns;         \
-    for (int s = 0; s < m->sh.S; s++) call
+/* attention per shard: its dims and the floats of one shard's block of each tensor
+ * (sample b's blocks at b*Lq*q_ld (Q, dQ), b*Lk*k_ld (K, dK), b*Lk*v_ld (V, dV),
+ * b*Lq*o_ld (O, dO), b*Lq*Lk (S, P, dS, dP)) */
+typedef struct {
+    AttnDims d;
+    size_t nq, nk, nv, no, ns;
+} AttnShard;
+
+static AttnShard shard_attn(const Model *m, AttnDims ad) {
+    AttnShard a = {ad, 0, 0, 0, 0, 0};
+    const size_t bs = (size_t)shard_b(m, ad.B);
+    a.d.B = (int)bs;
+    a.nq = bs * ad.Lq * ad.q_ld;
+    a.nk = bs * ad.Lk * ad.k_ld;
+    a.nv = bs * ad.Lk * ad.v_ld;
+    a.no = bs * ad.Lq * ad.o_ld;
+    a.ns = bs * ad.Lq * ad.Lk;
+    return a;
+}
 
 void sh_attn_scores_forward(const Model *m, float *S, const float *Q, const float *K, AttnDims ad, int training) {
     if (!per_shard(m, training)) { m->be->attn_scores_forward(S, Q, K, ad, m->scratch); return; }
-    SH_ATTN_LOOP(m->be->attn_scores_forward(S + s * ns, Q + s * nq, K + s * nk, d, m->scratch));
+    const AttnShard a = shard_attn(m, ad);
+    for (int s = 0; s < m->sh.S; s++)
+        m->be->attn_scores_forward(S + s * a.ns, Q + s * a.nq, K + s * a.nk, a.d, m->scratch);
 }
 
 void sh_attn_apply_forward(const Model *m, float *O, const float *P, const float *V, AttnDims ad, int training) {
     if (!per_shard(m, training)) { m->be->attn_apply_forward(O, P, V, ad, m->scratch); return; }
-    SH_ATTN_LOOP(m->be->attn_apply_forward(O + s * no, P + s * ns, V + s * nv, d, m->scratch));
+    const AttnShard a = shard_attn(m, ad);
+    for (int s = 0; s < m->sh.S; s++)
+        m->be->attn_apply_forward(O + s * a.no, P + s * a.ns, V + s * a.nv, a.d, m->scratch);
 }
 
 void sh_attn_scores_backward(const Model *m, float *dQ, float *dK, const float *dS, const float *Q, const float *K,
                              AttnDims ad) {
     if (!per_shard(m, 1)) { m->be->attn_scores_backward(dQ, dK, dS, Q, K, ad, m->scratch); return; }
-    SH_ATTN_LOOP(m->be->attn_scores_backward(OFF(dQ, s * nq), OFF(dK, s * nk), dS + s * ns, Q + s * nq, K + s * nk, d,
-                                             m->scratch));
+    const AttnShard a = shard_attn(m, ad);
+    for (int s = 0; s < m->sh.S; s++)
+        m->be->attn_scores_backward(OFF(dQ, s * a.nq), OFF(dK, s * a.nk), dS + s * a.ns, Q + s * a.nq, K + s * a.nk,
+                                    a.d, m->scratch);
 }
 
 void sh_attn_apply_backward(const Model *m, float *dP, float *dV, const float *dO, const float *P, const float *V,
                             AttnDims ad) {
     if (!per_shard(m, 1)) { m->be->attn_apply_backward(dP, dV, dO, P, V, ad, m->scratch); return; }
-    SH_ATTN_LOOP(m->be->attn_apply_backward(OFF(dP, s * ns), OFF(dV, s * nv), dO + s * no, P + s * ns, V + s * nv, d,
-                                            m->scratch));
+    const AttnShard a = shard_attn(m, ad);
+    for (int s = 0; s < m->sh.S; s++)
+        m->be->attn_apply_backward(OFF(dP, s * a.ns), OFF(dV, s * a.nv), dO + s * a.no, P + s * a.ns, V + s * a.nv,
+                                   a.d, m->scratch);
 }
-#undef SH_ATTN_LOOP
 
 /* ---- one process holding every shard (S == K): the gathers of the model's memory run
  * in place (all == mine: nothing to do, also in device memory); the losses are host floats */

@@ -276,6 +276,18 @@ static void check_tail_bits(void) {
         for (int r = 0; r < K; r++) bad3 += memcmp(dwa + (size_t)r * n1, dw3 + (size_t)r * n3, sizeof(float) * n1) != 0;
         printf("gathered dW path: 37 shared columns of dW, 37 vs 69 columns: %d rows differ\n", bad3);
         bad += bad3;
+        /* O = 19 outputs: dW's 19 rows take the kernel's small-L path (every row gathered,
+         * blocks 4+5+5+5); they must be the first 19 rows of the O = 40 product (gathered
+         * path, blocks of 6), whose dy shares its first 19 columns */
+        const int o4 = 19;
+        float *dy4 = falloc((size_t)N * o4), *w4 = falloc((size_t)o4 * n3), *dw4 = falloc((size_t)o4 * n3);
+        for (int r = 0; r < N; r++) memcpy(dy4 + (size_t)r * o4, dy + (size_t)r * K, sizeof(float) * o4);
+        memcpy(w4, w3, sizeof(float) * (size_t)o4 * n3);
+        free(lin_run(N, n3, o4, x3, w4, dy4, dx3, dw4));
+        int bad4 = memcmp(dw4, dw3, sizeof(float) * (size_t)o4 * n3) != 0;
+        printf("small-L dW path: 19 rows of dW, 19 vs 40 outputs: %s\n", bad4 ? "differ" : "same bits");
+        bad += bad4;
+        free(dy4); free(w4); free(dw4);
         free(x3); free(w3); free(dx3); free(dw3);
     }
     printf("partial panels: y, dx, dW of 37 columns vs the same columns of 48: %d rows differ\n", bad);

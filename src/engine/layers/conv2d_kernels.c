@@ -28,6 +28,7 @@ int convk_set_avx512(int on) {
 }
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
+#define CONVK_DW_SMALL_L 24 /* see convk_dw_tap */
 
 void convk_pack_ld(float *wp, const float *w, int ld, int N, int K, int trans) {
     for (int p = 0; p < convk_panels(N); p++)
@@ -181,9 +182,31 @@ void convk_dw_tap(float *dwt, const float *const *rows, const float *d, int d_ld
     const int Nf = N / CONVK_NR * CONVK_NR;
     /* a block of 6 columns of a is gathered once (mt x 6, contiguous: the rows of a are
      * far apart) and swept over every 16-column panel of d while it sits in L1 */
-    float ap[CONVK_KC * CONVK_MR] __attribute__((aligned(64)));
+    float ap[CONVK_KC * CONVK_DW_SMALL_L] __attribute__((aligned(64)));
     const float *prow[CONVK_KC];
-    if (mt <= CONVK_KC && Nf >= 4 * CONVK_NR) {   /* gathering pays off from 4 panels */
+    if (mt <= CONVK_KC && Nf >= 4 * CONVK_NR && L <= CONVK_DW_SMALL_L) {
+        /* few rows (an LSTM's dW_ih over 19 inputs): all L columns of a gathered once, the
+         * rows cut into near-equal blocks (19 = 4+5+5+5, not 6+6+6+1), and each 16-column
+         * panel of d swept over every block while it sits in L1 */
+        const int nblk = (L + CONVK_MR - 1) / CONVK_MR;
+        for (int m = 0; m < mt; m++) {
+            prow[m] = ap + m * L;
+            for (int c = 0; c < L; c++) ap[m * L + c] = rows[m][c];
+        }
+        for (int n = 0; n < Nf; n += CONVK_NR)
+            for (int b = 0; b < nblk; b++) {
+                const int c0 = b * L / nblk, kb = (b + 1) * L / nblk - c0;
+                float *o = dwt + (size_t)c0 * N + n;
+                switch (kb) {
+                case 6: dw_block(o, N, prow, c0, d + n, d_ld, mt, 6); break;
+                case 5: dw_block(o, N, prow, c0, d + n, d_ld, mt, 5); break;
+                case 4: dw_block(o, N, prow, c0, d + n, d_ld, mt, 4); break;
+                case 3: dw_block(o, N, prow, c0, d + n, d_ld, mt, 3); break;
+                case 2: dw_block(o, N, prow, c0, d + n, d_ld, mt, 2); break;
+                default: dw_block(o, N, prow, c0, d + n, d_ld, mt, 1); break;
+                }
+            }
+    } else if (mt <= CONVK_KC && Nf >= 4 * CONVK_NR) {   /* gathering pays off from 4 panels */
         for (int m = 0; m < mt; m++) prow[m] = ap + m * CONVK_MR;
         for (int c0 = 0; c0 < L; c0 += CONVK_MR) {
             const int kb = L - c0 < CONVK_MR ? L - c0 : CONVK_MR;

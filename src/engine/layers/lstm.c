@@ -205,6 +205,11 @@ void lstm_backward_cpu(float *dx, float *dw_ih, float *dw_hh, float *db_ih, floa
     const size_t pf = part_floats(d), sf = slot_floats(d);
     const size_t rows_max = (size_t)LSTM_CHUNK_B * T;
     const int direct = use_direct(d);
+    /* dW_ih's partial as x^T dg (In, 4H) when the inputs are few (the MMF LSTM's 19): the
+     * dW kernel then sweeps 4H wide panels over all In rows (convk_dw_tap's small-L path)
+     * instead of one 16-column panel and a masked tail; each element is the same chain
+     * (fma(a, b, s) = fma(b, a, s)), so the bits do not change */
+    const int ih_t = In < 4 * CONVK_NR;
     float *wp_ih_t = scratch, *wp_hh_t = scratch + ih_pack_floats(d); /* W^T packs: dx and dh */
     float *parts = scratch + pack_floats(d), *slots = parts + (size_t)nch * pf;
     if (nch == 0) return; /* B = 0: no partials to reduce */
@@ -231,7 +236,8 @@ void lstm_backward_cpu(float *dx, float *dw_ih, float *dw_hh, float *db_ih, floa
             }
             if (dx) gemm_nt(direct, dx + r0 * d.x_ld, d.x_ld, dg, G, rows, G, w_ih, 1, wp_ih_t, In, d.accumulate_dx);
             float *p_ih = parts + (size_t)ch * pf, *p_hh = p_ih + (size_t)G * In, *p_b = p_hh + (size_t)G * H;
-            gemm_tn(direct, p_ih, dg, G, x + r0 * d.x_ld, d.x_ld, rows, G, In);
+            if (ih_t) gemm_tn(direct, p_ih, x + r0 * d.x_ld, d.x_ld, dg, G, rows, In, G);
+            else gemm_tn(direct, p_ih, dg, G, x + r0 * d.x_ld, d.x_ld, rows, G, In);
             gemm_tn(direct, p_hh, dg, G, hp, H, rows, G, H);
             memset(p_b, 0, sizeof(float) * G);
             for (int r = 0; r < rows; r++) {
@@ -243,8 +249,10 @@ void lstm_backward_cpu(float *dx, float *dw_ih, float *dw_hh, float *db_ih, floa
         const size_t n_ih = (size_t)G * In, n_hh = (size_t)G * H, n_all = n_ih + n_hh + G;
 #pragma omp for schedule(static)
         for (size_t e = 0; e < n_all; e++) {
-            float s = parts[e];
-            for (int ch = 1; ch < nch; ch++) s += parts[(size_t)ch * pf + e];
+            /* dW_ih's partials are (In, 4H) with ih_t: element (g, i) sits at i * 4H + g */
+            const size_t pe = e < n_ih && ih_t ? e % In * G + e / In : e;
+            float s = parts[pe];
+            for (int ch = 1; ch < nch; ch++) s += parts[(size_t)ch * pf + pe];
             if (e < n_ih) dw_ih[e] += s;
             else if (e < n_ih + n_hh) dw_hh[e - n_ih] += s;
             else { db_ih[e - n_ih - n_hh] += s; db_hh[e - n_ih - n_hh] += s; }

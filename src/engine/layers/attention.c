@@ -58,7 +58,7 @@ static void prod(float *C, int ldc, const float *A, int lda, int M, int K, const
 static void prod_tn(float *G, const float *A, int lda, const float *D, int ldd, int M, int K, int N) {
     memset(G, 0, sizeof(float) * (size_t)K * N);
     if (CONVK_AVAILABLE)
-        convk_gemm_tn(G, A, lda, D, ldd, M, K, N);
+        convk_gemm_tn(G, A, lda, D, ldd, M, K, N, NULL);
     else
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, N, M, 1.0f, A, lda, D, ldd, 0.0f, G, N);
 }

@@ -174,7 +174,8 @@ ALWAYS_INLINE void dw_block(float *dwt, int N, const float *const *rows, int c0,
     dw_block_m(dwt, N, rows, c0, d, d_ld, mt, KB, 0, all, all);
 }
 
-void convk_dw_tap(float *dwt, const float *const *rows, const float *d, int d_ld, int mt, int L, int N) {
+void convk_dw_tap(float *dwt, const float *const *rows, const float *d, int d_ld, int mt, int L, int N,
+                  float *dscratch) {
     if (convk_avx512() && N % 32 == 0) {
         convk_dw_tap_avx512(dwt, rows, d, d_ld, mt, L, N);
         return;
@@ -207,6 +208,18 @@ void convk_dw_tap(float *dwt, const float *const *rows, const float *d, int d_ld
                 }
             }
     } else if (mt <= CONVK_KC && Nf >= 4 * CONVK_NR) {   /* gathering pays off from 4 panels */
+        /* every panel of d is swept once per 6 rows of dwt: read from rows far apart
+         * (d_ld floats) each time unless copied contiguous first (+3-27 % on the LSTMs
+         * and the inception convs dW, tests/bench/bench_dw.c: AMD Zen 3) */
+        const float *dpn = d;
+        int dld = d_ld;
+        if (dscratch) {
+            for (int p = 0; p < Nf / CONVK_NR; p++)
+                for (int m = 0; m < mt; m++)
+                    memcpy(dscratch + ((size_t)p * mt + m) * CONVK_NR, d + (long)m * d_ld + p * CONVK_NR,
+                           sizeof(float) * CONVK_NR);
+            dpn = dscratch, dld = CONVK_NR;
+        }
         for (int m = 0; m < mt; m++) prow[m] = ap + m * CONVK_MR;
         for (int c0 = 0; c0 < L; c0 += CONVK_MR) {
             const int kb = L - c0 < CONVK_MR ? L - c0 : CONVK_MR;
@@ -214,13 +227,14 @@ void convk_dw_tap(float *dwt, const float *const *rows, const float *d, int d_ld
                 for (int r = 0; r < kb; r++) ap[m * CONVK_MR + r] = rows[m][c0 + r];
             for (int n = 0; n < Nf; n += CONVK_NR) {
                 float *o = dwt + (size_t)c0 * N + n;
+                const float *dn = dscratch ? dpn + (size_t)n * mt : dpn + n;
                 switch (kb) {
-                case 6: dw_block(o, N, prow, 0, d + n, d_ld, mt, 6); break;
-                case 5: dw_block(o, N, prow, 0, d + n, d_ld, mt, 5); break;
-                case 4: dw_block(o, N, prow, 0, d + n, d_ld, mt, 4); break;
-                case 3: dw_block(o, N, prow, 0, d + n, d_ld, mt, 3); break;
-                case 2: dw_block(o, N, prow, 0, d + n, d_ld, mt, 2); break;
-                default: dw_block(o, N, prow, 0, d + n, d_ld, mt, 1); break;
+                case 6: dw_block(o, N, prow, 0, dn, dld, mt, 6); break;
+                case 5: dw_block(o, N, prow, 0, dn, dld, mt, 5); break;
+                case 4: dw_block(o, N, prow, 0, dn, dld, mt, 4); break;
+                case 3: dw_block(o, N, prow, 0, dn, dld, mt, 3); break;
+                case 2: dw_block(o, N, prow, 0, dn, dld, mt, 2); break;
+                default: dw_block(o, N, prow, 0, dn, dld, mt, 1); break;
                 }
             }
         }
@@ -297,12 +311,13 @@ void convk_gemm_nt(float *C, int ldc, const float *A, int lda, int M, int K, con
     }
 }
 
-void convk_gemm_tn(float *G, const float *A, int lda, const float *D, int ldd, int M, int K, int N) {
+void convk_gemm_tn(float *G, const float *A, int lda, const float *D, int ldd, int M, int K, int N,
+                   float *dscratch) {
     const float *rows[CONVK_KC];
     for (int m0 = 0; m0 < M;) {
         const int mt = convk_kblock(M - m0);
         for (int r = 0; r < mt; r++) rows[r] = A + (size_t)(m0 + r) * lda;
-        convk_dw_tap(G, rows, D + (size_t)m0 * ldd, ldd, mt, K, N);
+        convk_dw_tap(G, rows, D + (size_t)m0 * ldd, ldd, mt, K, N, dscratch);
         m0 += mt;
     }
 }

@@ -79,8 +79,12 @@ void convk_forward_rows(float *out, int out_ld, const float *const *rows, int nt
 
 /* dwt (L, N) += (sum_{m < mt} a(m)^T d(m), from zero, m in order): a(m) (L) starts at
  * rows[m], d(m) (N) at d + m*d_ld. One tap's slice of a transposed weight gradient
- * (K, N). Any N (the last N % 16 columns: fmaf, the same chain). */
-void convk_dw_tap(float *dwt, const float *const *rows, const float *d, int d_ld, int mt, int L, int N);
+ * (K, N). Any N (the last N % 16 columns: fmaf, the same chain). dscratch: NULL, or
+ * convk_dw_scratch_floats(N) floats (64-byte aligned) where the AVX2 kernel copies d's
+ * panels contiguous when it sweeps them many times (the gathered path); same bits. */
+void convk_dw_tap(float *dwt, const float *const *rows, const float *d, int d_ld, int mt, int L, int N,
+                  float *dscratch);
+static inline long convk_dw_scratch_floats(int N) { return (long)CONVK_KC * (N / CONVK_NR * CONVK_NR); }
 
 /* s (N) += d(m) for m = 0..mt-1 in order (d(m) (N) at d + m*d_ld). Any N. */
 void convk_colsum(float *s, const float *d, int d_ld, int mt, int N);
@@ -91,8 +95,9 @@ void convk_colsum(float *s, const float *d, int d_ld, int mt, int N);
 void convk_gemm_nt(float *C, int ldc, const float *A, int lda, int M, int K, const float *wp, int N,
                    const float *bias, int accumulate);
 /* G (K, N) += A^T D: A (M, K) lda, D (M, N) ldd; the sum over m runs in convk_kblock
- * blocks, each from zero, added in order. Any N. */
-void convk_gemm_tn(float *G, const float *A, int lda, const float *D, int ldd, int M, int K, int N);
+ * blocks, each from zero, added in order. Any N. dscratch as for convk_dw_tap. */
+void convk_gemm_tn(float *G, const float *A, int lda, const float *D, int ldd, int M, int K, int N,
+                   float *dscratch);
 
 /* the AVX-512 twins (N % 32 == 0; the dispatchers above call them) */
 void convk_forward_rows_avx512(float *out, int out_ld, const float *const *rows, int ntaps, int L, const float *wp,

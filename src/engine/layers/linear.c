@@ -72,7 +72,7 @@ static void chunk_dx(float *dx, const float *dy, const float *w, const float *wp
 /* g (O,I) += dy (nr,O)^T @ x (nr,I) */
 static void chunk_dw(float *g, const float *dy, const float *x, int nr, LinearDims d) {
     if (CONVK_AVAILABLE)
-        convk_gemm_tn(g, dy, d.y_ld, x, d.x_ld, nr, d.O, d.I);
+        convk_gemm_tn(g, dy, d.y_ld, x, d.x_ld, nr, d.O, d.I, NULL);
     else
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d.O, d.I, nr, 1.0f, dy, d.y_ld, x, d.x_ld, 1.0f, g, d.I);
 }

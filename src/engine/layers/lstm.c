@@ -55,11 +55,12 @@ static void gemm_nt(int direct, float *C, int ldc, const float *A, int lda, int 
                     wt ? N : K, acc ? 1.0f : 0.0f, C, ldc);
 }
 
-/* P (K,N) = A^T D: A (M,K) lda, D (M,N) ldd */
-static void gemm_tn(int direct, float *P, const float *A, int lda, const float *D, int ldd, int M, int K, int N) {
+/* P (K,N) = A^T D: A (M,K) lda, D (M,N) ldd; dscr: convk_dw_scratch_floats(N) floats */
+static void gemm_tn(int direct, float *P, const float *A, int lda, const float *D, int ldd, int M, int K, int N,
+                    float *dscr) {
     if (CONVK_AVAILABLE && direct) {
         memset(P, 0, sizeof(float) * (size_t)K * N);
-        convk_gemm_tn(P, A, lda, D, ldd, M, K, N);
+        convk_gemm_tn(P, A, lda, D, ldd, M, K, N, dscr);
     } else {
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, N, M, 1.0f, A, lda, D, ldd, 0.0f, P, N);
     }
@@ -71,10 +72,13 @@ static size_t part_floats(LSTMDims d) {
     return pad16(G * d.In + G * d.H + G);
 }
 
-/* one thread's workspace: dgates (nb,T,4H), hprev (nb,T,H), dh (nb,H), dc (nb,H) */
+/* the dW kernel's copy of its right operand's panels (convk_dw_tap): dg (N = 4H) at most */
+static size_t dscr_floats(LSTMDims d) { return pad16((size_t)convk_dw_scratch_floats(4 * d.H > d.In ? 4 * d.H : d.In)); }
+
+/* one thread's workspace: dgates (nb,T,4H), hprev (nb,T,H), dh (nb,H), dc (nb,H), dscr */
 static size_t slot_floats(LSTMDims d) {
     size_t rows = (size_t)LSTM_CHUNK_B * d.T, H = d.H;
-    return pad16(rows * 4 * H) + pad16(rows * H) + 2 * pad16(LSTM_CHUNK_B * H);
+    return pad16(rows * 4 * H) + pad16(rows * H) + 2 * pad16(LSTM_CHUNK_B * H) + dscr_floats(d);
 }
 
 /* The pointwise cell over the H units of one sample at one step, in two passes: the
@@ -223,6 +227,7 @@ void lstm_backward_cpu(float *dx, float *dw_ih, float *dw_hh, float *db_ih, floa
         float *slot = slots + (size_t)omp_get_thread_num() * sf;
         float *dg = slot, *hp = dg + pad16(rows_max * G);
         float *dh = hp + pad16(rows_max * H), *dc = dh + pad16((size_t)LSTM_CHUNK_B * H);
+        float *dscr = dc + pad16((size_t)LSTM_CHUNK_B * H);
 #pragma omp for schedule(dynamic, 1)
         for (int ch = 0; ch < nch; ch++) {
             const int b0 = ch * LSTM_CHUNK_B, nb = imin(LSTM_CHUNK_B, d.B - b0);
@@ -236,9 +241,9 @@ void lstm_backward_cpu(float *dx, float *dw_ih, float *dw_hh, float *db_ih, floa
             }
             if (dx) gemm_nt(direct, dx + r0 * d.x_ld, d.x_ld, dg, G, rows, G, w_ih, 1, wp_ih_t, In, d.accumulate_dx);
             float *p_ih = parts + (size_t)ch * pf, *p_hh = p_ih + (size_t)G * In, *p_b = p_hh + (size_t)G * H;
-            if (ih_t) gemm_tn(direct, p_ih, x + r0 * d.x_ld, d.x_ld, dg, G, rows, In, G);
-            else gemm_tn(direct, p_ih, dg, G, x + r0 * d.x_ld, d.x_ld, rows, G, In);
-            gemm_tn(direct, p_hh, dg, G, hp, H, rows, G, H);
+            if (ih_t) gemm_tn(direct, p_ih, x + r0 * d.x_ld, d.x_ld, dg, G, rows, In, G, dscr);
+            else gemm_tn(direct, p_ih, dg, G, x + r0 * d.x_ld, d.x_ld, rows, G, In, dscr);
+            gemm_tn(direct, p_hh, dg, G, hp, H, rows, G, H, dscr);
             memset(p_b, 0, sizeof(float) * G);
             for (int r = 0; r < rows; r++) {
                 const float *dgr = dg + (size_t)r * G;

@@ -54,7 +54,8 @@ int main(int argc, char **argv) {
         {2624, 256, 64, "deeplob LSTM dW_hh (H = 64)"},
         {4096, 512, 128, "MMF LSTM dW_hh (32 x 128 steps, 4H = 512, H = 128)"},
         {4096, 19, 512, "MMF LSTM dW_ih as x^T dg (In = 19: the small-L path, no copy)"},
-        {8192, 192, 64, "inception 1x1 / 3x1 conv dW (Cout = 64)"},
+        {1408, 32, 64, "inception 1x1 conv dW, one sample group (16 samples x 88 rows, Cin 32, Cout 64)"},
+        {1408, 64, 64, "inception 3x1 / 5x1 conv dW, one tap of one sample group (Cin 64)"},
     };
     fflush(stdout);
     if (system("grep -m1 'model name' /proc/cpuinfo") != 0) printf("model name: unknown\n");

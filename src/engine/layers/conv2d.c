@@ -136,8 +136,7 @@ static ConvPlan conv_plan(ConvDims d) {
     }
     for (int i = 0; p.direct && !p.tiled && i < d.kh; i++)
         for (int j = 0; j < p.kwt; j++) p.off[i * p.kwt + j] = ((long)i * d.dil_h * d.W + j) * d.in_ld;
-    /* partial dW + db, then the dW kernel's copy of dout's panels (convk_dw_tap) */
-    p.part = round16((size_t)d.Cout * p.K + d.Cout) + (p.direct ? round16((size_t)convk_dw_scratch_floats(d.Cout)) : 0);
+    p.part = round16((size_t)d.Cout * p.K + d.Cout); /* partial dW + db */
     /* sized for w (Cout, K), w^T (the din products) and the transposed conv's w (Cin, kh*kw*Cout) */
     const int kt = d.kh * d.kw * d.Cout;
     long pk = convk_pack_floats(d.Cout, p.K), pkt = convk_pack_floats(p.K, d.Cout);
@@ -376,7 +375,6 @@ void conv2d_backward_cpu(float *din, float *dw, float *db, const float *dout, co
     for (int g = 0; g < p.G; g++) {
         float *tile = slots + (size_t)g * 2 * p.tile, *dtile = tile + p.tile;
         float *dwp = parts + (size_t)g * p.part, *dbp = dwp + (size_t)Cout * K;
-        float *dscr = dwp + round16((size_t)Cout * K + Cout); /* convk_dw_tap's, when p.direct */
         memset(dwp, 0, sizeof(float) * ((size_t)Cout * K + Cout));
         int s0, s1;
         group_range(g, p.G, d.B, &s0, &s1);
@@ -424,8 +422,10 @@ void conv2d_backward_cpu(float *din, float *dw, float *db, const float *dout, co
                 if (p.tiled) tile_rows(rows, A, lda, m0 - t0, mb);
                 else tap_rows(rows, CONVK_KC, in, zero, d, &p, m0, mb);
                 for (int t = 0; t < p.ntaps; t++)
+                    /* no copy of D (NULL): it would be made once per tap, and at
+                     * these widths (Cout 32-64) it does not pay (tests/bench/bench_conv.c) */
                     convk_dw_tap(dwp + (size_t)t * p.L * Cout, rows + t * CONVK_KC, D, d.out_ld, mb, p.L, Cout,
-                                 dscr);
+                                 NULL);
                 m0 += mb;
             }
             if (!din_scatter) continue;

@@ -209,8 +209,9 @@ void convk_dw_tap(float *dwt, const float *const *rows, const float *d, int d_ld
             }
     } else if (mt <= CONVK_KC && Nf >= 4 * CONVK_NR) {   /* gathering pays off from 4 panels */
         /* every panel of d is swept once per 6 rows of dwt: read from rows far apart
-         * (d_ld floats) each time unless copied contiguous first (+3-27 % on the LSTMs
-         * and the inception convs dW, tests/bench/bench_dw.c: AMD Zen 3) */
+         * (d_ld floats) each time unless copied contiguous first: +1-20 % on the LSTMs'
+         * dW (wide d), -5-10 % on the inception convs' (d 64 wide, copied once per tap),
+         * which therefore pass no scratch (tests/bench/bench_dw.c, AMD Zen 3) */
         const float *dpn = d;
         int dld = d_ld;
         if (dscratch) {

@@ -56,6 +56,8 @@ int main(int argc, char **argv) {
         {4096, 19, 512, "MMF LSTM dW_ih as x^T dg (In = 19: the small-L path, no copy)"},
         {1408, 32, 64, "inception 1x1 conv dW, one sample group (16 samples x 88 rows, Cin 32, Cout 64)"},
         {1408, 64, 64, "inception 3x1 / 5x1 conv dW, one tap of one sample group (Cin 64)"},
+        {15040, 64, 32, "conv2a dW (1x2 stride 2, Cin 32: K = 64 as one segment), one sample group"},
+        {15520, 32, 32, "conv1b / conv1c dW (4x1, Cin 32), one tap of one sample group"},
     };
     fflush(stdout);
     if (system("grep -m1 'model name' /proc/cpuinfo") != 0) printf("model name: unknown\n");

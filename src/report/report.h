@@ -32,6 +32,7 @@ typedef struct {
     double wall_s, samples_per_s;
     double *train_loss, *val_loss, *lr;   /* (epochs_run) per-epoch history */
     int rank, order;             /* schedule: owner (-1 unknown) and hand-out position */
+    int ranks;                   /* the owner's data-parallel group: ranks rank .. rank + ranks - 1 */
     int64_t windows;
     double start_s, end_s;       /* since the common start */
     /* MMF runs (is_mmf): metrics of lstm, xgboost, zero (train_mse, test_mse, train_corr,

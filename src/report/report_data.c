@@ -20,7 +20,7 @@ static const char *const mmf_models[3] = {"lstm", "xgboost", "zero"}; /* mmf_stu
 /* the members the report reads; the file's records have more */
 typedef struct { int64_t epochs_run, best_epoch; double oracle_corr, wall_s, samples_per_s; } InfoPart;
 typedef struct { double train_loss, val_loss, lr; } HistPart;
-typedef struct { char symbol[64]; int64_t order, rank, windows; double start_s, end_s; } SchedPart;
+typedef struct { char symbol[64]; int64_t order, rank, windows; double start_s, end_s; int64_t ranks; } SchedPart;
 
 #define MEM_I64(t, S, f) H5Tinsert(t, #f, HOFFSET(S, f), H5T_NATIVE_INT64)
 #define MEM_F64(t, S, f) H5Tinsert(t, #f, HOFFSET(S, f), H5T_NATIVE_DOUBLE)
@@ -129,6 +129,12 @@ static int load_schedule(ReportRun *r, hid_t f, DlErr *e) {
     H5Tinsert(t, "symbol", HOFFSET(SchedPart, symbol), s);
     MEM_I64(t, SchedPart, order); MEM_I64(t, SchedPart, rank); MEM_I64(t, SchedPart, windows);
     MEM_F64(t, SchedPart, start_s); MEM_F64(t, SchedPart, end_s);
+    /* `ranks` (a data-parallel group's size) is absent in files written before it existed: 1 */
+    hid_t d = H5Dopen2(f, "schedule", H5P_DEFAULT), ft = d >= 0 ? H5Dget_type(d) : -1;
+    const int has_ranks = ft >= 0 && H5Tget_member_index(ft, "ranks") >= 0;
+    if (ft >= 0) H5Tclose(ft);
+    if (d >= 0) H5Dclose(d);
+    if (has_ranks) MEM_I64(t, SchedPart, ranks);
     int rc = read_compound(f, "schedule", t, v, r->n, r->path, e);
     H5Tclose(s);
     H5Tclose(t);
@@ -137,6 +143,7 @@ static int load_schedule(ReportRun *r, hid_t f, DlErr *e) {
         if (strcmp(v[i].symbol, q->symbol))
             rc = dl_err(e, "%s: /schedule row %d is '%s', /summary says '%s'", r->path, i, v[i].symbol, q->symbol);
         q->rank = (int)v[i].rank;
+        q->ranks = has_ranks && v[i].ranks > 0 ? (int)v[i].ranks : 1;
         q->order = (int)v[i].order;
         q->windows = v[i].windows;
         q->start_s = v[i].start_s;

@@ -470,17 +470,19 @@ static int fig_schedule(const ReportRun *r, FigureList *figs, DlErr *e) {
     }
     int ranks = r->ranks > 0 ? r->ranks : 1;
     for (int i = 0; i < r->n; i++)
-        if (r->sym[i].rank >= ranks) ranks = r->sym[i].rank + 1;
-    double makespan = 0, busy = 0;
-    double *cost = dl_malloc(((size_t)r->n + 1) * sizeof(double));
+        if (r->sym[i].rank + r->sym[i].ranks > ranks) ranks = r->sym[i].rank + r->sym[i].ranks;
+    /* a symbol trained by a data-parallel group of w ranks keeps all w busy: rank-seconds
+     * count w times its span; the bound is max(longest span, rank-seconds / ranks) */
+    double makespan = 0, busy = 0, longest = 0;
     for (int i = 0; i < r->n; i++) {
         const ReportSymbol *s = &r->sym[i];
-        cost[i] = s->rank >= 0 ? s->end_s - s->start_s : 0;
-        busy += cost[i];
-        if (s->rank >= 0 && s->end_s > makespan) makespan = s->end_s;
+        if (s->rank < 0) continue;
+        const double span = s->end_s - s->start_s;
+        busy += span * s->ranks;
+        if (span > longest) longest = span;
+        if (s->end_s > makespan) makespan = s->end_s;
     }
-    const double bound = sched_lower_bound(cost, r->n, ranks);
-    free(cost);
+    const double bound = busy / ranks > longest ? busy / ranks : longest;
     if (makespan <= 0) makespan = 1;
     Png p;
     fig_open(&p, r, "schedule.png", SCHED_W, SCHED_H);
@@ -497,16 +499,18 @@ static int fig_schedule(const ReportRun *r, FigureList *figs, DlErr *e) {
     for (int i = 0; i < r->n; i++) {
         const ReportSymbol *s = &r->sym[i];
         if (s->rank < 0) continue;
-        rect(s->start_s, s->end_s, s->rank - 0.36, s->rank + 0.36, cyc[s->order % 6]);
+        /* one bar over the group's rows (ranks rank .. rank + ranks - 1) */
+        const double y0 = s->rank - 0.36, y1 = s->rank + s->ranks - 1 + 0.36;
+        rect(s->start_s, s->end_s, y0, y1, cyc[s->order % 6]);
         PLFLT bx[5] = {s->start_s, s->end_s, s->end_s, s->start_s, s->start_s};
-        PLFLT by[5] = {s->rank - 0.36, s->rank - 0.36, s->rank + 0.36, s->rank + 0.36, s->rank - 0.36};
+        PLFLT by[5] = {y0, y0, y1, y1, y0};
         plcol0(C_BG);
         plline(5, bx, by);
         const double label_mm = strlen(s->symbol) * 0.62 * chht * 0.8 + 2;
         if ((s->end_s - s->start_s) * mm_per_s > label_mm && ranks <= 24) {
             plcol0(C_BG);
             plschr(0, 0.8);
-            plptex(0.5 * (s->start_s + s->end_s), s->rank, 1, 0, 0.5, s->symbol);
+            plptex(0.5 * (s->start_s + s->end_s), 0.5 * (y0 + y1), 1, 0, 0.5, s->symbol);
             plschr(0, 1.0);
         }
     }

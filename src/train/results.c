@@ -118,6 +118,7 @@ typedef struct {
     char symbol[64];
     int64_t order, rank, windows;
     double start_s, end_s;
+    int64_t ranks;
 } SchedRec;
 
 #define INS_I64(t, S, f) H5Tinsert(t, #f, HOFFSET(S, f), H5T_NATIVE_INT64)
@@ -174,7 +175,7 @@ static hid_t sched_type(void) {
     hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(SchedRec));
     insert_symbol(t, HOFFSET(SchedRec, symbol));
     INS_I64(t, SchedRec, order); INS_I64(t, SchedRec, rank); INS_I64(t, SchedRec, windows);
-    INS_F64(t, SchedRec, start_s); INS_F64(t, SchedRec, end_s);
+    INS_F64(t, SchedRec, start_s); INS_F64(t, SchedRec, end_s); INS_I64(t, SchedRec, ranks);
     return t;
 }
 
@@ -486,7 +487,8 @@ static int write_tables(ResultsFile *rf, const SymbolResult *rs, const ResultsSc
     for (int i = 0; i < rf->n; i++) {
         summary_rec(&v[i], &rs[i]);
         g[i] = (SchedRec){.order = sched[i].order, .rank = sched[i].rank, .windows = sched[i].windows,
-                          .start_s = sched[i].start_s, .end_s = sched[i].end_s};
+                          .start_s = sched[i].start_s, .end_s = sched[i].end_s,
+                          .ranks = sched[i].ranks > 0 ? sched[i].ranks : 1};
         snprintf(g[i].symbol, sizeof g[i].symbol, "%s", rs[i].symbol);
     }
     hid_t t = summary_type(), tg = sched_type();

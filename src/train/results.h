@@ -66,7 +66,8 @@ typedef struct {
 
 /* where and when one symbol was trained (the Gantt chart of `report`) */
 typedef struct {
-    int rank;                 /* owner; -1 = not trained */
+    int rank;                 /* owner (a data-parallel group's first rank); -1 = not trained */
+    int ranks;                /* the group's ranks rank .. rank + ranks - 1 (1: one rank) */
     int order;                /* position in the largest-first hand-out order */
     int64_t windows;          /* training windows: the order's cost proxy */
     double start_s, end_s;    /* since the common start (after the barrier), owner's clock */

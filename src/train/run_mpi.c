@@ -553,7 +553,8 @@ int run_train_mpi(const TrainConfig *cfg, const RunOptions *o, MPI_Comm comm, Dl
         sched = dl_calloc((size_t)n + 1, sizeof(ResultsSchedRow));
         for (int i = 0; i < n; i++) {
             rs[i] = all[i].r;
-            sched[i] = (ResultsSchedRow){all[i].rank, 0, windows[i], all[i].start, all[i].start + all[i].seconds};
+            sched[i] = (ResultsSchedRow){all[i].rank, all[i].width > 0 ? all[i].width : 1, 0, windows[i], all[i].start,
+                                         all[i].start + all[i].seconds};
         }
         for (int j = 0; j < n; j++) sched[order[j]].order = j;
         results_utc_now(ri.end_time);

@@ -56,6 +56,18 @@ grep -q "ranks_per_symbol 0 (auto): 1 group(s) of 2 + 1 group(s) of 1 rank(s)" "
 grep -q "SYN009USDT: .*(ranks 0-1, data-parallel)" "$W/het3.log" || { show "$W/het3.log"; fail "the large symbol did not go to the group of 2"; }
 cmp_results "$W/out/het1/results.h5" "$W/out/het3/results.h5"
 echo "groups of 2 + 1 (chosen from the sizes): bit-identical to 1 rank"
+# /schedule names the group (rank 0, ranks 2) so that the Gantt chart draws both of its rows
+$PY - "$W/out/het3/results.h5" <<'PYEOF' || fail "/schedule does not record the group of the large symbol"
+import sys, h5py
+s = h5py.File(sys.argv[1], "r")["schedule"][()]
+rows = {r["symbol"].decode().rstrip("\0"): (int(r["rank"]), int(r["ranks"])) for r in s}
+assert rows["SYN009USDT"] == (0, 2), rows
+assert sorted(v[1] for k, v in rows.items() if k != "SYN009USDT") == [1, 1], rows
+PYEOF
+"$BIN" report "$W/out/het3" > "$W/rep3.log" 2>&1 || { show "$W/rep3.log"; fail "report of the 3-rank run failed"; }
+[ -s "$W/out/het3/figures/schedule.png" ] && grep -q "How the ranks spent the run" "$W/out/het3/report.md" \
+    || { show "$W/rep3.log"; fail "the report of the 3-rank run has no schedule figure"; }
+echo "/schedule records the group (rank 0, 2 ranks); report draws it"
 
 echo "== 3. kill-and-resume: stop after epoch 1 on groups of 2, resume on groups of 3"
 "$MPIEXEC" -np 2 --oversubscribe "$BIN" train "$W/dp.json" --set run_name=res --set ranks_per_symbol=2 --stop-after-epoch 1 \

@@ -171,7 +171,7 @@ int main(int argc, char **argv) {
         CHECK(results_par_write_symbol(&rf, 1, &rs[0], &cfg, &e) != 0 && strstr(e.msg, "test rows"),
               "layout mismatch accepted (%s)", e.msg);
         CHECK(access(path, F_OK) != 0, "results.h5 exists before finish");
-        const ResultsSchedRow sched[3] = {{0, 1, 500, 0.5, 2.0}, {0, 2, 400, 2.0, 3.5}, {0, 0, 600, 0.0, 0.5}};
+        const ResultsSchedRow sched[3] = {{0, 1, 1, 500, 0.5, 2.0}, {0, 1, 2, 400, 2.0, 3.5}, {0, 1, 0, 600, 0.0, 0.5}};
         CHECK(results_par_finish(&rf, 1, &cfg, &ri, rs, sched, &e) == 0, "finish: %s", e.msg);
     }
     char tmp[600];

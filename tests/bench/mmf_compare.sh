@@ -17,6 +17,7 @@ BIN=$(cd "$BD" && pwd)/deeplob_mpi
 SRC=$(cd "$(dirname "$0")/../.." && pwd); PY=/usr/bin/python3
 JEMALLOC=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 MPIEXEC=${MPIEXEC:-mpiexec}
+export OMPI_ALLOW_RUN_AS_ROOT=${OMPI_ALLOW_RUN_AS_ROOT:-1} OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM:-1}
 [ -x "$BIN" ] || { echo "mmf_compare.sh: $BIN is not an executable" >&2; exit 2; }
 $PY -c "import pandas, h5py, torch" || { echo "needs python3-pandas, python3-h5py, python3-torch" >&2; exit 77; }
 [ -e "$JEMALLOC" ] || { echo "mmf_compare.sh: $JEMALLOC missing (apt-get install libjemalloc2)" >&2; exit 2; }
@@ -32,7 +33,8 @@ if [ "$SECS" != 0 ]; then
 GZ=$(du -cb "$T"/tardis/*/*/*.gz | tail -1 | awk '{printf "%.1f", $1/1e6}')
 RAW=$(for f in "$T"/tardis/*/*/*.gz; do gzip -dc "$f"; done | wc -c | awk '{printf "%.1f", $1/1e6}')
 now() { date +%s.%N; }
-wall() { local s e; s=$(now); "$@" > "$T/last.out" 2>&1 || { echo "FAILED: $*" >&2; cat "$T/last.out" >&2; }; e=$(now); echo "$s $e" | awk '{printf "%.3f", $2-$1}'; }
+# a failed run counts as 999999 s, so best3 reports "-" when all three fail (not a bogus time)
+wall() { local s e; s=$(now); if ! "$@" > "$T/last.out" 2>&1; then echo "FAILED: $*" >&2; cat "$T/last.out" >&2; echo 999999; return; fi; e=$(now); echo "$s $e" | awk '{printf "%.3f", $2-$1}'; }
 # best3 WORK_PATTERN CMD...: "best-wall best-work" of 3 runs; work = the number the command prints
 # after WORK_PATTERN (its own timing, without interpreter / MPI start-up), "-" without a pattern
 best3() {
@@ -41,6 +43,7 @@ best3() {
         rm -f "$T/c.h5" "$T/p.npz"; t=$(wall "$@"); b=$(echo "$t $b" | awk '{print ($1<$2)?$1:$2}')
         if [ -n "$pat" ]; then x=$(grep -oE "$pat[0-9.]+" "$T/last.out" | tail -1 | grep -oE '[0-9.]+$'); w=$(echo "${x:-999999} $w" | awk '{print ($1<$2)?$1:$2}'); fi
     done
+    [ "$b" = 999999 ] && b=-
     [ -n "$pat" ] && echo "$b $w" || echo "$b -"
 }
 read -r tz _ <<< "$(best3 "" sh -c "for f in '$T'/tardis/*/*/*.gz; do gzip -dc \"\$f\"; done > /dev/null")"
@@ -58,8 +61,9 @@ printf "| %-44s | %8s | %10s |\n" "gzip -dc of the same files (floor)" "$tz" "-"
 printf "| %-44s | %8s | %10s |\n" "deeplob_mpi mmf-bars, 1 rank" "$tc" "$tc_in"
 printf "| %-44s | %8s | %10s |\n" "deeplob_mpi mmf-bars, mpiexec -n 2" "$t2" "-"
 printf "| %-44s | %8s | %10s |\n" "pandas, same rules (1 process)" "$tp" "$tp_in"
-echo "ratio pandas/mmf-bars, 1 rank: wall $(echo "$tp $tc" | awk '{printf "%.2f", $1/$2}')x, work (excluding interpreter and MPI start-up) $(echo "$tp_in $tc_in" | awk '{printf "%.2f", $1/$2}')x"
-[ "$t2" != - ] && echo "ratio pandas/mmf-bars, 2 ranks (2 cores vs 1): wall $(echo "$tp $t2" | awk '{printf "%.2f", $1/$2}')x"
+{ [ "$tc" = - ] || [ "$tp" = - ]; } && { echo "(a): a side failed"; failed=1; }
+[ "$tc" != - ] && [ "$tp" != - ] && echo "ratio pandas/mmf-bars, 1 rank: wall $(echo "$tp $tc" | awk '{printf "%.2f", $1/$2}')x, work (excluding interpreter and MPI start-up) $(echo "$tp_in $tc_in" | awk '{printf "%.2f", $1/$2}')x"
+[ "$t2" != - ] && [ "$tp" != - ] && echo "ratio pandas/mmf-bars, 2 ranks (2 cores vs 1): wall $(echo "$tp $t2" | awk '{printf "%.2f", $1/$2}')x"
 echo
 fi
 

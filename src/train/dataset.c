@@ -260,3 +260,43 @@ void dataset_permutation(int64_t *perm, int64_t n, uint64_t key) {
         perm[j] = tmp;
     }
 }
+
+/* The universal model's data (trainer.c): see dataset.h */
+void dataset_pool(SymbolData *p, const SymbolData *d, const int *use, int n) {
+    memset(p, 0, sizeof *p);
+    p->T = d[0].T;
+    p->F = d[0].F;
+    p->n_y = d[0].n_y;
+    for (int i = 0; i < n; i++)
+        if (use[i]) {
+            p->n_rows += d[i].n_rows;
+            for (int s = 0; s < N_SPLITS; s++) {
+                p->n[s] += d[i].n[s];
+                p->skipped[s] += d[i].skipped[s];
+                p->nan_targets[s] += d[i].nan_targets[s];
+            }
+            p->dropped_train += d[i].dropped_train;
+            p->n_fit_rows += d[i].n_fit_rows;
+        }
+    p->n[SPLIT_TEST] = 0;
+    for (int s = 0; s <= N_SPLITS; s++) p->split_start[s] = s == N_SPLITS ? p->n_rows : (s == SPLIT_TEST ? p->n_rows : 0);
+    const size_t nr = (size_t)p->n_rows + 1, ny = (size_t)p->n_y;
+    p->xn = dl_malloc(sizeof(float) * nr * p->F);
+    p->y_raw = dl_malloc(sizeof(float) * nr * ny);
+    p->y_fit = dl_malloc(sizeof(float) * nr * ny);
+    p->y_smooth = dl_malloc(sizeof(float) * nr * ny);
+    for (int s = 0; s < N_SPLITS; s++) p->idx[s] = dl_malloc(sizeof(int64_t) * (size_t)(p->n[s] + 1));
+    for (int k = 0; k < 2; k++) { p->y_mu[k] = 0.0; p->y_sd[k] = 1.0; }
+    int64_t off = 0, cnt[N_SPLITS] = {0};
+    for (int i = 0; i < n; i++) {
+        if (!use[i]) continue;
+        const size_t rows = (size_t)d[i].n_rows;
+        memcpy(p->xn + (size_t)off * p->F, d[i].xn, sizeof(float) * rows * p->F);
+        memcpy(p->y_raw + (size_t)off * ny, d[i].y_raw, sizeof(float) * rows * ny);
+        memcpy(p->y_fit + (size_t)off * ny, d[i].y_fit, sizeof(float) * rows * ny);
+        memcpy(p->y_smooth + (size_t)off * ny, d[i].y_smooth, sizeof(float) * rows * ny);
+        for (int s = SPLIT_TRAIN; s <= SPLIT_VAL; s++)
+            for (int64_t j = 0; j < d[i].n[s]; j++) p->idx[s][cnt[s]++] = d[i].idx[s][j] + off;
+        off += d[i].n_rows;
+    }
+}

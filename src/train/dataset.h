@@ -86,6 +86,11 @@ int dataset_build(SymbolData *d, const LobSymbol *s, DataOptions o, DlErr *e);
  * normalisation, so its results objects get defined, deterministic contents */
 void dataset_placeholder(SymbolData *d, const LobSymbol *s, DataOptions o);
 void dataset_free(SymbolData *d);
+/* p = the pooled data of the symbols d[i] with use[i] (the universal model): rows
+ * concatenated (each symbol already normalised by its own training fit), sample rows
+ * offset into the pool, so a window never crosses a symbol; no test split of its own
+ * (each symbol is tested on its own). Free with dataset_free. */
+void dataset_pool(SymbolData *p, const SymbolData *d, const int *use, int n);
 
 /* x (B, T, F), y (B, n_y) from the normalised matrix for sample rows rows[0..B);
  * ysrc (N, n_y) is one of d's target arrays; y may be NULL */

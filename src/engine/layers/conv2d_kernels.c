@@ -174,6 +174,20 @@ ALWAYS_INLINE void dw_block(float *dwt, int N, const float *const *rows, int c0,
     dw_block_m(dwt, N, rows, c0, d, d_ld, mt, KB, 0, all, all);
 }
 
+/* dw_block for a row count kb (1..6) known at run time: each case inlines the kernel for
+ * that constant, so the accumulators stay in registers */
+static void dw_block_kb(float *dwt, int N, const float *const *rows, int c0, const float *d, int d_ld, int mt,
+                        int kb) {
+    switch (kb) {
+    case 6: dw_block(dwt, N, rows, c0, d, d_ld, mt, 6); break;
+    case 5: dw_block(dwt, N, rows, c0, d, d_ld, mt, 5); break;
+    case 4: dw_block(dwt, N, rows, c0, d, d_ld, mt, 4); break;
+    case 3: dw_block(dwt, N, rows, c0, d, d_ld, mt, 3); break;
+    case 2: dw_block(dwt, N, rows, c0, d, d_ld, mt, 2); break;
+    default: dw_block(dwt, N, rows, c0, d, d_ld, mt, 1); break;
+    }
+}
+
 void convk_dw_tap(float *dwt, const float *const *rows, const float *d, int d_ld, int mt, int L, int N,
                   float *dscratch) {
     if (convk_avx512() && N % 32 == 0) {
@@ -198,14 +212,7 @@ void convk_dw_tap(float *dwt, const float *const *rows, const float *d, int d_ld
             for (int b = 0; b < nblk; b++) {
                 const int c0 = b * L / nblk, kb = (b + 1) * L / nblk - c0;
                 float *o = dwt + (size_t)c0 * N + n;
-                switch (kb) {
-                case 6: dw_block(o, N, prow, c0, d + n, d_ld, mt, 6); break;
-                case 5: dw_block(o, N, prow, c0, d + n, d_ld, mt, 5); break;
-                case 4: dw_block(o, N, prow, c0, d + n, d_ld, mt, 4); break;
-                case 3: dw_block(o, N, prow, c0, d + n, d_ld, mt, 3); break;
-                case 2: dw_block(o, N, prow, c0, d + n, d_ld, mt, 2); break;
-                default: dw_block(o, N, prow, c0, d + n, d_ld, mt, 1); break;
-                }
+                dw_block_kb(o, N, prow, c0, d + n, d_ld, mt, kb);
             }
     } else if (mt <= CONVK_KC && Nf >= 4 * CONVK_NR) {   /* gathering pays off from 4 panels */
         /* every panel of d is swept once per 6 rows of dwt: read from rows far apart
@@ -229,28 +236,14 @@ void convk_dw_tap(float *dwt, const float *const *rows, const float *d, int d_ld
             for (int n = 0; n < Nf; n += CONVK_NR) {
                 float *o = dwt + (size_t)c0 * N + n;
                 const float *dn = dscratch ? dpn + (size_t)n * mt : dpn + n;
-                switch (kb) {
-                case 6: dw_block(o, N, prow, 0, dn, dld, mt, 6); break;
-                case 5: dw_block(o, N, prow, 0, dn, dld, mt, 5); break;
-                case 4: dw_block(o, N, prow, 0, dn, dld, mt, 4); break;
-                case 3: dw_block(o, N, prow, 0, dn, dld, mt, 3); break;
-                case 2: dw_block(o, N, prow, 0, dn, dld, mt, 2); break;
-                default: dw_block(o, N, prow, 0, dn, dld, mt, 1); break;
-                }
+                dw_block_kb(o, N, prow, 0, dn, dld, mt, kb);
             }
         }
     } else {
         for (int n = 0; n < Nf; n += CONVK_NR)
             for (int c0 = 0; c0 < L; c0 += CONVK_MR) {
                 float *o = dwt + (size_t)c0 * N + n;
-                switch (L - c0 < CONVK_MR ? L - c0 : CONVK_MR) {
-                case 6: dw_block(o, N, rows, c0, d + n, d_ld, mt, 6); break;
-                case 5: dw_block(o, N, rows, c0, d + n, d_ld, mt, 5); break;
-                case 4: dw_block(o, N, rows, c0, d + n, d_ld, mt, 4); break;
-                case 3: dw_block(o, N, rows, c0, d + n, d_ld, mt, 3); break;
-                case 2: dw_block(o, N, rows, c0, d + n, d_ld, mt, 2); break;
-                default: dw_block(o, N, rows, c0, d + n, d_ld, mt, 1); break;
-                }
+                dw_block_kb(o, N, rows, c0, d + n, d_ld, mt, L - c0 < CONVK_MR ? L - c0 : CONVK_MR);
             }
     }
     /* the last N % 16 columns: the same chain per element (fmaf is the lane's FMA) */

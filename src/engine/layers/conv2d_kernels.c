@@ -195,8 +195,8 @@ void convk_dw_tap(float *dwt, const float *const *rows, const float *d, int d_ld
         return;
     }
     const int Nf = N / CONVK_NR * CONVK_NR;
-    /* a block of 6 columns of a is gathered once (mt x 6, contiguous: the rows of a are
-     * far apart) and swept over every 16-column panel of d while it sits in L1 */
+    /* a's columns gathered contiguous (its rows are far apart): all of them (small L) or
+     * 6 at a time (the gathered path) */
     float ap[CONVK_KC * CONVK_DW_SMALL_L] __attribute__((aligned(64)));
     const float *prow[CONVK_KC];
     if (mt <= CONVK_KC && Nf >= 4 * CONVK_NR && L <= CONVK_DW_SMALL_L) {
@@ -215,10 +215,12 @@ void convk_dw_tap(float *dwt, const float *const *rows, const float *d, int d_ld
                 dw_block_kb(o, N, prow, c0, d + n, d_ld, mt, kb);
             }
     } else if (mt <= CONVK_KC && Nf >= 4 * CONVK_NR) {   /* gathering pays off from 4 panels */
-        /* every panel of d is swept once per 6 rows of dwt: read from rows far apart
-         * (d_ld floats) each time unless copied contiguous first: +1-20 % on the LSTMs'
-         * dW (wide d), -5-10 % on the inception convs' (d 64 wide, copied once per tap),
-         * which therefore pass no scratch (tests/bench/bench_dw.c, AMD Zen 3) */
+        /* a block of 6 columns of a is gathered once (mt x 6) and swept over every 16-column
+         * panel of d while it sits in L1. So every panel of d is swept once per 6 rows of
+         * dwt: read from rows far apart (d_ld floats) each time unless copied contiguous
+         * first: +1-20 % on the LSTMs' dW (wide d), -5-10 % on the inception convs' (d 64
+         * wide, copied once per tap), which therefore pass no scratch (tests/bench/bench_dw.c,
+         * AMD Zen 3) */
         const float *dpn = d;
         int dld = d_ld;
         if (dscratch) {

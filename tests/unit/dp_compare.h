@@ -136,9 +136,7 @@ static void *dpc_rank_main(void *arg) {
         model_read_out(m, j->end.out + (size_t)c * b * m->n_out, b);
     }
     model_free(m);
-    free(d.x);
-    free(d.y);
-    if (d.f >= 0) H5Fclose(d.f);
+    mc_data_free(&d);
     if (g) pthread_mutex_unlock(&g->mu);
     return NULL;
 }
@@ -287,9 +285,7 @@ static int dp_compare(const char *name, const Backend *other, int K, int S) {
         dpc_free(&b);
     }
     model_free(lay);
-    free(d.x);
-    free(d.y);
-    if (d.f >= 0) H5Fclose(d.f);
+    mc_data_free(&d);
     return gc_failures - fails0;
 }
 

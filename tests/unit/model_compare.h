@@ -119,6 +119,12 @@ typedef struct {
     hid_t f;
 } McData;
 
+static void mc_data_free(McData *d) {
+    free(d->x);
+    free(d->y);
+    if (d->f >= 0) H5Fclose(d->f);
+}
+
 /* inputs and the config: fixture or random */
 static ModelConfig mc_setup(const char *name, McData *d) {
     ModelKind kind;
@@ -326,9 +332,7 @@ static int mc_compare(const char *name, const Backend *other, int repeat) {
     mc_free(&so);
     model_free(mc);
     model_free(mo);
-    free(d.x);
-    free(d.y);
-    if (d.f >= 0) H5Fclose(d.f);
+    mc_data_free(&d);
     return gc_failures - fails0;
 }
 

@@ -471,18 +471,21 @@ static int fig_schedule(const ReportRun *r, FigureList *figs, DlErr *e) {
     int ranks = r->ranks > 0 ? r->ranks : 1;
     for (int i = 0; i < r->n; i++)
         if (r->sym[i].rank + r->sym[i].ranks > ranks) ranks = r->sym[i].rank + r->sym[i].ranks;
-    /* a symbol trained by a data-parallel group of w ranks keeps all w busy: rank-seconds
-     * count w times its span; the bound is max(longest span, rank-seconds / ranks) */
-    double makespan = 0, busy = 0, longest = 0;
+    /* a symbol trained by a data-parallel group of w ranks keeps all w busy: its span
+     * counts w times in the rank-seconds and in the bound */
+    double makespan = 0, busy = 0;
+    double *cost = dl_malloc(((size_t)r->n + 1) * sizeof(double));
+    int *width = dl_malloc(((size_t)r->n + 1) * sizeof(int));
     for (int i = 0; i < r->n; i++) {
         const ReportSymbol *s = &r->sym[i];
-        if (s->rank < 0) continue;
-        const double span = s->end_s - s->start_s;
-        busy += span * s->ranks;
-        if (span > longest) longest = span;
-        if (s->end_s > makespan) makespan = s->end_s;
+        cost[i] = s->rank >= 0 ? s->end_s - s->start_s : 0;
+        width[i] = s->ranks;
+        busy += cost[i] * width[i];
+        if (s->rank >= 0 && s->end_s > makespan) makespan = s->end_s;
     }
-    const double bound = busy / ranks > longest ? busy / ranks : longest;
+    const double bound = sched_lower_bound(cost, width, r->n, ranks);
+    free(cost);
+    free(width);
     if (makespan <= 0) makespan = 1;
     Png p;
     fig_open(&p, r, "schedule.png", SCHED_W, SCHED_H);

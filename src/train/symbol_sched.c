@@ -123,10 +123,10 @@ void sched_plan_text(char *buf, size_t cap, const int *gsize, int ng) {
     snprintf(buf + len, len < cap ? cap - len : 0, " rank(s)");
 }
 
-double sched_lower_bound(const double *cost, int n, int ranks) {
+double sched_lower_bound(const double *cost, const int *width, int n, int ranks) {
     double sum = 0, mx = 0;
     for (int i = 0; i < n; i++) {
-        sum += cost[i];
+        sum += cost[i] * (width ? width[i] : 1);
         if (cost[i] > mx) mx = cost[i];
     }
     double avg = ranks > 0 ? sum / ranks : sum;

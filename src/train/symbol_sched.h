@@ -57,8 +57,10 @@ int sched_plan_groups(const double *cost, const int *order, int n, int ranks, in
 /* the plan of sched_plan_groups in words: "2 group(s) of 4 + 8 group(s) of 1 rank(s)" */
 void sched_plan_text(char *buf, size_t cap, const int *gsize, int ng);
 
-/* max(max cost, sum cost / ranks): no schedule of whole symbols can beat it. */
-double sched_lower_bound(const double *cost, int n, int ranks);
+/* max(max cost, sum cost * width / ranks): no schedule of whole symbols can beat it.
+ * width (n): the ranks of the data-parallel group that trains each symbol, all busy
+ * for its cost; NULL = 1 each. */
+double sched_lower_bound(const double *cost, const int *width, int n, int ranks);
 
 /* busy (ranks): summed seconds of the symbols each rank trained.
  * owner (n): rank per symbol (-1 = not trained, skipped); seconds (n). */

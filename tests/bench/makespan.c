@@ -67,7 +67,7 @@ int main(int argc, char **argv) {
     printf("|---:|---:|---:|---:|---:|---:|---:|\n");
     for (int k = 0; k < nranks; k++) {
         int ranks = ranks_list[k];
-        double g, lb = sched_lower_bound(cost, n, ranks), rsum = 0, rmax = 0;
+        double g, lb = sched_lower_bound(cost, NULL, n, ranks), rsum = 0, rmax = 0;
         sched_simulate(cost, order, n, ranks, &g, NULL);
         for (int t = 0; t < trials; t++) {
             uint64_t tk = dl_key(dl_key(seed, 0x0d3e), (uint64_t)t);
@@ -103,7 +103,7 @@ int main(int argc, char **argv) {
             if (G == 1) m1 = mk;
             if (mk < best_eq[k]) best_eq[k] = mk;
             printf("| %d | %d | %d | %.2f | %.2fx | %.2f |\n", ranks, G, ranks / G, mk, m1 / mk,
-                   sched_lower_bound(cg, n, ranks / G));
+                   sched_lower_bound(cg, NULL, n, ranks / G));
         }
     }
     free(cg);

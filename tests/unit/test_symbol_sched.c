@@ -34,7 +34,7 @@ static void test_simulate_exact(void) {
     CHECK(m == 8.0, "makespan %g, 8 expected", m);
     CHECK(!memcmp(own, want_own, sizeof own), "owners %d %d %d %d %d %d", own[0], own[1], own[2], own[3], own[4],
           own[5]);
-    CHECK(sched_lower_bound(c1, 6, 2) == 8.0, "lower bound %g, 8 expected", sched_lower_bound(c1, 6, 2));
+    CHECK(sched_lower_bound(c1, NULL, 6, 2) == 8.0, "lower bound %g, 8 expected", sched_lower_bound(c1, NULL, 6, 2));
 
     /* Graham's example: largest first gives 7 where 6 is possible (3+3 | 2+2+2) */
     const double c2[5] = {2, 3, 2, 3, 2};
@@ -42,14 +42,20 @@ static void test_simulate_exact(void) {
     const int64_t w2[5] = {2, 3, 2, 3, 2};
     sched_order(w2, NULL, 5, o2);
     CHECK(sched_simulate(c2, o2, 5, 2, &m, NULL) == 0 && m == 7.0, "LPT on {3,3,2,2,2}: makespan %g, 7 expected", m);
-    CHECK(sched_lower_bound(c2, 5, 2) == 6.0, "lower bound %g, 6 expected", sched_lower_bound(c2, 5, 2));
+    CHECK(sched_lower_bound(c2, NULL, 5, 2) == 6.0, "lower bound %g, 6 expected", sched_lower_bound(c2, NULL, 5, 2));
 
     /* more ranks than symbols: the biggest symbol decides; extra ranks idle */
     const double c3[2] = {1, 2};
     int o3[2] = {1, 0}, own3[2];
     CHECK(sched_simulate(c3, o3, 2, 5, &m, own3) == 0 && m == 2.0 && own3[1] == 0 && own3[0] == 1,
           "5 ranks, 2 symbols: makespan %g owners %d %d", m, own3[0], own3[1]);
-    CHECK(sched_lower_bound(c3, 2, 5) == 2.0, "lower bound with ranks > symbols");
+    CHECK(sched_lower_bound(c3, NULL, 2, 5) == 2.0, "lower bound with ranks > symbols");
+    /* data-parallel groups keep all their ranks busy: two symbols of 3 s on groups of 2
+     * over 2 ranks cannot finish before 6 s */
+    const double c4[2] = {3, 3};
+    const int w4[2] = {2, 2};
+    CHECK(sched_lower_bound(c4, w4, 2, 2) == 6.0, "lower bound with groups %g, 6 expected",
+          sched_lower_bound(c4, w4, 2, 2));
 
     /* no symbols; bad arguments */
     CHECK(sched_simulate(c3, o3, 0, 3, &m, NULL) == 0 && m == 0.0, "empty schedule makespan %g", m);
@@ -81,7 +87,7 @@ static void test_simulate_random(void) {
         sched_order(w, NULL, n, order);
         double m;
         if (sched_simulate(cost, order, n, ranks, &m, owner) != 0) { bad_bound++; continue; }
-        double lb = sched_lower_bound(cost, n, ranks), ub = sum / ranks + mx * (1.0 - 1.0 / ranks);
+        double lb = sched_lower_bound(cost, NULL, n, ranks), ub = sum / ranks + mx * (1.0 - 1.0 / ranks);
         if (m < lb - 1e-9 || m > ub + 1e-9) bad_bound++;
         sched_rank_busy(busy, owner, NULL, cost, n, ranks);
         double mb = 0, tb = 0;
@@ -114,7 +120,7 @@ static void test_realistic(void) {
     const int ranks_list[2] = {8, 64};
     for (int k = 0; k < 2; k++) {
         int ranks = ranks_list[k];
-        double g, lb = sched_lower_bound(cost, N, ranks), rsum = 0;
+        double g, lb = sched_lower_bound(cost, NULL, N, ranks), rsum = 0;
         sched_simulate(cost, order, N, ranks, &g, NULL);
         for (int t = 0; t < 20; t++) { /* Fisher-Yates with a fixed key */
             for (int i = 0; i < N; i++) rnd[i] = i;

@@ -54,6 +54,7 @@ int main(int argc, char **argv) {
         {2624, 256, 64, "deeplob LSTM dW_hh (H = 64)"},
         {4096, 512, 128, "MMF LSTM dW_hh (32 x 128 steps, 4H = 512, H = 128)"},
         {4096, 19, 512, "MMF LSTM dW_ih as x^T dg (In = 19: the small-L path, no copy)"},
+        {4096, 147, 512, "MMF LSTM [x | h]^T dg, dW_ih and dW_hh fused (scratch: all 147 columns gathered)"},
         {1408, 32, 64, "inception 1x1 conv dW, one sample group (16 samples x 88 rows, Cin 32, Cout 64)"},
         {1408, 64, 64, "inception 3x1 / 5x1 conv dW, one tap of one sample group (Cin 64)"},
         {15040, 64, 32, "conv2a dW (1x2 stride 2, Cin 32: K = 64 as one segment), one sample group"},
@@ -68,7 +69,7 @@ int main(int argc, char **argv) {
         const int M = s[i].M, K = s[i].K, N = s[i].N;
         float *A = fill((size_t)M * K, 1 + (unsigned)i), *D = fill((size_t)M * N, 100 + (unsigned)i);
         float *G0 = dl_aligned_alloc(sizeof(float) * (size_t)K * N), *G1 = dl_aligned_alloc(sizeof(float) * (size_t)K * N);
-        float *scr = dl_aligned_alloc(sizeof(float) * (size_t)(convk_dw_scratch_floats(N) + 16));
+        float *scr = dl_aligned_alloc(sizeof(float) * (size_t)(convk_dw_scratch_floats(K, N) + 16));
         double b0 = 1e30, b1 = 1e30;
         for (int r = 0; r < reps; r++) {
             memset(G0, 0, sizeof(float) * (size_t)K * N);

@@ -11,6 +11,7 @@
 #include <cblas.h>
 
 #include "../../src/common/util.h"
+#include "../../src/engine/layers/conv2d_kernels.h"
 #include "../../src/engine/layers/layers_cpu.h"
 #include "gradcheck.h"
 
@@ -296,6 +297,47 @@ static void check_tail_bits(void) {
     for (size_t i = 0; i < sizeof f / sizeof *f; i++) free(f[i]);
 }
 
+/* The dW kernel (convk_gemm_tn) with its scratch against the documented chain, bit for
+ * bit: G (K, N) = sum over m in convk_kblock blocks, each an FMA chain from zero, added in
+ * turn. With scratch it takes other paths (all K columns of A gathered when K <= 192, as
+ * the MMF LSTM's fused [x | h]^T dg; or D's panels copied), which must not change a bit. */
+static void check_dw_scratch_bits(void) {
+#if CONVK_AVAILABLE
+    const int shapes[][3] = {{700, 147, 512}, {333, 40, 69}, {650, 19, 64}, {400, 200, 80}, {90, 30, 16}};
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+        const int M = shapes[i][0], K = shapes[i][1], N = shapes[i][2];
+        float *A = falloc((size_t)M * K), *D = falloc((size_t)M * N), *g0 = falloc((size_t)K * N),
+              *g1 = falloc((size_t)K * N), *ref = falloc((size_t)K * N);
+        float *scr = falloc((size_t)convk_dw_scratch_floats(K, N));
+        gc_fill(A, (size_t)M * K, 60 + i, 1.0f);
+        gc_fill(D, (size_t)M * N, 70 + i, 1.0f);
+        for (int k = 0; k < K; k++)
+            for (int n = 0; n < N; n++) {
+                float tot = 0.0f;
+                for (int m0 = 0; m0 < M;) {
+                    const int mt = convk_kblock(M - m0);
+                    float s = 0.0f;
+                    for (int m = m0; m < m0 + mt; m++) s = fmaf(A[(size_t)m * K + k], D[(size_t)m * N + n], s);
+                    tot += s;
+                    m0 += mt;
+                }
+                ref[(size_t)k * N + n] = tot;
+            }
+        memset(g0, 0, sizeof(float) * (size_t)K * N);
+        memset(g1, 0, sizeof(float) * (size_t)K * N);
+        convk_gemm_tn(g0, A, K, D, N, M, K, N, NULL);
+        convk_gemm_tn(g1, A, K, D, N, M, K, N, scr);
+        const int b0 = memcmp(g0, ref, sizeof(float) * (size_t)K * N) != 0,
+                  b1 = memcmp(g1, ref, sizeof(float) * (size_t)K * N) != 0;
+        printf("dW kernel %d x %d x %d: without scratch %s, with scratch %s\n", M, K, N, b0 ? "DIFFERS" : "same bits",
+               b1 ? "DIFFERS" : "same bits");
+        CHECK(!b0 && !b1, "dW kernel %d x %d x %d differs from the reference chain", M, K, N);
+        float *f[] = {A, D, g0, g1, ref, scr};
+        for (size_t j = 0; j < sizeof f / sizeof *f; j++) free(f[j]);
+    }
+#endif
+}
+
 int main(void) {
     openblas_set_num_threads(1); /* BLAS single-threaded inside OpenMP (backend.h) */
     omp_set_num_threads(2);
@@ -310,6 +352,7 @@ int main(void) {
     check_case("one output (head fc2)", (Case){9, 64, 1, 64, 1, 0, 1}, 17);
     check_case("1 -> 1 (residual_proj)", (Case){7, 1, 1, 2, 2, 1, 1}, 18);
     check_tail_bits();
+    check_dw_scratch_bits();
     check_fd((Case){5, 7, 3, 9, 3, 0, 1}, 21);
     check_threads((Case){2 * DL_CHUNK_ROWS + 808, 12, 10, 14, 11, 0, 1}, 31);
     return gc_summary("test_layer_linear");

@@ -189,6 +189,37 @@ ALWAYS_INLINE void dw_block_kb(float *dwt, int N, const float *const *rows, int 
     }
 }
 
+/* dw_block over a packed block of a: its KB values of row m at ap[m * KB + r] (read as one
+ * stream, not from mt rows far apart) */
+ALWAYS_INLINE void dw_block_p(float *dwt, int N, const float *ap, const float *d, int d_ld, int mt, const int KB) {
+    __m256 s0[CONVK_MR], s1[CONVK_MR];
+    for (int r = 0; r < KB; r++) s0[r] = s1[r] = _mm256_setzero_ps();
+    for (int m = 0; m < mt; m++, ap += KB) {
+        const float *dm = d + (long)m * d_ld;
+        const __m256 d0 = _mm256_loadu_ps(dm), d1 = _mm256_loadu_ps(dm + 8);
+        for (int r = 0; r < KB; r++) {
+            const __m256 x = _mm256_broadcast_ss(ap + r);
+            s0[r] = _mm256_fmadd_ps(x, d0, s0[r]);
+            s1[r] = _mm256_fmadd_ps(x, d1, s1[r]);
+        }
+    }
+    for (int r = 0; r < KB; r++) {
+        float *o = dwt + (size_t)r * N;
+        _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), s0[r]));
+        _mm256_storeu_ps(o + 8, _mm256_add_ps(_mm256_loadu_ps(o + 8), s1[r]));
+    }
+}
+ALWAYS_INLINE void dw_block_p_kb(float *dwt, int N, const float *ap, const float *d, int d_ld, int mt, int kb) {
+    switch (kb) {
+    case 6: dw_block_p(dwt, N, ap, d, d_ld, mt, 6); break;
+    case 5: dw_block_p(dwt, N, ap, d, d_ld, mt, 5); break;
+    case 4: dw_block_p(dwt, N, ap, d, d_ld, mt, 4); break;
+    case 3: dw_block_p(dwt, N, ap, d, d_ld, mt, 3); break;
+    case 2: dw_block_p(dwt, N, ap, d, d_ld, mt, 2); break;
+    default: dw_block_p(dwt, N, ap, d, d_ld, mt, 1); break;
+    }
+}
+
 void convk_dw_tap(float *dwt, const float *const *rows, const float *d, int d_ld, int mt, int L, int N,
                   float *dscratch) {
     if (convk_avx512() && N % 32 == 0) {
@@ -198,23 +229,37 @@ void convk_dw_tap(float *dwt, const float *const *rows, const float *d, int d_ld
     const int Nf = N / CONVK_NR * CONVK_NR;
     /* a's columns gathered contiguous (its rows are far apart): all of them (small L) or
      * 6 at a time (the gathered path) */
-    float ap[CONVK_KC * CONVK_DW_SMALL_L] __attribute__((aligned(64)));
+    float ap_small[CONVK_KC * CONVK_DW_SMALL_L] __attribute__((aligned(64)));
     const float *prow[CONVK_KC];
-    if (mt <= CONVK_KC && Nf >= 4 * CONVK_NR && L <= CONVK_DW_SMALL_L) {
-        /* few rows (an LSTM's dW_ih over 19 inputs): all L columns of a gathered once, the
-         * rows cut into near-equal blocks (19 = 4+5+5+5, not 6+6+6+1), and each 16-column
-         * panel of d swept over every block while it sits in L1 */
+    if (mt <= CONVK_KC && Nf >= 4 * CONVK_NR &&
+        (L <= CONVK_DW_SMALL_L || (dscratch && L <= CONVK_DW_GATHER_L))) {
+        /* few rows (an LSTM's dW_ih over 19 inputs, or [x | h]^T dg over 19 + 128): all L
+         * columns of a gathered once (on the stack, or into dscratch: at most 240 KB, so it
+         * stays in L2), the rows cut into near-equal blocks (19 = 4+5+5+5, not 6+6+6+1), and
+         * each 16-column panel of d swept over every block while it sits in L1: d is read
+         * once, straight from its rows */
         const int nblk = (L + CONVK_MR - 1) / CONVK_MR;
-        for (int m = 0; m < mt; m++) {
-            prow[m] = ap + m * L;
-            for (int c = 0; c < L; c++) ap[m * L + c] = rows[m][c];
-        }
-        for (int n = 0; n < Nf; n += CONVK_NR)
+        float *ap = L <= CONVK_DW_SMALL_L ? ap_small : dscratch;
+        for (int m = 0; m < mt; m++) /* block b's (m, r) at ap[c0 * mt + m * kb + r] */
             for (int b = 0; b < nblk; b++) {
                 const int c0 = b * L / nblk, kb = (b + 1) * L / nblk - c0;
-                float *o = dwt + (size_t)c0 * N + n;
-                dw_block_kb(o, N, prow, c0, d + n, d_ld, mt, kb);
+                for (int r = 0; r < kb; r++) ap[(size_t)c0 * mt + (size_t)m * kb + r] = rows[m][c0 + r];
             }
+        /* with scratch, each panel of d is first copied contiguous (mt x 16 after the
+         * gathered a): read from rows far apart, its loads missed the L1 TLB every time */
+        float *dp = ap == dscratch ? dscratch + (size_t)mt * L : NULL;
+        for (int n = 0; n < Nf; n += CONVK_NR) {
+            const float *dn = d + n;
+            int dld = d_ld;
+            if (dp) {
+                for (int m = 0; m < mt; m++) memcpy(dp + (size_t)m * CONVK_NR, d + (long)m * d_ld + n, sizeof(float) * CONVK_NR);
+                dn = dp, dld = CONVK_NR;
+            }
+            for (int b = 0; b < nblk; b++) {
+                const int c0 = b * L / nblk, kb = (b + 1) * L / nblk - c0;
+                dw_block_p_kb(dwt + (size_t)c0 * N + n, N, ap + (size_t)c0 * mt, dn, dld, mt, kb);
+            }
+        }
     } else if (mt <= CONVK_KC && Nf >= 4 * CONVK_NR) {   /* gathering pays off from 4 panels */
         /* a block of 6 columns of a is gathered once (mt x 6) and swept over every 16-column
          * panel of d while it sits in L1. So every panel of d is swept once per 6 rows of
@@ -231,11 +276,11 @@ void convk_dw_tap(float *dwt, const float *const *rows, const float *d, int d_ld
                            sizeof(float) * CONVK_NR);
             dpn = dscratch, dld = CONVK_NR;
         }
-        for (int m = 0; m < mt; m++) prow[m] = ap + m * CONVK_MR;
+        for (int m = 0; m < mt; m++) prow[m] = ap_small + m * CONVK_MR;
         for (int c0 = 0; c0 < L; c0 += CONVK_MR) {
             const int kb = L - c0 < CONVK_MR ? L - c0 : CONVK_MR;
             for (int m = 0; m < mt; m++)
-                for (int r = 0; r < kb; r++) ap[m * CONVK_MR + r] = rows[m][c0 + r];
+                for (int r = 0; r < kb; r++) ap_small[m * CONVK_MR + r] = rows[m][c0 + r];
             for (int n = 0; n < Nf; n += CONVK_NR) {
                 float *o = dwt + (size_t)c0 * N + n;
                 const float *dn = dscratch ? dpn + (size_t)n * mt : dpn + n;

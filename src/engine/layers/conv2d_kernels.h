@@ -80,11 +80,16 @@ void convk_forward_rows(float *out, int out_ld, const float *const *rows, int nt
 /* dwt (L, N) += (sum_{m < mt} a(m)^T d(m), from zero, m in order): a(m) (L) starts at
  * rows[m], d(m) (N) at d + m*d_ld. One tap's slice of a transposed weight gradient
  * (K, N). Any N (the last N % 16 columns: fmaf, the same chain). dscratch: NULL, or
- * convk_dw_scratch_floats(N) floats (64-byte aligned) where the AVX2 kernel copies d's
- * panels contiguous when it sweeps them many times (the gathered path); same bits. */
+ * convk_dw_scratch_floats(L, N) floats (64-byte aligned) where the AVX2 kernel gathers
+ * all of a (L <= CONVK_DW_GATHER_L) or copies d's panels contiguous when it sweeps them
+ * many times (the gathered path); same bits. */
 void convk_dw_tap(float *dwt, const float *const *rows, const float *d, int d_ld, int mt, int L, int N,
                   float *dscratch);
-static inline long convk_dw_scratch_floats(int N) { return (long)CONVK_KC * (N / CONVK_NR * CONVK_NR); }
+#define CONVK_DW_GATHER_L 192
+static inline long convk_dw_scratch_floats(int L, int N) {
+    long nf = N / CONVK_NR * CONVK_NR;
+    return (long)CONVK_KC * (L <= CONVK_DW_GATHER_L && L + CONVK_NR > nf ? L + CONVK_NR : nf);
+}
 
 /* s (N) += d(m) for m = 0..mt-1 in order (d(m) (N) at d + m*d_ld). Any N. */
 void convk_colsum(float *s, const float *d, int d_ld, int mt, int N);

@@ -55,7 +55,7 @@ static void gemm_nt(int direct, float *C, int ldc, const float *A, int lda, int 
                     wt ? N : K, acc ? 1.0f : 0.0f, C, ldc);
 }
 
-/* P (K,N) = A^T D: A (M,K) lda, D (M,N) ldd; dscr: convk_dw_scratch_floats(N) floats */
+/* P (K,N) = A^T D: A (M,K) lda, D (M,N) ldd; dscr: convk_dw_scratch_floats(K, N) floats */
 static void gemm_tn(int direct, float *P, const float *A, int lda, const float *D, int ldd, int M, int K, int N,
                     float *dscr) {
     if (CONVK_AVAILABLE && direct) {
@@ -72,13 +72,27 @@ static size_t part_floats(LSTMDims d) {
     return pad16(G * d.In + G * d.H + G);
 }
 
-/* the dW kernel's copy of its right operand's panels (convk_dw_tap): dg (N = 4H) at most */
-static size_t dscr_floats(LSTMDims d) { return pad16((size_t)convk_dw_scratch_floats(4 * d.H > d.In ? 4 * d.H : d.In)); }
+/* With few inputs (the MMF LSTM's 19) the backward takes dW_ih and dW_hh in one pass over
+ * dg, as [x | h_{t-1}]^T dg ((In + H), 4H): dg is read once per chunk, not twice, and the
+ * kernel gathers all In + H columns once (convk_dw_tap). Each element is the chain it
+ * would be alone (fma(a, b, s) = fma(b, a, s), the same row blocks), so the bits do not
+ * change; the reduction reads the partial transposed. */
+static int fused_dw(LSTMDims d) { return d.In < 4 * CONVK_NR; }
+/* floats of a row of the backward's h_{t-1} copy: [x | h_{t-1}] when fused */
+static int xh_width(LSTMDims d) { return fused_dw(d) ? d.In + d.H : d.H; }
 
-/* one thread's workspace: dgates (nb,T,4H), hprev (nb,T,H), dh (nb,H), dc (nb,H), dscr */
+static long lmax(long a, long b) { return a > b ? a : b; }
+/* the dW kernel's scratch (convk_dw_tap) for the products the backward runs */
+static size_t dscr_floats(LSTMDims d) {
+    const int G = 4 * d.H;
+    if (fused_dw(d)) return pad16((size_t)convk_dw_scratch_floats(d.In + d.H, G));
+    return pad16((size_t)lmax(convk_dw_scratch_floats(G, d.In), convk_dw_scratch_floats(G, d.H)));
+}
+
+/* one thread's workspace: dgates (nb,T,4H), hprev (nb,T,xh_width), dh (nb,H), dc (nb,H), dscr */
 static size_t slot_floats(LSTMDims d) {
     size_t rows = (size_t)LSTM_CHUNK_B * d.T, H = d.H;
-    return pad16(rows * 4 * H) + pad16(rows * H) + 2 * pad16(LSTM_CHUNK_B * H) + dscr_floats(d);
+    return pad16(rows * 4 * H) + pad16(rows * xh_width(d)) + 2 * pad16(LSTM_CHUNK_B * H) + dscr_floats(d);
 }
 
 /* The pointwise cell over the H units of one sample at one step, in two passes: the
@@ -209,11 +223,7 @@ void lstm_backward_cpu(float *dx, float *dw_ih, float *dw_hh, float *db_ih, floa
     const size_t pf = part_floats(d), sf = slot_floats(d);
     const size_t rows_max = (size_t)LSTM_CHUNK_B * T;
     const int direct = use_direct(d);
-    /* dW_ih's partial as x^T dg (In, 4H) when the inputs are few (the MMF LSTM's 19): the
-     * dW kernel then sweeps 4H wide panels over all In rows (convk_dw_tap's small-L path)
-     * instead of one 16-column panel and a masked tail; each element is the same chain
-     * (fma(a, b, s) = fma(b, a, s)), so the bits do not change */
-    const int ih_t = In < 4 * CONVK_NR;
+    const int fused = fused_dw(d), XH = xh_width(d);
     float *wp_ih_t = scratch, *wp_hh_t = scratch + ih_pack_floats(d); /* W^T packs: dx and dh */
     float *parts = scratch + pack_floats(d), *slots = parts + (size_t)nch * pf;
     if (nch == 0) return; /* B = 0: no partials to reduce */
@@ -226,7 +236,7 @@ void lstm_backward_cpu(float *dx, float *dw_ih, float *dw_hh, float *db_ih, floa
     {
         float *slot = slots + (size_t)omp_get_thread_num() * sf;
         float *dg = slot, *hp = dg + pad16(rows_max * G);
-        float *dh = hp + pad16(rows_max * H), *dc = dh + pad16((size_t)LSTM_CHUNK_B * H);
+        float *dh = hp + pad16(rows_max * XH), *dc = dh + pad16((size_t)LSTM_CHUNK_B * H);
         float *dscr = dc + pad16((size_t)LSTM_CHUNK_B * H);
 #pragma omp for schedule(dynamic, 1)
         for (int ch = 0; ch < nch; ch++) {
@@ -234,16 +244,24 @@ void lstm_backward_cpu(float *dx, float *dw_ih, float *dw_hh, float *db_ih, floa
             const size_t r0 = (size_t)b0 * T;
             const int rows = nb * T;
             bptt_chunk(dg, dh, dc, dh_last, act, cs, w_hh, wp_hh_t, b0, nb, d);
-            /* h_{t-1} rows aligned with dz_t rows (zero at t = 0) for dW_hh */
-            for (int b = 0; b < nb; b++) {
-                memset(hp + (size_t)b * T * H, 0, sizeof(float) * H);
-                memcpy(hp + ((size_t)b * T + 1) * H, hs + (r0 + (size_t)b * T) * H, sizeof(float) * (T - 1) * H);
-            }
+            /* h_{t-1} rows aligned with dz_t rows (zero at t = 0) for dW_hh, after x_t's row
+             * when fused */
+            for (int b = 0; b < nb; b++)
+                for (int t = 0; t < T; t++) {
+                    const size_t lr = (size_t)b * T + t;
+                    float *o = hp + lr * XH;
+                    if (fused) memcpy(o, x + (r0 + lr) * d.x_ld, sizeof(float) * In);
+                    if (t == 0) memset(o + XH - H, 0, sizeof(float) * H);
+                    else memcpy(o + XH - H, hs + (r0 + lr - 1) * H, sizeof(float) * H);
+                }
             if (dx) gemm_nt(direct, dx + r0 * d.x_ld, d.x_ld, dg, G, rows, G, w_ih, 1, wp_ih_t, In, d.accumulate_dx);
             float *p_ih = parts + (size_t)ch * pf, *p_hh = p_ih + (size_t)G * In, *p_b = p_hh + (size_t)G * H;
-            if (ih_t) gemm_tn(direct, p_ih, x + r0 * d.x_ld, d.x_ld, dg, G, rows, In, G, dscr);
-            else gemm_tn(direct, p_ih, dg, G, x + r0 * d.x_ld, d.x_ld, rows, G, In, dscr);
-            gemm_tn(direct, p_hh, dg, G, hp, H, rows, G, H, dscr);
+            if (fused) { /* p_ih .. p_b hold [dW_ih | dW_hh]^T ((In + H), 4H) */
+                gemm_tn(direct, p_ih, hp, XH, dg, G, rows, XH, G, dscr);
+            } else {
+                gemm_tn(direct, p_ih, dg, G, x + r0 * d.x_ld, d.x_ld, rows, G, In, dscr);
+                gemm_tn(direct, p_hh, dg, G, hp, H, rows, G, H, dscr);
+            }
             memset(p_b, 0, sizeof(float) * G);
             for (int r = 0; r < rows; r++) {
                 const float *dgr = dg + (size_t)r * G;
@@ -254,8 +272,11 @@ void lstm_backward_cpu(float *dx, float *dw_ih, float *dw_hh, float *db_ih, floa
         const size_t n_ih = (size_t)G * In, n_hh = (size_t)G * H, n_all = n_ih + n_hh + G;
 #pragma omp for schedule(static)
         for (size_t e = 0; e < n_all; e++) {
-            /* dW_ih's partials are (In, 4H) with ih_t: element (g, i) sits at i * 4H + g */
-            const size_t pe = e < n_ih && ih_t ? e % In * G + e / In : e;
+            /* fused, the partials are transposed: dW_ih's (g, i) sits at i * 4H + g, dW_hh's
+             * (g, j) at (In + j) * 4H + g */
+            const size_t pe = !fused || e >= n_ih + n_hh ? e
+                              : e < n_ih                 ? e % In * G + e / In
+                                                         : n_ih + (e - n_ih) % H * G + (e - n_ih) / H;
             float s = parts[pe];
             for (int ch = 1; ch < nch; ch++) s += parts[(size_t)ch * pf + pe];
             if (e < n_ih) dw_ih[e] += s;

@@ -127,10 +127,20 @@ static void cell_forward_row(float *restrict g, float *restrict c, float *restri
 }
 
 /* dg (4H) out; dc (H) carry in/out; a (4H), c (H) of this step; cp (H) = c_{t-1}
- * or NULL at t = 0; dh (H) = dL/dh_t */
+ * or NULL at t = 0; dh (H) = dL/dh_t from step t+1, plus this step's own gradient
+ * dh_own (H) where the loss sees every step (else NULL) */
 static void cell_backward_row(float *restrict dg, float *restrict dc, const float *restrict a,
-                              const float *restrict c, const float *restrict cp, const float *restrict dh, int H) {
-    if (cp)
+                              const float *restrict c, const float *restrict cp, const float *restrict dh,
+                              const float *restrict dh_own, int H) {
+    if (dh_own && cp)
+#pragma omp simd
+        for (int j = 0; j < H; j++)
+            dc[j] = lstm_cell_backward_elem(dg, a, c[j], cp[j], dh[j] + dh_own[j], dc[j], j, H);
+    else if (dh_own)
+#pragma omp simd
+        for (int j = 0; j < H; j++)
+            dc[j] = lstm_cell_backward_elem(dg, a, c[j], 0.0f, dh[j] + dh_own[j], dc[j], j, H);
+    else if (cp)
 #pragma omp simd
         for (int j = 0; j < H; j++) dc[j] = lstm_cell_backward_elem(dg, a, c[j], cp[j], dh[j], dc[j], j, H);
     else
@@ -184,7 +194,7 @@ void lstm_forward_cpu(float *h_last, float *cache, const float *x, const float *
 }
 
 /* BPTT of one chunk: fills dg (nb,T,4H) with dL/dz from dh_last rows b0.. (nb,H), or
- * with d.dh_every_step from its rows (b0.., t) (nb,T,H) added at each step.
+ * with d.dh_every_step from its rows (b0.., t) (nb,T,H) added at each step (in the cell).
  * dh, dc (nb,H) are workspace. */
 static void bptt_chunk(float *dg, float *dh, float *dc, const float *dh_last, const float *act,
                        const float *cs, const float *w_hh, const float *wp_hh_t, int b0, int nb, LSTMDims d) {
@@ -194,15 +204,11 @@ static void bptt_chunk(float *dg, float *dh, float *dc, const float *dh_last, co
     else memcpy(dh, dh_last + (size_t)b0 * H, sizeof(float) * nb * H);
     memset(dc, 0, sizeof(float) * nb * H);
     for (int t = T - 1; t >= 0; t--) {
-        for (int b = 0; d.dh_every_step && b < nb; b++) { /* + this step's own gradient */
-            const float *s = dh_last + (r0 + (size_t)b * T + t) * H;
-            float *o = dh + (size_t)b * H;
-            for (int j = 0; j < H; j++) o[j] += s[j];
-        }
         for (int b = 0; b < nb; b++) {
             const size_t lr = (size_t)b * T + t, r = r0 + lr;
             cell_backward_row(dg + lr * G, dc + (size_t)b * H, act + r * G, cs + r * H,
-                              t > 0 ? cs + (r - 1) * H : NULL, dh + (size_t)b * H, H);
+                              t > 0 ? cs + (r - 1) * H : NULL, dh + (size_t)b * H,
+                              d.dh_every_step ? dh_last + r * H : NULL, H);
         }
         /* dh_{t-1} = dz_t W_hh: the only path into earlier steps besides dc */
         if (t > 0) gemm_nt(use_direct(d), dh, H, dg + (size_t)t * G, T * G, nb, G, w_hh, 1, wp_hh_t, H, 0);

@@ -193,6 +193,11 @@ void lstm_forward_cpu(float *h_last, float *cache, const float *x, const float *
     }
 }
 
+/* the n floats at p towards L1, one prefetch per 64-byte line */
+static void prefetch_floats(const float *p, int n) {
+    for (int o = 0; o < n; o += 16) __builtin_prefetch(p + o, 0, 3);
+}
+
 /* BPTT of one chunk: fills dg (nb,T,4H) with dL/dz from dh_last rows b0.. (nb,H), or
  * with d.dh_every_step from its rows (b0.., t) (nb,T,H) added at each step (in the cell).
  * dh, dc (nb,H) are workspace. */
@@ -206,6 +211,14 @@ static void bptt_chunk(float *dg, float *dh, float *dc, const float *dh_last, co
     for (int t = T - 1; t >= 0; t--) {
         for (int b = 0; b < nb; b++) {
             const size_t lr = (size_t)b * T + t, r = r0 + lr;
+            /* the rows step t-1 will read, a step ahead: the nb samples are T rows apart,
+             * nb backward streams, too many for the hardware prefetchers, and this pass reads
+             * the forward cache (50 MB for the MMF LSTM) from DRAM (the cell -20 %, Zen 3) */
+            if (t > 0) {
+                prefetch_floats(act + (r - 1) * G, G);
+                if (t > 1) prefetch_floats(cs + (r - 2) * H, H);
+                if (d.dh_every_step) prefetch_floats(dh_last + (r - 1) * H, H);
+            }
             cell_backward_row(dg + lr * G, dc + (size_t)b * H, act + r * G, cs + r * H,
                               t > 0 ? cs + (r - 1) * H : NULL, dh + (size_t)b * H,
                               d.dh_every_step ? dh_last + r * H : NULL, H);

@@ -349,6 +349,8 @@ int main(void) {
     check_case("no bias", (Case){5, 7, 3, 7, 3, 0, 0}, 14);
     check_case("multi-chunk", (Case){2 * DL_CHUNK_ROWS + 808, 6, 4, 6, 4, 0, 1}, 15);
     check_case("panels + tails (O, I 37)", (Case){21, 37, 37, 40, 38, 0, 1}, 16);
+    /* dx of >= 65536 floats, 64-byte aligned rows: written with streaming stores */
+    check_case("large dx (streaming stores)", (Case){4096 + 100, 32, 8, 32, 8, 0, 1}, 19);
     check_case("one output (head fc2)", (Case){9, 64, 1, 64, 1, 0, 1}, 17);
     check_case("1 -> 1 (residual_proj)", (Case){7, 1, 1, 2, 2, 1, 1}, 18);
     check_tail_bits();

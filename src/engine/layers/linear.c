@@ -8,6 +8,7 @@
  * per call at the start of scratch; each element a fixed-order FMA chain, so the bits
  * do not depend on the CPU either. Builds without AVX2+FMA use OpenBLAS instead. */
 #include <cblas.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "../../common/util.h"
@@ -62,11 +63,17 @@ static void colsum_add(float *dcol, const float *dy, int nr, int O, int ld) {
 
 /* dx (nr,I) (+)= dy (nr,O) @ w (O,I); wpt = convk_pack of w^T */
 static void chunk_dx(float *dx, const float *dy, const float *w, const float *wpt, int nr, LinearDims d) {
-    if (CONVK_AVAILABLE)
-        convk_gemm_nt(dx, d.x_ld, dy, d.y_ld, nr, d.O, wpt, d.I, NULL, d.accumulate_dx);
-    else
+    if (CONVK_AVAILABLE) {
+        /* a large dx that is overwritten goes out with streaming stores: no read of the old
+         * lines first (the MMF heads' 8 MB dL/dh: 6.6 -> 3.8-5.7 ms on Zen 3); same bits */
+        const int stream = !d.accumulate_dx && d.O <= CONVK_KC && d.x_ld % 16 == 0 && ((uintptr_t)dx & 63) == 0 &&
+                           (size_t)nr * d.I >= 65536;
+        convk_gemm_nt(dx, d.x_ld, dy, d.y_ld, nr, d.O, wpt, d.I, NULL, stream ? CONVK_STREAM : d.accumulate_dx);
+        if (stream) convk_fence();
+    } else {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, d.I, d.O, 1.0f, dy, d.y_ld, w, d.I,
                     d.accumulate_dx ? 1.0f : 0.0f, dx, d.x_ld);
+    }
 }
 
 /* g (O,I) += dy (nr,O)^T @ x (nr,I) */

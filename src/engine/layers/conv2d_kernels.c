@@ -255,6 +255,10 @@ void convk_dw_tap(float *dwt, const float *const *rows, const float *d, int d_ld
                 for (int m = 0; m < mt; m++) memcpy(dp + (size_t)m * CONVK_NR, d + (long)m * d_ld + n, sizeof(float) * CONVK_NR);
                 dn = dp, dld = CONVK_NR;
             }
+            /* and the next panel's lines on their way while this one is swept (d fresh from
+             * DRAM: the LSTM backward -2-3 %) */
+            if (n + CONVK_NR < Nf)
+                for (int m = 0; m < mt; m++) __builtin_prefetch(d + (long)m * d_ld + n + CONVK_NR, 0, 3);
             for (int b = 0; b < nblk; b++) {
                 const int c0 = b * L / nblk, kb = (b + 1) * L / nblk - c0;
                 dw_block_p_kb(dwt + (size_t)c0 * N + n, N, ap + (size_t)c0 * mt, dn, dld, mt, kb);

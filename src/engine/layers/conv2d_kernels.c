@@ -148,13 +148,16 @@ ALWAYS_INLINE void dw_store(float *p, int masked, __m256i mask, __m256 v) {
 }
 
 /* masked (the last nt < 16 columns: lanes of m0, m1): every lane is the scalar chain
- * s = fmaf(a, d, s) over m in order from zero, then dwt += s, at vector speed */
-ALWAYS_INLINE void dw_block_m(float *dwt, int N, const float *const *rows, int c0, const float *d, int d_ld, int mt,
-                              const int KB, const int masked, __m256i m0, __m256i m1) {
+ * s = fmaf(a, d, s) over m in order from zero, then dwt += s, at vector speed.
+ * a(m) from rows[m] + c0, or with packed from ap + m * KB (a block of a gathered as one
+ * stream: convk_dw_tap's gather-all path); packed and masked are constants at each use */
+ALWAYS_INLINE void dw_block_g(float *dwt, int N, const float *const *rows, int c0, const float *ap, const int packed,
+                              const float *d, int d_ld, int mt, const int KB, const int masked, __m256i m0,
+                              __m256i m1) {
     __m256 s0[CONVK_MR], s1[CONVK_MR];
     for (int r = 0; r < KB; r++) s0[r] = s1[r] = _mm256_setzero_ps();
     for (int m = 0; m < mt; m++) {
-        const float *a = rows[m] + c0, *dm = d + (long)m * d_ld;
+        const float *a = packed ? ap + (size_t)m * KB : rows[m] + c0, *dm = d + (long)m * d_ld;
         const __m256 d0 = dw_load(dm, masked, m0), d1 = dw_load(dm + 8, masked, m1);
         for (int r = 0; r < KB; r++) {
             const __m256 x = _mm256_broadcast_ss(a + r);
@@ -168,10 +171,14 @@ ALWAYS_INLINE void dw_block_m(float *dwt, int N, const float *const *rows, int c
         dw_store(o + 8, masked, m1, _mm256_add_ps(dw_load(o + 8, masked, m1), s1[r]));
     }
 }
+ALWAYS_INLINE void dw_block_m(float *dwt, int N, const float *const *rows, int c0, const float *d, int d_ld, int mt,
+                              const int KB, const int masked, __m256i m0, __m256i m1) {
+    dw_block_g(dwt, N, rows, c0, NULL, 0, d, d_ld, mt, KB, masked, m0, m1);
+}
 ALWAYS_INLINE void dw_block(float *dwt, int N, const float *const *rows, int c0, const float *d, int d_ld, int mt,
                             const int KB) {
     const __m256i all = _mm256_set1_epi32(-1);
-    dw_block_m(dwt, N, rows, c0, d, d_ld, mt, KB, 0, all, all);
+    dw_block_g(dwt, N, rows, c0, NULL, 0, d, d_ld, mt, KB, 0, all, all);
 }
 
 /* dw_block for a row count kb (1..6) known at run time: each case inlines the kernel for
@@ -189,25 +196,10 @@ ALWAYS_INLINE void dw_block_kb(float *dwt, int N, const float *const *rows, int 
     }
 }
 
-/* dw_block over a packed block of a: its KB values of row m at ap[m * KB + r] (read as one
- * stream, not from mt rows far apart) */
+/* dw_block over a packed block of a: its KB values of row m at ap[m * KB + r] */
 ALWAYS_INLINE void dw_block_p(float *dwt, int N, const float *ap, const float *d, int d_ld, int mt, const int KB) {
-    __m256 s0[CONVK_MR], s1[CONVK_MR];
-    for (int r = 0; r < KB; r++) s0[r] = s1[r] = _mm256_setzero_ps();
-    for (int m = 0; m < mt; m++, ap += KB) {
-        const float *dm = d + (long)m * d_ld;
-        const __m256 d0 = _mm256_loadu_ps(dm), d1 = _mm256_loadu_ps(dm + 8);
-        for (int r = 0; r < KB; r++) {
-            const __m256 x = _mm256_broadcast_ss(ap + r);
-            s0[r] = _mm256_fmadd_ps(x, d0, s0[r]);
-            s1[r] = _mm256_fmadd_ps(x, d1, s1[r]);
-        }
-    }
-    for (int r = 0; r < KB; r++) {
-        float *o = dwt + (size_t)r * N;
-        _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), s0[r]));
-        _mm256_storeu_ps(o + 8, _mm256_add_ps(_mm256_loadu_ps(o + 8), s1[r]));
-    }
+    const __m256i all = _mm256_set1_epi32(-1);
+    dw_block_g(dwt, N, NULL, 0, ap, 1, d, d_ld, mt, KB, 0, all, all);
 }
 ALWAYS_INLINE void dw_block_p_kb(float *dwt, int N, const float *ap, const float *d, int d_ld, int mt, int kb) {
     switch (kb) {

@@ -45,7 +45,6 @@
 
 #include <cblas.h>
 #include <omp.h>
-#include <stdint.h>
 #include <string.h>
 
 /* Groups of samples: the unit of parallel work and of dW/db partial sums.
@@ -290,8 +289,8 @@ static void forward_impl(float *out, const float *in, const float *w, int w_tran
     }
     /* outputs too large to stay cached for their reader (the front end's, 30-65 MB at
      * B = 256): streaming stores skip each line's read-for-ownership; same values */
-    const int stream = CONVK_AVAILABLE && p.direct && beta0 == 0.0f && p.K <= CONVK_KC && d.out_ld % 16 == 0 &&
-                       ((uintptr_t)out & 63) == 0 && (double)d.B * p.rps * d.out_ld * sizeof(float) >= CONV_NT_BYTES;
+    const int stream = CONVK_AVAILABLE && p.direct && beta0 == 0.0f && convk_stream_ok(out, d.out_ld, p.K) &&
+                       (double)d.B * p.rps * d.out_ld * sizeof(float) >= CONV_NT_BYTES;
 #pragma omp parallel for schedule(dynamic, 1)
     for (int g = 0; g < p.G; g++) {
         float *tile = tiles + (size_t)g * p.tile;

@@ -212,6 +212,12 @@ ALWAYS_INLINE void dw_block_p_kb(float *dwt, int N, const float *ap, const float
     }
 }
 
+/* dst (mt, 16) = the 16 columns of d from column n, rows m < mt (stride d_ld): one panel
+ * of d made contiguous */
+static void dw_copy_panel(float *dst, const float *d, int d_ld, int mt, int n) {
+    for (int m = 0; m < mt; m++) memcpy(dst + (size_t)m * CONVK_NR, d + (long)m * d_ld + n, sizeof(float) * CONVK_NR);
+}
+
 void convk_dw_tap(float *dwt, const float *const *rows, const float *d, int d_ld, int mt, int L, int N,
                   float *dscratch) {
     if (convk_avx512() && N % 32 == 0) {
@@ -244,7 +250,7 @@ void convk_dw_tap(float *dwt, const float *const *rows, const float *d, int d_ld
             const float *dn = d + n;
             int dld = d_ld;
             if (dp) {
-                for (int m = 0; m < mt; m++) memcpy(dp + (size_t)m * CONVK_NR, d + (long)m * d_ld + n, sizeof(float) * CONVK_NR);
+                dw_copy_panel(dp, d, d_ld, mt, n);
                 dn = dp, dld = CONVK_NR;
             }
             /* and the next panel's lines on their way while this one is swept (d fresh from
@@ -266,10 +272,7 @@ void convk_dw_tap(float *dwt, const float *const *rows, const float *d, int d_ld
         const float *dpn = d;
         int dld = d_ld;
         if (dscratch) {
-            for (int p = 0; p < Nf / CONVK_NR; p++)
-                for (int m = 0; m < mt; m++)
-                    memcpy(dscratch + ((size_t)p * mt + m) * CONVK_NR, d + (long)m * d_ld + p * CONVK_NR,
-                           sizeof(float) * CONVK_NR);
+            for (int n = 0; n < Nf; n += CONVK_NR) dw_copy_panel(dscratch + (size_t)n * mt, d, d_ld, mt, n);
             dpn = dscratch, dld = CONVK_NR;
         }
         for (int m = 0; m < mt; m++) prow[m] = ap_small + m * CONVK_MR;

@@ -12,6 +12,8 @@
 #ifndef DL_CONV2D_KERNELS_H
 #define DL_CONV2D_KERNELS_H
 
+#include <stdint.h>
+
 #if defined(__AVX2__) && defined(__FMA__)
 #define CONVK_AVAILABLE 1
 #else
@@ -72,6 +74,10 @@ void convk_pack_ld(float *wp, const float *w, int ld, int N, int K, int trans);
  * fences). 1 <= mr <= convk_mr(N). Any N: a last partial panel runs through a 16-column
  * buffer, each element the same chain as in a full panel. */
 #define CONVK_STREAM 2
+/* CONVK_STREAM's preconditions on the output and the reduction length K */
+static inline int convk_stream_ok(const float *out, int out_ld, int K) {
+    return K <= CONVK_KC && out_ld % 16 == 0 && ((uintptr_t)out & 63) == 0;
+}
 /* after streaming stores, before another thread reads them (they are weakly ordered) */
 void convk_fence(void);
 void convk_forward_rows(float *out, int out_ld, const float *const *rows, int ntaps, int L, const float *wp, int N,

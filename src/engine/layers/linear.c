@@ -8,7 +8,6 @@
  * per call at the start of scratch; each element a fixed-order FMA chain, so the bits
  * do not depend on the CPU either. Builds without AVX2+FMA use OpenBLAS instead. */
 #include <cblas.h>
-#include <stdint.h>
 #include <string.h>
 
 #include "../../common/util.h"
@@ -66,8 +65,7 @@ static void chunk_dx(float *dx, const float *dy, const float *w, const float *wp
     if (CONVK_AVAILABLE) {
         /* a large dx that is overwritten goes out with streaming stores: no read of the old
          * lines first (the MMF heads' 8 MB dL/dh: 6.6 -> 3.8-5.7 ms on Zen 3); same bits */
-        const int stream = !d.accumulate_dx && d.O <= CONVK_KC && d.x_ld % 16 == 0 && ((uintptr_t)dx & 63) == 0 &&
-                           (size_t)nr * d.I >= 65536;
+        const int stream = !d.accumulate_dx && convk_stream_ok(dx, d.x_ld, d.O) && (size_t)nr * d.I >= 65536;
         convk_gemm_nt(dx, d.x_ld, dy, d.y_ld, nr, d.O, wpt, d.I, NULL, stream ? CONVK_STREAM : d.accumulate_dx);
         if (stream) convk_fence();
     } else {

@@ -18,6 +18,7 @@
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "../../src/engine/layers/layers_cpu.h"
 #include "../../src/common/util.h"
+#include "../../src/engine/layers/conv2d_kernels.h"
 
 #include <cblas.h>
 #include <omp.h>
@@ -95,6 +96,39 @@ static void bench(const char *name, ConvDims d, int reps) {
     free(in); free(w); free(b); free(out); free(dout); free(din); free(dw); free(db); free(scratch);
 }
 
+/* BENCH_ISA_AB=1: the AVX2 and the AVX-512 kernels interleaved call by call on one shape
+ * (1 thread; best of reps each): which twin a CPU should run, measured under the same
+ * noise. The bits are the same either way (test_layer_conv). */
+static void bench_isa_ab(const char *name, ConvDims d, int reps) {
+    int Ho = conv_out_h(d), Wo = conv_out_w(d);
+    size_t ni = (size_t)d.B * d.H * d.W, no = (size_t)d.B * Ho * Wo, K = (size_t)d.kh * d.kw * d.Cin;
+    float *in = rnd(ni * d.in_ld, 4), *w = rnd(d.Cout * K, 5), *b = rnd(d.Cout, 6), *out = rnd(no * d.out_ld, 7);
+    float *dout = rnd(no * d.out_ld, 8), *din = rnd(ni * d.in_ld, 9), *dw = rnd(d.Cout * K, 10), *db = rnd(d.Cout, 11);
+    float *scratch = dl_aligned_alloc(sizeof(float) * conv2d_scratch_floats_cpu(d, 2));
+    double flop = 2.0 * (double)no * d.Cout * (double)K, best[2][3];
+    omp_set_num_threads(1);
+    for (int i = 0; i < 6; i++) best[i / 3][i % 3] = 1e30;
+    for (int r = 0; r <= reps; r++)
+        for (int isa = 0; isa < 2; isa++) {
+            if (convk_set_avx512(isa) != isa) { printf("%s: no AVX-512 on this CPU\n", name); goto done; }
+            double t0 = now_s();
+            conv2d_forward_cpu(out, in, w, b, d, scratch);
+            double t1 = now_s();
+            conv2d_backward_cpu(din, dw, db, dout, in, w, d, scratch);
+            double t2 = now_s();
+            conv2d_backward_cpu(NULL, dw, db, dout, in, w, d, scratch);
+            double t3 = now_s(), t[3] = {t1 - t0, t2 - t1, t3 - t2};
+            for (int j = 0; j < 3 && r > 0; j++)
+                if (t[j] < best[isa][j]) best[isa][j] = t[j];
+        }
+    printf("%-10s GFLOP/s avx2/avx512: fwd %5.1f %5.1f (%.2f) | bwd %5.1f %5.1f (%.2f) | dW %5.1f %5.1f (%.2f)\n", name,
+           flop / best[0][0] * 1e-9, flop / best[1][0] * 1e-9, best[0][0] / best[1][0], 2 * flop / best[0][1] * 1e-9,
+           2 * flop / best[1][1] * 1e-9, best[0][1] / best[1][1], flop / best[0][2] * 1e-9,
+           flop / best[1][2] * 1e-9, best[0][2] / best[1][2]);
+done:
+    free(in); free(w); free(b); free(out); free(dout); free(din); free(dw); free(db); free(scratch);
+}
+
 static ConvDims mk(int B, int H, int W, int Cin, int Cout, int kh, int kw, int sw, int dil, int pt, int pb,
                    int in_ld, int out_ld) {
     ConvDims d = {B, H, W, Cin, Cout, kh, kw, 1, sw, dil, pt, pb, in_ld, out_ld, 0};
@@ -106,6 +140,8 @@ int main(int argc, char **argv) {
     openblas_set_num_threads(1); /* the backend's caller pins BLAS; the ops run it inside OpenMP */
     printf("sgemm 2048^3: 1 BLAS thread %.1f GFLOP/s, 2 BLAS threads %.1f GFLOP/s\n", sgemm_gflops(2048, 1, 3),
            sgemm_gflops(2048, 2, 3));
+    void (*run)(const char *, ConvDims, int) = getenv("BENCH_ISA_AB") ? bench_isa_ab : bench;
+#define bench run
     bench("conv1b", mk(B, 100, 20, 32, 32, 4, 1, 1, 1, 0, 0, 32, 32), reps);
     bench("conv2b", mk(B, 94, 10, 32, 32, 4, 1, 1, 1, 0, 0, 32, 32), reps);
     if (getenv("BENCH_HOT")) return 0;

@@ -308,11 +308,15 @@ static void det_config(const Cfg *cf) {
 }
 
 /* ISA twins: the AVX2 and AVX-512 kernels (conv2d_kernels_avx512.c: the same
- * per-element FMA order, wider register blocks) */
-static void set_isa(int v) { convk_set_avx512(v); }
+ * per-element FMA order, wider register blocks), the latter with the forward's 12-row
+ * blocks (Zen 5, Intel) and 8-row blocks (Zen 4: convk_mr512) */
+static void set_isa(int v) {
+    convk_set_avx512(v > 0);
+    convk_set_mr512(v == 2 ? 8 : CONVK_MR512);
+}
 static void isa_config(const Cfg *cf) {
-    static const char *const names[] = {"avx2", "avx512"};
-    variant_config(cf, 2, set_isa, names);
+    static const char *const names[] = {"avx2", "avx512", "avx512 8-row"};
+    variant_config(cf, 3, set_isa, names);
 }
 
 /* ---- streaming stores: large outputs (conv2d.c CONV_NT_BYTES) of the direct forward,
@@ -384,7 +388,7 @@ int main(void) {
         {"d_stride_h2", mk(2, 15, 4, 3, 16, 3, 2, 2, 1, 1, 1, 2, 3, 16)},     /* col2im din */
         {"d_17_taps", mk(2, 4, 20, 4, 16, 1, 17, 1, 1, 1, 0, 0, 5, 16)},      /* > 16 taps: BLAS */
         {"d_B19_tcn", mk(19, 7, 1, 16, 16, 3, 1, 1, 1, 2, 4, 0, 16, 16)},
-        /* Cout % 32 == 0: the AVX-512 kernels where the CPU has them (12-row blocks,
+        /* Cout % 32 == 0: the AVX-512 kernels where the CPU has them (12- or 8-row blocks,
          * tails of 1..11 rows; dW and transposed din with Cin % 32 == 0 too) */
         {"z_conv1b_c32", mk(3, 13, 5, 32, 32, 4, 1, 1, 1, 1, 0, 0, 32, 32)},
         {"z_tcn_c64_d2", mk(2, 29, 1, 64, 64, 3, 1, 1, 1, 2, 4, 0, 64, 64)},
@@ -422,7 +426,7 @@ int main(void) {
     const Cfg big = {"big_conv1b", mk(64, 100, 20, 32, 32, 4, 1, 1, 1, 1, 0, 0, 32, 32)}; /* 15.9 MB out */
     stream_config(&big);
 
-    int has512 = convk_set_avx512(1);
+    int has512 = convk_set_avx512(1), mr512 = convk_mr512();
     printf("AVX2 and AVX-512 kernels, bit for bit (this CPU: AVX-512 %s):\n", has512 ? "yes" : "no: skipped");
     if (has512) {
         for (int i = 0; i < n; i++)
@@ -430,5 +434,6 @@ int main(void) {
         for (size_t i = 0; i < sizeof det / sizeof det[0]; i++) isa_config(&det[i]);
     }
     convk_set_avx512(has512);
+    convk_set_mr512(mr512);
     return gc_summary("test_layer_conv");
 }

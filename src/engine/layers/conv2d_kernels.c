@@ -6,6 +6,7 @@
 #include "conv2d_kernels.h"
 
 #if CONVK_AVAILABLE
+#include <cpuid.h>
 #include <immintrin.h>
 #include <math.h>
 #include <stdlib.h>
@@ -25,6 +26,31 @@ void convk_fence(void) { _mm_sfence(); }
 int convk_set_avx512(int on) {
     g_avx512 = on && __builtin_cpu_supports("avx512f");
     return g_avx512;
+}
+
+/* AMD family 19h (Zen 3 and 4; only Zen 4 has AVX-512): 512-bit ops double-pumped */
+static int cpu_amd_family19h(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(0, &a, &b, &c, &d) || b != 0x68747541u || d != 0x69746e65u || c != 0x444d4163u) return 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    unsigned fam = (a >> 8) & 0xf;
+    if (fam == 0xf) fam += (a >> 20) & 0xff;
+    return fam == 0x19;
+}
+
+static int g_mr512 = -1;
+int convk_mr512(void) {
+    if (g_mr512 < 0) {
+        const char *e = getenv("DEEPLOB_MR512");
+        const int v = e ? atoi(e) : 0;
+        g_mr512 = v >= 2 && v <= CONVK_MR512 ? v : cpu_amd_family19h() ? 8 : CONVK_MR512;
+    }
+    return g_mr512;
+}
+int convk_set_mr512(int mr) {
+    const int old = convk_mr512();
+    g_mr512 = mr >= 2 && mr <= CONVK_MR512 ? mr : old;
+    return old;
 }
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
@@ -118,7 +144,7 @@ static void fwd_tail(float *out, int out_ld, const float *const *rows, int ntaps
 
 void convk_forward_rows(float *out, int out_ld, const float *const *rows, int ntaps, int L, const float *wp, int N,
                         const float *bias, int accumulate, int mr) {
-    if (convk_mr(N) == CONVK_MR512) {
+    if (convk_fwd512(N)) {
         convk_forward_rows_avx512(out, out_ld, rows, ntaps, L, wp, N, bias, accumulate, mr);
         return;
     }

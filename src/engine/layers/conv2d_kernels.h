@@ -22,7 +22,7 @@
 
 #define CONVK_NR 16    /* output columns per panel: 2 ymm */
 #define CONVK_MR 6     /* AVX2 rows per register block: 6 x 2 accumulators */
-#define CONVK_MR512 12 /* AVX-512 (conv2d_kernels_avx512.c): 12 rows x 2 panels, 24 zmm */
+#define CONVK_MR512 12 /* AVX-512 forward (conv2d_kernels_avx512.c): up to 12 rows x 2 panels, 24 zmm */
 #define CONVK_MR_MAX 12
 
 /* 1 when the AVX-512 kernels run: the CPU has AVX-512F and DEEPLOB_ISA is not "avx2"
@@ -32,13 +32,25 @@ int convk_avx512(void);
 /* tests: run the AVX2 (0) or, where the CPU has it, the AVX-512 (1) kernels from now
  * on; returns the choice in effect. Call outside parallel regions. */
 int convk_set_avx512(int on);
+/* rows per AVX-512 forward block on this CPU: 8 where 512-bit ops are double-pumped
+ * (AMD family 19h, Zen 4: 12 rows need 12 row pointers, more than the free registers,
+ * and ran 5-15 % slower, docs/performance.md), else CONVK_MR512. DEEPLOB_MR512=2..12
+ * overrides (benchmarks). Block sizes change no chain, so no bits. */
+int convk_mr512(void);
+/* tests: AVX-512 forward blocks of mr rows from now on (2..CONVK_MR512); returns the old
+ * value. Call outside parallel regions. */
+int convk_set_mr512(int mr);
 #else
 static inline int convk_avx512(void) { return 0; }
 static inline int convk_set_avx512(int on) { return 0; }
+static inline int convk_mr512(void) { return CONVK_MR512; }
+static inline int convk_set_mr512(int mr) { return CONVK_MR512; }
 #endif
+/* 1 when a forward over N output columns runs the AVX-512 kernel */
+static inline int convk_fwd512(int N) { return convk_avx512() && N % 32 == 0; }
 /* rows per forward register block for N output columns: the stride of the row-pointer
  * table that convk_forward_rows reads (rows[t * convk_mr(N) + r]) */
-static inline int convk_mr(int N) { return convk_avx512() && N % 32 == 0 ? CONVK_MR512 : CONVK_MR; }
+static inline int convk_mr(int N) { return convk_fwd512(N) ? convk_mr512() : CONVK_MR; }
 
 /* The canonical order of every product of the model ops (convs, linear, LSTM,
  * attention): a reduction longer than CONVK_KC is cut into blocks, each summed from

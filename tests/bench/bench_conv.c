@@ -5,11 +5,14 @@
  * as the backend does):
  *   gcc -O3 -mavx2 -mfma -fopenmp -std=c11 -Isrc -I/usr/include/x86_64-linux-gnu/openblas-pthread \
  *       tests/bench/bench_conv.c src/engine/layers/conv2d.c src/engine/layers/conv2d_kernels.c \
- *       src/common/util.c -lopenblas -lm -o /tmp/bench_conv
+ *       src/engine/layers/conv2d_kernels_avx512.c src/common/util.c -lopenblas -lm -o /tmp/bench_conv
  *   nice /tmp/bench_conv [B=256] [reps=5]      (BENCH_HOT=1: only conv1b and conv2b)
  * The machines are shared: numbers move by 2x under load; compare within one run.
  * BENCH_CPUTIME=1 OMP_NUM_THREADS=1: 1-thread rows only, timed in thread CPU time
  * (steadier under load, for comparing variants).
+ * BENCH_ISA_AB=1 (with the two above): the AVX2 and AVX-512 twins interleaved call by
+ * call on each shape, GFLOP/s of both and their ratio (which twin, and with
+ * DEEPLOB_MR512=N which AVX-512 forward row block, suits this CPU).
  *
  * FLOPs: forward 2*M*Cout*K (M = B*Ho*Wo output rows, K = kh*kw*Cin); backward
  * counts dW and din, 2 x forward (db and col2im are not counted); "dW" is the backward

@@ -118,7 +118,7 @@ cat > "$W/a.json" <<JSON
 {"dataset": "$W/syn.h5", "symbols": "all", "model": "deeplob_hier", "horizon": 10, "horizon2": 60,
  "ema_alpha": 0.1, "seq_len": 24, "batch": 32, "epochs": 3, "patience": 3, "plateau_patience": 0,
  "max_train_samples": 120, "seed": 3, "output_dir": "$W/out", "run_name": "a", "threads": 1,
- "report": true, "progress_interval": 0.2}
+ "report": true, "progress_interval": 0.02}
 JSON
 "$MPIEXEC" -n 2 "$BIN" train "$W/a.json" > "$W/a.log" 2>&1 || { show "$W/a.log"; fail "run A failed"; }
 grep -q "report: .*report.md with 4 figure(s)" "$W/a.log" || { show "$W/a.log"; fail "train did not write the report"; }

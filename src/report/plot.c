@@ -101,4 +101,41 @@ void plot_grid(int n, int *cols, int *rows) {
     *rows = CEIL_DIV(n, *cols);
 }
 
+int plot_panel_pages(const ReportRun *r, const PanelPages *pp, FigureList *figs, DlErr *e) {
+    int drawn = 0;
+    for (int page = 0; page < HIST_MAX_PAGES && drawn < r->n; page++) {
+        char name[64], file[96], caption[512];
+        snprintf(name, sizeof name, "%s_%02d.png", pp->stem, page + 1);
+        snprintf(file, sizeof file, "figures/%s", name);
+        const int first = drawn, on_page = r->n - drawn < HIST_PER_PAGE ? r->n - drawn : HIST_PER_PAGE;
+        int cols, rows, slot = 0;
+        plot_grid(on_page, &cols, &rows);
+        Png p;
+        plot_open(&p, r, name, pp->w, pp->h);
+        const double cw = 1.0 / cols, ch = 0.90 / rows;
+        for (; slot < HIST_PER_PAGE && drawn < r->n; drawn++) {
+            const ReportSymbol *s = &r->sym[drawn];
+            if (!pp->has(s)) continue;
+            const int col = slot % cols, row = slot / cols;
+            const double top = 0.92 - row * ch;
+            plvpor(col * cw + (col ? 0.045 : 0.075), (col + 1) * cw - 0.015, top - ch + 0.10, top - 0.05);
+            pp->panel(s, col == 0);
+            slot++;
+        }
+        plot_legend(pp->legend, pp->n_legend, 0.93, 0.99);
+        if (plot_close(&p, e)) return -1;
+        if (slot == 0) { remove(p.path); continue; }
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+        snprintf(caption, sizeof caption, pp->caption, first + 1, drawn);
+#pragma GCC diagnostic pop
+        report_add_figure(figs, file, "%s", caption);
+    }
+    if (drawn < r->n)
+        snprintf(figs->absent + strlen(figs->absent), sizeof figs->absent - strlen(figs->absent),
+                 "%s of symbols %d to %d (at most %d pages are drawn; every one is in results.h5). ", pp->absent_what,
+                 drawn + 1, r->n, HIST_MAX_PAGES);
+    return 0;
+}
+
 #endif

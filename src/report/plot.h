@@ -43,6 +43,22 @@ void plot_range(const double *v, int n, double frac, double *lo, double *hi);
 /* columns and rows of a grid of n panels */
 void plot_grid(int n, int *cols, int *rows);
 
+/* Pages of per-symbol panels (<stem>_01.png, ...): up to HIST_PER_PAGE panels a page
+ * in a plot_grid, panel(s, first_col) for each symbol where has(s), the legend on
+ * top; a page with no panel is not kept. caption: a format with two %d, the first and
+ * last symbol of the page. Symbols beyond HIST_MAX_PAGES pages are named in
+ * figs->absent with absent_what. */
+typedef struct {
+    const char *stem;
+    int w, h;
+    int (*has)(const ReportSymbol *s);
+    void (*panel)(const ReportSymbol *s, int first_col);
+    const LegendItem *legend;
+    int n_legend;
+    const char *caption, *absent_what;
+} PanelPages;
+int plot_panel_pages(const ReportRun *r, const PanelPages *pp, FigureList *figs, DlErr *e);
+
 /* the figures of report_plot_run.c (the schedule; the MMF study's MSE) */
 int fig_schedule(const ReportRun *r, FigureList *figs, DlErr *e);
 int fig_mmf_mse(const ReportRun *r, FigureList *figs, DlErr *e);

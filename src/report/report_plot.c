@@ -300,45 +300,19 @@ static void history_panel(const ReportSymbol *s, int first_col) {
     plschr(0, 1.0);
 }
 
+static int has_history(const ReportSymbol *s) { return s->epochs_run >= 1; }
+
 static int fig_history(const ReportRun *r, FigureList *figs, DlErr *e) {
-    int drawn = 0;
-    for (int page = 0; page < HIST_MAX_PAGES && drawn < r->n; page++) {
-        char name[64], file[96];
-        snprintf(name, sizeof name, "history_%02d.png", page + 1);
-        snprintf(file, sizeof file, "figures/%s", name);
-        Png p;
-        plot_open(&p, r, name, HIST_W, HIST_H);
-        const int first = drawn, on_page = r->n - drawn < HIST_PER_PAGE ? r->n - drawn : HIST_PER_PAGE;
-        int cols, rows;
-        plot_grid(on_page, &cols, &rows);
-        const double cw = 1.0 / cols, ch = 0.90 / rows;
-        int slot = 0;
-        for (; slot < HIST_PER_PAGE && drawn < r->n; drawn++) {
-            const ReportSymbol *s = &r->sym[drawn];
-            if (s->epochs_run < 1) continue;
-            const int col = slot % cols, row = slot / cols;
-            const double top = 0.92 - row * ch;
-            plvpor(col * cw + (col ? 0.045 : 0.075), (col + 1) * cw - 0.015, top - ch + 0.10, top - 0.05);
-            history_panel(s, col == 0);
-            slot++;
-        }
-        const LegendItem lg[4] = {{"train", LG_LINE, C_BLUE, 1, NULL},
-                                  {"validation", LG_LINE, C_ORANGE, 1, NULL},
-                                  {"LR reduced (plateau)", LG_LINE, C_GRAY, 2, NULL},
-                                  {"best epoch (weights restored)", LG_LINE, C_GREEN, 1, NULL}};
-        plot_legend(lg, 4, 0.93, 0.99);
-        if (plot_close(&p, e)) return -1;
-        report_add_figure(figs, file,
-                          "Training history of symbols %d to %d: mean Huber loss per epoch on the training batches "
-                          "(blue) and on validation (orange); dashed grey: the learning rate was reduced on a "
-                          "plateau; green: the best validation epoch, whose weights were restored for the test.",
-                          first + 1, drawn);
-    }
-    if (drawn < r->n)
-        snprintf(figs->absent + strlen(figs->absent), sizeof figs->absent - strlen(figs->absent),
-                 "training history of symbols %d to %d (at most %d pages are drawn; the history of every symbol "
-                 "is in results.h5). ", drawn + 1, r->n, HIST_MAX_PAGES);
-    return 0;
+    static const LegendItem lg[4] = {{"train", LG_LINE, C_BLUE, 1, NULL},
+                                     {"validation", LG_LINE, C_ORANGE, 1, NULL},
+                                     {"LR reduced (plateau)", LG_LINE, C_GRAY, 2, NULL},
+                                     {"best epoch (weights restored)", LG_LINE, C_GREEN, 1, NULL}};
+    const PanelPages pp = {"history", HIST_W, HIST_H, has_history, history_panel, lg, 4,
+                           "Training history of symbols %d to %d: mean Huber loss per epoch on the training batches "
+                           "(blue) and on validation (orange); dashed grey: the learning rate was reduced on a "
+                           "plateau; green: the best validation epoch, whose weights were restored for the test.",
+                           "training history"};
+    return plot_panel_pages(r, &pp, figs, e);
 }
 
 /* ---- all figures ------------------------------------------------------------------------- */

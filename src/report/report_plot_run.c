@@ -145,46 +145,20 @@ static void mmf_panel(const ReportSymbol *s, int first_col) {
     plschr(0, 1.0);
 }
 
+static int has_mse(const ReportSymbol *s) { return s->mse_epochs >= 1; }
+
 int fig_mmf_mse(const ReportRun *r, FigureList *figs, DlErr *e) {
-    int drawn = 0;
-    for (int page = 0; page < HIST_MAX_PAGES && drawn < r->n; page++) {
-        char name[64], file[96];
-        snprintf(name, sizeof name, "mmf_mse_%02d.png", page + 1);
-        snprintf(file, sizeof file, "figures/%s", name);
-        const int first = drawn, on_page = r->n - drawn < HIST_PER_PAGE ? r->n - drawn : HIST_PER_PAGE;
-        int cols, rows, slot = 0;
-        plot_grid(on_page, &cols, &rows);
-        Png p;
-        plot_open(&p, r, name, MMF_W, MMF_H);
-        const double cw = 1.0 / cols, ch = 0.90 / rows;
-        for (; slot < HIST_PER_PAGE && drawn < r->n; drawn++) {
-            const ReportSymbol *s = &r->sym[drawn];
-            if (s->mse_epochs < 1) continue;
-            const int col = slot % cols, row = slot / cols;
-            const double top = 0.92 - row * ch;
-            plvpor(col * cw + (col ? 0.045 : 0.075), (col + 1) * cw - 0.015, top - ch + 0.10, top - 0.05);
-            mmf_panel(s, col == 0);
-            slot++;
-        }
-        const LegendItem lg[5] = {{"LSTM train", LG_LINE, C_BLUE, 1, NULL},
-                                  {"LSTM test", LG_LINE, C_ORANGE, 1, NULL},
-                                  {"XGBoost train", LG_LINE, C_BLUE, 3, NULL},
-                                  {"XGBoost test", LG_LINE, C_ORANGE, 3, NULL},
-                                  {"zero test", LG_LINE, C_GRAY, 1, NULL}};
-        plot_legend(lg, 5, 0.93, 0.99);
-        if (plot_close(&p, e)) return -1;
-        if (slot == 0) { remove(p.path); continue; }
-        report_add_figure(figs, file,
-                          "MMF study, symbols %d to %d: the MMF-LSTM's MSE (bps²) on the training rows (blue) "
-                          "and the test rows (orange) after each epoch (dots); dashed: XGBoost's train (blue) and test "
-                          "(orange) MSE; grey: the zero predictor's test MSE, the floor a model must beat.",
-                          first + 1, drawn);
-    }
-    if (drawn < r->n)
-        snprintf(figs->absent + strlen(figs->absent), sizeof figs->absent - strlen(figs->absent),
-                 "MMF MSE curves of symbols %d to %d (at most %d pages are drawn; every curve is in results.h5). ",
-                 drawn + 1, r->n, HIST_MAX_PAGES);
-    return 0;
+    static const LegendItem lg[5] = {{"LSTM train", LG_LINE, C_BLUE, 1, NULL},
+                                     {"LSTM test", LG_LINE, C_ORANGE, 1, NULL},
+                                     {"XGBoost train", LG_LINE, C_BLUE, 3, NULL},
+                                     {"XGBoost test", LG_LINE, C_ORANGE, 3, NULL},
+                                     {"zero test", LG_LINE, C_GRAY, 1, NULL}};
+    const PanelPages pp = {"mmf_mse", MMF_W, MMF_H, has_mse, mmf_panel, lg, 5,
+                           "MMF study, symbols %d to %d: the MMF-LSTM's MSE (bps²) on the training rows (blue) "
+                           "and the test rows (orange) after each epoch (dots); dashed: XGBoost's train (blue) and "
+                           "test (orange) MSE; grey: the zero predictor's test MSE, the floor a model must beat.",
+                           "MMF MSE curves"};
+    return plot_panel_pages(r, &pp, figs, e);
 }
 
 #endif

@@ -66,61 +66,71 @@ static double sgemm_gflops(int n, int threads, int reps) {
     return 2.0 * n * n * (double)n / best * 1e-9;
 }
 
+/* one shape's buffers, and the forward, backward and dW-only backward timed once */
+typedef struct {
+    float *in, *w, *b, *out, *dout, *din, *dw, *db, *scratch;
+    double flop; /* of the forward */
+} Bufs;
+
+static Bufs bufs(ConvDims d) {
+    size_t ni = (size_t)d.B * d.H * d.W, no = (size_t)d.B * conv_out_h(d) * conv_out_w(d);
+    size_t K = (size_t)d.kh * d.kw * d.Cin;
+    Bufs x = {rnd(ni * d.in_ld, 4), rnd(d.Cout * K, 5), rnd(d.Cout, 6), rnd(no * d.out_ld, 7), rnd(no * d.out_ld, 8),
+              rnd(ni * d.in_ld, 9), rnd(d.Cout * K, 10), rnd(d.Cout, 11),
+              dl_aligned_alloc(sizeof(float) * conv2d_scratch_floats_cpu(d, 2)), 2.0 * (double)no * d.Cout * (double)K};
+    return x;
+}
+
+static void bufs_free(Bufs *x) {
+    free(x->in); free(x->w); free(x->b); free(x->out); free(x->dout); free(x->din); free(x->dw); free(x->db);
+    free(x->scratch);
+}
+
+/* t: seconds of forward, backward (dW and din), backward (dW only) */
+static void run_once(Bufs *x, ConvDims d, double t[3]) {
+    double t0 = now_s();
+    conv2d_forward_cpu(x->out, x->in, x->w, x->b, d, x->scratch);
+    double t1 = now_s();
+    conv2d_backward_cpu(x->din, x->dw, x->db, x->dout, x->in, x->w, d, x->scratch);
+    double t2 = now_s();
+    conv2d_backward_cpu(NULL, x->dw, x->db, x->dout, x->in, x->w, d, x->scratch);
+    double t3 = now_s();
+    t[0] = t1 - t0, t[1] = t2 - t1, t[2] = t3 - t2;
+}
+
 static void bench(const char *name, ConvDims d, int reps) {
-    int Ho = conv_out_h(d), Wo = conv_out_w(d);
-    size_t ni = (size_t)d.B * d.H * d.W, no = (size_t)d.B * Ho * Wo, K = (size_t)d.kh * d.kw * d.Cin;
-    float *in = rnd(ni * d.in_ld, 4), *w = rnd(d.Cout * K, 5), *b = rnd(d.Cout, 6), *out = rnd(no * d.out_ld, 7);
-    float *dout = rnd(no * d.out_ld, 8), *din = rnd(ni * d.in_ld, 9), *dw = rnd(d.Cout * K, 10), *db = rnd(d.Cout, 11);
-    float *scratch = dl_aligned_alloc(sizeof(float) * conv2d_scratch_floats_cpu(d, 2));
-    double flop = 2.0 * (double)no * d.Cout * (double)K;
+    Bufs x = bufs(d);
+    const double flop = x.flop;
     const int th_max = getenv("BENCH_CPUTIME") ? 1 : 2;
     for (int th = 1; th <= th_max; th++) {
         omp_set_num_threads(th);
-        double bf = 1e30, bb = 1e30, bw = 1e30;
+        double best[3] = {1e30, 1e30, 1e30}, t[3];
         for (int r = 0; r <= reps; r++) {
-            double t0 = now_s();
-            conv2d_forward_cpu(out, in, w, b, d, scratch);
-            double t1 = now_s();
-            conv2d_backward_cpu(din, dw, db, dout, in, w, d, scratch);
-            double t2 = now_s();
-            conv2d_backward_cpu(NULL, dw, db, dout, in, w, d, scratch);
-            double t3 = now_s();
-            if (r > 0) { /* r = 0 warms caches and pages */
-                if (t1 - t0 < bf) bf = t1 - t0;
-                if (t2 - t1 < bb) bb = t2 - t1;
-                if (t3 - t2 < bw) bw = t3 - t2;
-            }
+            run_once(&x, d, t);
+            for (int j = 0; j < 3 && r > 0; j++) /* r = 0 warms caches and pages */
+                if (t[j] < best[j]) best[j] = t[j];
         }
         printf("%-10s B=%-4d H=%-3d W=%-2d Cin=%-3d Cout=%-3d k=%dx%d  %d thr: fwd %6.2f ms %6.1f GFLOP/s | "
                "bwd %6.2f ms %6.1f GFLOP/s | dW %6.1f GFLOP/s\n",
-               name, d.B, d.H, d.W, d.Cin, d.Cout, d.kh, d.kw, th, bf * 1e3, flop / bf * 1e-9, bb * 1e3,
-               2 * flop / bb * 1e-9, flop / bw * 1e-9);
+               name, d.B, d.H, d.W, d.Cin, d.Cout, d.kh, d.kw, th, best[0] * 1e3, flop / best[0] * 1e-9,
+               best[1] * 1e3, 2 * flop / best[1] * 1e-9, flop / best[2] * 1e-9);
     }
-    free(in); free(w); free(b); free(out); free(dout); free(din); free(dw); free(db); free(scratch);
+    bufs_free(&x);
 }
 
 /* BENCH_ISA_AB=1: the AVX2 and the AVX-512 kernels interleaved call by call on one shape
  * (1 thread; best of reps each): which twin a CPU should run, measured under the same
  * noise. The bits are the same either way (test_layer_conv). */
 static void bench_isa_ab(const char *name, ConvDims d, int reps) {
-    int Ho = conv_out_h(d), Wo = conv_out_w(d);
-    size_t ni = (size_t)d.B * d.H * d.W, no = (size_t)d.B * Ho * Wo, K = (size_t)d.kh * d.kw * d.Cin;
-    float *in = rnd(ni * d.in_ld, 4), *w = rnd(d.Cout * K, 5), *b = rnd(d.Cout, 6), *out = rnd(no * d.out_ld, 7);
-    float *dout = rnd(no * d.out_ld, 8), *din = rnd(ni * d.in_ld, 9), *dw = rnd(d.Cout * K, 10), *db = rnd(d.Cout, 11);
-    float *scratch = dl_aligned_alloc(sizeof(float) * conv2d_scratch_floats_cpu(d, 2));
-    double flop = 2.0 * (double)no * d.Cout * (double)K, best[2][3];
+    Bufs x = bufs(d);
+    const double flop = x.flop;
+    double best[2][3], t[3];
     omp_set_num_threads(1);
     for (int i = 0; i < 6; i++) best[i / 3][i % 3] = 1e30;
     for (int r = 0; r <= reps; r++)
         for (int isa = 0; isa < 2; isa++) {
             if (convk_set_avx512(isa) != isa) { printf("%s: no AVX-512 on this CPU\n", name); goto done; }
-            double t0 = now_s();
-            conv2d_forward_cpu(out, in, w, b, d, scratch);
-            double t1 = now_s();
-            conv2d_backward_cpu(din, dw, db, dout, in, w, d, scratch);
-            double t2 = now_s();
-            conv2d_backward_cpu(NULL, dw, db, dout, in, w, d, scratch);
-            double t3 = now_s(), t[3] = {t1 - t0, t2 - t1, t3 - t2};
+            run_once(&x, d, t);
             for (int j = 0; j < 3 && r > 0; j++)
                 if (t[j] < best[isa][j]) best[isa][j] = t[j];
         }
@@ -129,7 +139,7 @@ static void bench_isa_ab(const char *name, ConvDims d, int reps) {
            2 * flop / best[1][1] * 1e-9, best[0][1] / best[1][1], flop / best[0][2] * 1e-9,
            flop / best[1][2] * 1e-9, best[0][2] / best[1][2]);
 done:
-    free(in); free(w); free(b); free(out); free(dout); free(din); free(dw); free(db); free(scratch);
+    bufs_free(&x);
 }
 
 static ConvDims mk(int B, int H, int W, int Cin, int Cout, int kh, int kw, int sw, int dil, int pt, int pb,

@@ -5,7 +5,9 @@
  * Three steps, one file each:
  *   report_data.c  results.h5 -> ReportRun (everything the figures and tables need)
  *   report_plot.c  ReportRun -> RUN_DIR/figures/<name>.png, one function per figure in
- *                  its FIGURES[] table; a build without PLplot draws nothing
+ *                  its FIGURES[] table (the run-wide figures in report_plot_run.c, the
+ *                  shared drawing helpers in plot.c / plot.h); a build without PLplot
+ *                  draws nothing
  *   report_md.c    ReportRun + FigureList -> RUN_DIR/report.md
  * Adding a figure: read its data in report_data.c
  * (absent in older files: leave it empty), append a drawing function to FIGURES[]

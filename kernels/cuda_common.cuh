@@ -30,4 +30,7 @@ static inline unsigned dl_cuda_grid(size_t n) {
     return g ? (unsigned)g : 1u;
 }
 
+/* for (i = this thread's first element; i < n; i += the grid's threads) */
+#define GRID_STRIDE(i, n) for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
+
 #endif

@@ -1,5 +1,5 @@
 /* ops_cuda.h: the CUDA twins' launchers (kernels/elementwise.cu, attention.cu,
- * lstm.cu, batchnorm_shard.cu). Same signatures as the CPU ops (layers/layers_cpu.h) with a _cuda
+ * lstm.cu, batchnorm_shard.cu, conv2d_cuda.cu). Same signatures as the CPU ops (layers/layers_cpu.h) with a _cuda
  * suffix; all pointers are device pointers; work runs on the legacy default stream. */
 #ifndef DL_OPS_CUDA_H
 #define DL_OPS_CUDA_H
@@ -50,6 +50,18 @@ void softmax_backward_cuda(float *dS, const float *dP, const float *P, int rows,
 void gate_mul_forward_cuda(float *y, const float *g, const float *t, size_t n);
 void gate_mul_backward_cuda(float *dg, float *dt, const float *dy, const float *g, const float *t, size_t n);
 void copy_rows_cuda(float *y, const float *x, int rows, int C, int ld_y, int ld_x, int accumulate);
+/* conv2d_cuda.cu: cuDNN set-up (once, from the backend's init); the workspace bytes of
+ * the first algorithm choice for packed dims pd, recorded as the shape's budget when
+ * smaller than any before (conv2d_scratch_floats_cuda); the floats the ops of d may use
+ * (that budget); the three directions, as GpuPrims' conv slots */
+void conv2d_cuda_init(void);
+size_t conv2d_cuda_reserve(ConvDims pd);
+size_t conv2d_cuda_ws_floats(ConvDims d);
+void conv2d_cuda_fwd(void *ctx, float *y, const float *x, const float *w, ConvDims pd, float *ws, size_t ws_floats);
+void conv2d_cuda_bwd_filter(void *ctx, float *dw, const float *x, const float *dy, ConvDims pd, float *ws,
+                            size_t ws_floats);
+void conv2d_cuda_bwd_data(void *ctx, float *dx, const float *w, const float *dy, ConvDims pd, float beta, float *ws,
+                          size_t ws_floats);
 void lstm_cell_forward_cuda(float *cache, const float *b_ih, const float *b_hh, LSTMDims d, int t,
                             cudaStream_t stream);
 void lstm_cell_backward_cuda(float *dgates, float *dc, const float *dh, const float *cache, LSTMDims d, int t,
